@@ -1,0 +1,1 @@
+"""Shared plumbing of the Chorus services: event contract, bus, outbox/inbox, auth, observability."""

@@ -1,0 +1,144 @@
+"""Bearer-token verification into a `Principal`: HS256 in dev, JWKS with issuer/audience elsewhere."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from chorus_common.problems import Problem
+from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
+
+ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    email: str | None = None
+    structures: frozenset[str] = field(default_factory=frozenset)
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def acts_for(self, structure_id: str | None) -> bool:
+        return structure_id is not None and structure_id in self.structures
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+def _unauthenticated(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthenticated",
+        "Authentication required",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class TokenVerifier:
+    """Verifies bearer tokens as the settings say; built once per service."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._secret = settings.jwt_secret
+        self._issuer = settings.auth_issuer
+        self._audience = settings.auth_audience
+        self._jwks = jwt.PyJWKClient(settings.auth_jwks_url) if settings.auth_jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        options: Any = {"require": ["sub", "exp"], "verify_aud": self._audience is not None}
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ASYMMETRIC_ALGORITHMS
+            elif self._secret is not None:
+                key, algorithms = self._secret, ["HS256"]
+            else:
+                raise _unauthenticated("No token verification is configured")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options=options,
+            )
+        except jwt.PyJWTError as exc:
+            raise _unauthenticated(f"Invalid token: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    structures = claims.get("structures", [])
+    roles = claims.get("roles", [])
+    if not isinstance(structures, list) or not isinstance(roles, list):
+        raise _unauthenticated("Claims 'structures' and 'roles' must be lists")
+    return Principal(
+        sub=str(claims["sub"]),
+        email=claims.get("email"),
+        structures=frozenset(str(s) for s in structures),
+        roles=frozenset(str(r) for r in roles),
+    )
+
+
+def mint_dev_token(
+    sub: str,
+    structures: list[str],
+    roles: list[str] | None = None,
+    email: str | None = None,
+    secret: str = DEV_JWT_SECRET,
+    ttl_seconds: int = 3600,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """An HS256 token as accepted by a service running with APP_ENV=dev."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "structures": structures,
+        "roles": roles or [],
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if email:
+        claims["email"] = email
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def optional_principal(request: Request) -> Principal | None:
+    token = _bearer_token(request)
+    if token is None:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token)
+
+
+def require_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise _unauthenticated("A bearer token is required")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_role(principal: Principal, role: str) -> None:
+    if not principal.has_role(role):
+        raise Problem(403, "forbidden", "Forbidden", f"The '{role}' role is required")

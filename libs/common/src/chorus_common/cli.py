@@ -1,0 +1,83 @@
+"""The command line every service offers: serve, migrate, jobs, and its API documents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from chorus_common import migrations
+from chorus_common.logging import configure_logging
+from chorus_common.settings import ServiceSettings
+
+JobRunner = Callable[[argparse.Namespace, Any], Coroutine[Any, Any, int]]
+
+
+@dataclass
+class Job:
+    """A command under `jobs`, e.g. a sweep a CronJob runs."""
+
+    help: str
+    run: JobRunner
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+
+@dataclass
+class ServiceCli:
+    settings_factory: Callable[[], ServiceSettings]
+    app_factory: Callable[[Any], FastAPI]
+    migrations_dir: Path
+    jobs: dict[str, Job] = field(default_factory=dict)
+
+    def version_table(self, settings: ServiceSettings) -> str:
+        return f"alembic_version_{settings.service_name.replace('-', '_')}"
+
+    def parser(self) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser()
+        commands = parser.add_subparsers(dest="command", required=True)
+        serve = commands.add_parser("serve", help="run the service (HTTP, consumers, relay, jobs)")
+        serve.add_argument("--host")
+        serve.add_argument("--port", type=int)
+        serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+        commands.add_parser("migrate", help="create the database if needed and apply migrations")
+        commands.add_parser("openapi", help="print the OpenAPI document")
+        commands.add_parser("asyncapi", help="print the AsyncAPI document")
+        jobs = commands.add_parser("jobs", help="run one job and exit").add_subparsers(
+            dest="job", required=True
+        )
+        for name, job in self.jobs.items():
+            job.arguments(jobs.add_parser(name, help=job.help))
+        return parser
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        args = self.parser().parse_args(argv)
+        settings = self.settings_factory()
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        if args.command in ("migrate", "serve") and (args.command == "migrate" or args.migrate):
+            migrations.upgrade(self.migrations_dir, settings.database_url, self.version_table(settings))
+        if args.command == "serve":
+            uvicorn.run(
+                self.app_factory(settings),
+                host=args.host or settings.http_host,
+                port=args.port or settings.http_port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=15,
+            )
+        elif args.command == "openapi":
+            json.dump(self.app_factory(settings).openapi(), sys.stdout, indent=2)
+        elif args.command == "asyncapi":
+            app = self.app_factory(settings)
+            document = app.state.runtime.asyncapi(app.title, app.version)
+            sys.stdout.write(document.to_json())
+        elif args.command == "jobs":
+            return asyncio.run(self.jobs[args.job].run(args, settings))
+        return 0

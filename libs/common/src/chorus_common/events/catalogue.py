@@ -1,0 +1,172 @@
+"""Every integration event type of the platform and the shape of its `data` (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from chorus_common.events.envelope import CloudEvent
+
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EventType(StrEnum):
+    DEADLINE_EXCEEDED = "deadline-exceeded"
+    DELEGATION_ROUTED = "delegation-routed"
+    ENGAGEMENT_VALIDATED = "engagement-validated"
+    INVOICE_SUBMITTED = "invoice-submitted"
+    TICKET_SUBMITTED = "ticket-submitted"
+    TICKET_UPDATED = "ticket-updated"
+
+
+class EventData(BaseModel):
+    # Consumers ignore unknown fields so that additive changes stay v1.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Party(EventData):
+    structure_id: NonEmpty
+    name: NonEmpty
+    email: Email
+    service_code: str | None = None
+
+
+class IssuerParty(Party):
+    kind: Literal["ETAT", "COLLECTIVITE", "HOSPITALIER", "AUTRE"]
+
+
+class DeadlineExceeded(EventData):
+    works_invoice_id: NonEmpty
+    number: NonEmpty
+    billing_frame: Literal["A4"]
+    supplier: Party
+    moe: Party
+    moa: Party
+    made_available_at: AwareDatetime
+    deadline: date
+    days_overdue: int = Field(ge=1)
+    notice_date: date
+
+
+class DelegationRouted(EventData):
+    invoice_id: NonEmpty
+    number: NonEmpty
+    billing_frame: Literal["A1"]
+    supplier: Party
+    recipient: Party
+    delegate: Party
+    right: Literal["VALIDATION", "TRAITEMENT"]
+    delegation_id: NonEmpty
+    amount_ttc: Money
+    currency: Currency
+    routed_at: AwareDatetime
+
+
+class EngagementValidated(EventData):
+    number: Annotated[str, Field(min_length=1, max_length=50)]
+    issuer: IssuerParty
+    supplier: Party
+    total_ht: Money
+    total_ttc: Money
+    currency: Currency
+    validated_at: AwareDatetime
+    engagement_id: str | None = None
+
+
+class InvoiceSubmitted(EventData):
+    external_id: NonEmpty
+    number: NonEmpty
+    billing_frame: Annotated[str, Field(pattern=r"^A\d{1,2}$")]
+    supplier: Party
+    recipient: Party
+    amount_ht: Money
+    vat_amount: Money
+    amount_ttc: Money
+    currency: Currency
+    issue_date: date
+
+
+class TicketRecipient(EventData):
+    kind: Literal["SUPPORT", "SERVICE"]
+    name: NonEmpty
+    structure_id: str | None = None
+    service_code: str | None = None
+
+
+class TicketEvent(EventData):
+    ticket_id: NonEmpty
+    reference: NonEmpty
+    category: NonEmpty
+    status: NonEmpty
+    requester_email: Email
+    recipient: TicketRecipient
+    follow_url: str | None = None
+    message: str | None = None
+
+
+class TicketSubmitted(TicketEvent):
+    pass
+
+
+class TicketUpdated(TicketEvent):
+    pass
+
+
+CATALOGUE: dict[str, type[EventData]] = {
+    EventType.DEADLINE_EXCEEDED: DeadlineExceeded,
+    EventType.DELEGATION_ROUTED: DelegationRouted,
+    EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
+    EventType.INVOICE_SUBMITTED: InvoiceSubmitted,
+    EventType.TICKET_SUBMITTED: TicketSubmitted,
+    EventType.TICKET_UPDATED: TicketUpdated,
+}
+
+
+class InvalidEvent(Exception):
+    """A message that is not a valid event of the catalogue; the reason says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _summarise(error: ValidationError, prefix: str) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(p) for p in item.get("loc", ()))
+        parts.append(f"{prefix}{location}: {item.get('msg')}")
+    return "; ".join(parts)
+
+
+def parse_event(body: bytes) -> tuple[CloudEvent, EventData]:
+    """Parse a structured-mode CloudEvent and validate its `data` against the catalogue."""
+    try:
+        envelope = CloudEvent.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] in ("json_invalid", "json_type") for e in exc.errors()):
+            raise InvalidEvent("not valid JSON") from exc
+        raise InvalidEvent("not a CloudEvent: " + _summarise(exc, "")) from exc
+    model = CATALOGUE.get(envelope.type)
+    if model is None:
+        raise InvalidEvent(f"unknown event type: {envelope.type!r}")
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise InvalidEvent("invalid data: " + _summarise(exc, "data.")) from exc
+    return envelope, data
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each event type's `data`, keyed by type."""
+    return {name: model.model_json_schema() for name, model in CATALOGUE.items()}
+
+
+def envelope_schema() -> dict[str, Any]:
+    return CloudEvent.model_json_schema()

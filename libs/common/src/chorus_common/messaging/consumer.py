@@ -1,0 +1,185 @@
+"""The consumer wrapper: validate, dead-letter what is malformed, handle once, ack after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+from faststream import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
+from chorus_common.logging import event_id_var
+from chorus_common.messaging.inbox import claim_event
+from chorus_common.messaging.topology import (
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_REASON_HEADER,
+    EVENTS_EXCHANGE,
+    subscription_queue,
+)
+from chorus_common.metrics import EVENTS_CONSUMED
+
+logger = logging.getLogger("chorus.consumer")
+
+MAX_TRANSIENT_RETRY_DELAY_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    envelope: CloudEvent
+    data: EventData
+    delivery_count: int
+
+
+EventHandler = Callable[[ReceivedEvent, AsyncConnection], Awaitable[None]]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An infrastructure failure (database or network down) rather than a fault of the message."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+            return True
+        return is_transient(exc.orig) if exc.orig is not None else False
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.InterfaceError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.AdminShutdownError,
+    ) or (exc.__cause__ is not None and is_transient(exc.__cause__))
+
+
+class EventConsumer:
+    """Registers one durable quorum-queue subscription per event type for a service."""
+
+    def __init__(
+        self,
+        service: str,
+        broker: RabbitBroker,
+        engine: AsyncEngine,
+        inbox: sa.Table,
+        delivery_limit: int = 5,
+        prefetch: int = 32,
+        retry_delay: float = 0.1,
+    ) -> None:
+        self.service = service
+        self._broker = broker
+        self._engine = engine
+        self._inbox = inbox
+        self._delivery_limit = delivery_limit
+        self._prefetch = prefetch
+        self._retry_delay = retry_delay
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop retrying transient failures in place; in-flight messages go back to the queue."""
+        self._stopping = True
+
+    def subscribe(self, event_type: str, handler: EventHandler) -> None:
+        queue = subscription_queue(self.service, event_type, self._delivery_limit)
+
+        async def on_message(message: RabbitMessage) -> None:
+            await self.process(event_type, handler, message)
+
+        on_message.__name__ = f"on_{event_type.replace('-', '_').replace('.', '_')}"
+        self._broker.subscriber(
+            queue,
+            EVENTS_EXCHANGE,
+            channel=Channel(prefetch_count=self._prefetch),
+            ack_policy=AckPolicy.MANUAL,
+            title=queue.name,
+            description=f"{self.service} consumes {event_type}",
+        )(on_message)
+
+    async def process(self, event_type: str, handler: EventHandler, message: Any) -> None:
+        try:
+            envelope, data = parse_event(message.body)
+            if envelope.type != event_type:
+                raise InvalidEvent(f"event type {envelope.type!r} does not match routing key {event_type!r}")
+        except InvalidEvent as exc:
+            await self.dead_letter(message, event_type, exc.reason)
+            EVENTS_CONSUMED.labels(self.service, event_type, "invalid").inc()
+            return
+
+        token = event_id_var.set(envelope.id)
+        try:
+            delivery_count = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+            event = ReceivedEvent(envelope, data, delivery_count)
+            try:
+                handled = await self._handle_with_transient_retries(event, handler)
+            except Exception as exc:
+                await self._on_failure(message, event_type, event, exc)
+                return
+            await message.ack()
+            EVENTS_CONSUMED.labels(self.service, event_type, "handled" if handled else "duplicate").inc()
+        finally:
+            event_id_var.reset(token)
+
+    async def _handle_with_transient_retries(self, event: ReceivedEvent, handler: EventHandler) -> bool:
+        attempt = 0
+        while True:
+            try:
+                async with self._engine.begin() as conn:
+                    if not await claim_event(conn, self._inbox, event.envelope):
+                        return False
+                    await handler(event, conn)
+                return True
+            except Exception as exc:
+                if not is_transient(exc) or self._stopping:
+                    raise
+                attempt += 1
+                delay = min(MAX_TRANSIENT_RETRY_DELAY_SECONDS, 0.25 * 2**attempt)
+                logger.warning(
+                    "transient failure handling %s, retrying in %.1fs: %r", event.envelope.id, delay, exc
+                )
+                await asyncio.sleep(delay)
+
+    async def _on_failure(self, message: Any, event_type: str, event: ReceivedEvent, exc: Exception) -> None:
+        deliveries = event.delivery_count + 1
+        if deliveries >= self._delivery_limit and not is_transient(exc):
+            logger.error("event %s failed %d times, dead-lettering", event.envelope.id, deliveries)
+            await self.dead_letter(
+                message, event_type, f"handler failed after {deliveries} deliveries: {exc!r}"[:1000]
+            )
+            EVENTS_CONSUMED.labels(self.service, event_type, "dead-lettered").inc()
+            return
+        logger.warning("handling %s failed (delivery %d): %r", event.envelope.id, deliveries, exc)
+        EVENTS_CONSUMED.labels(self.service, event_type, "retried").inc()
+        await asyncio.sleep(self._retry_delay)
+        await message.nack(requeue=True)
+
+    async def dead_letter(self, message: Any, event_type: str, reason: str) -> None:
+        """Copy the message, with the reason in a header, to the service's dead-letter queue; ack it."""
+        logger.warning("dead-lettering a message from %s.%s: %s", self.service, event_type, reason)
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                DEAD_LETTER_REASON_HEADER: reason,
+                "x-chorus-original-routing-key": event_type,
+                "x-chorus-original-queue": f"{self.service}.{event_type}",
+            }
+        )
+        await self._broker.publish(
+            message.body,
+            exchange=DEAD_LETTER_EXCHANGE,
+            routing_key=self.service,
+            persist=True,
+            mandatory=True,
+            headers=headers,
+            content_type=message.content_type or None,
+            message_id=message.message_id or None,
+            timeout=10,
+        )
+        await message.ack()

@@ -1,0 +1,35 @@
+"""The inbox: the ids of events already handled, recorded in the same transaction as the effect."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chorus_common.events import CloudEvent
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("event_id", sa.String(200), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(500), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+async def claim_event(conn: AsyncConnection, inbox: sa.Table, event: CloudEvent) -> bool:
+    """Record the event as handled; False if it already was (a redelivery or a duplicate).
+
+    A concurrent claim of the same id waits on the primary key until the first transaction ends,
+    so two consumers can never both handle one event.
+    """
+    result = await conn.execute(
+        insert(inbox)
+        .values(event_id=event.id, event_type=event.type, source=event.source)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None

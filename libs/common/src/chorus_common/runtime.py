@@ -1,0 +1,177 @@
+"""What a running service is made of, and the FastAPI app that starts and stops it.
+
+A service's `app.py` builds a `ServiceRuntime` from its settings, registers its subscriptions
+and background jobs, and calls `create_app`; the broker lives in the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from faststream.rabbit import RabbitBroker
+from faststream.specification import AsyncAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chorus_common.auth import TokenVerifier
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.db import create_engine
+from chorus_common.events import CloudEvent
+from chorus_common.health import health_router
+from chorus_common.http import install_http_middleware
+from chorus_common.messaging.consumer import EventConsumer, EventHandler
+from chorus_common.messaging.inbox import inbox_table
+from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_table
+from chorus_common.messaging.topology import create_broker, declare_topology
+from chorus_common.problems import install_problem_handlers
+from chorus_common.settings import ServiceSettings
+
+logger = logging.getLogger("chorus.runtime")
+
+BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
+
+
+def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The outbox and inbox tables, added to a service's own metadata."""
+    return outbox_table(metadata), inbox_table(metadata)
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    outbox: sa.Table
+    inbox: sa.Table
+    clock: Clock = field(default_factory=SystemClock)
+    engine: AsyncEngine = field(init=False)
+    broker: RabbitBroker = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    consumer: EventConsumer = field(init=False)
+    broker_connected: bool = field(default=False, init=False)
+    _jobs: list[BackgroundJob] = field(default_factory=list, init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.engine = create_engine(settings.database_url, settings.db_pool_size)
+        self.broker = create_broker(settings.rabbitmq_url)
+        self.relay = OutboxRelay(
+            settings.service_name,
+            self.engine,
+            self.outbox,
+            self.broker,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval_seconds,
+        )
+        self.consumer = EventConsumer(
+            settings.service_name,
+            self.broker,
+            self.engine,
+            self.inbox,
+            delivery_limit=settings.consumer_delivery_limit,
+            prefetch=settings.consumer_prefetch,
+            retry_delay=settings.consumer_retry_delay_seconds,
+        )
+
+    def subscribe(self, event_type: str, handler: EventHandler) -> None:
+        """Consume `event_type` (only when this process runs the worker role)."""
+        if self.settings.runs_worker:
+            self.consumer.subscribe(event_type, handler)
+
+    def add_job(self, job: BackgroundJob) -> None:
+        """A long-running coroutine started with the worker role (e.g. a periodic sweep)."""
+        self._jobs.append(job)
+
+    async def publish(self, conn: AsyncConnection, event: CloudEvent) -> None:
+        """Write `event` to the outbox in the caller's transaction; call `events_committed` after."""
+        await add_to_outbox(conn, self.outbox, event)
+
+    def events_committed(self) -> None:
+        self.relay.wake()
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return True
+
+    async def broker_ready(self) -> bool:
+        return self.broker_connected and await self.broker.ping(timeout=1.0)
+
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                await declare_topology(self.broker, self.settings.service_name)
+                await self.broker.start()
+            except Exception as exc:
+                logger.warning("RabbitMQ not reachable yet (%r), retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.broker_connected = True
+            logger.info("connected to RabbitMQ")
+            return
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._connect_broker(), name="broker-connect"))
+        if self.settings.runs_worker:
+            self.relay.start()
+            self._tasks.extend(asyncio.create_task(job()) for job in self._jobs)
+
+    async def stop(self) -> None:
+        self.consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.relay.stop()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.engine.dispose()
+
+    def asyncapi(self, title: str, version: str) -> AsyncAPI:
+        return AsyncAPI(self.broker, title=title, version=version)
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    version: str,
+    description: str,
+    routers: list[APIRouter],
+    on_startup: Callable[[], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The service's FastAPI app: its routers, health and metrics, problems, and the runtime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(runtime.settings)
+    install_problem_handlers(app)
+    install_http_middleware(app, runtime.settings.service_name)
+    app.include_router(health_router({"database": runtime.database_ready, "rabbitmq": runtime.broker_ready}))
+    if runtime.settings.runs_api:
+        for router in routers:
+            app.include_router(router)
+    return app

@@ -1,0 +1,77 @@
+"""The settings every service reads from its environment; each service subclasses `ServiceSettings`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "chorus-dev-secret-not-for-production"  # refused outside APP_ENV=dev
+
+AppEnv = Literal["dev", "test", "prod"]
+ServiceRole = Literal["api", "worker", "all"]
+
+
+def default_database_url(database: str) -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = ""
+    app_env: AppEnv = "dev"
+    service_role: ServiceRole = "all"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    database_url: str = ""
+    db_pool_size: int = 10
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    auth_jwt_secret: str | None = None
+    auth_jwks_url: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    consumer_prefetch: int = Field(default=32, ge=1)
+    consumer_delivery_limit: int = Field(default=5, ge=1)
+    consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> ServiceSettings:
+        if self.app_env == "prod":
+            if not self.database_url:
+                raise ValueError("DATABASE_URL is required when APP_ENV=prod")
+            if self.auth_jwt_secret:
+                raise ValueError(
+                    "AUTH_JWT_SECRET (HS256) is accepted only when APP_ENV=dev; "
+                    "use AUTH_JWKS_URL with AUTH_ISSUER and AUTH_AUDIENCE"
+                )
+            if not (self.auth_jwks_url and self.auth_issuer and self.auth_audience):
+                raise ValueError("APP_ENV=prod needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE")
+        return self
+
+    @property
+    def runs_api(self) -> bool:
+        return self.service_role in ("api", "all")
+
+    @property
+    def runs_worker(self) -> bool:
+        return self.service_role in ("worker", "all")
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of the events this service publishes."""
+        return f"/services/{self.service_name}"
+
+    @property
+    def jwt_secret(self) -> str | None:
+        """The HS256 secret in force: the configured one, or the dev one, and only in dev."""
+        if self.app_env != "dev":
+            return None
+        return self.auth_jwt_secret or DEV_JWT_SECRET

@@ -1,0 +1,27 @@
+"""Composition root of the engagements service."""
+
+from __future__ import annotations
+
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.runtime import ServiceRuntime, create_app
+from fastapi import FastAPI
+
+from engagements import api
+from engagements.db import inbox, outbox
+from engagements.events import register_subscribers
+from engagements.settings import EngagementsSettings
+
+VERSION = "1.0.0"
+
+
+def build_app(settings: EngagementsSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or EngagementsSettings()
+    runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
+    register_subscribers(runtime, settings)
+    return create_app(
+        runtime,
+        title="Chorus engagements",
+        version=VERSION,
+        description="Legal commitments (engagements juridiques) with exact decimal line amounts.",
+        routers=[api.router],
+    )

@@ -1,0 +1,45 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.flags import FeatureFlags
+from chorus_common.runtime import ServiceRuntime, create_app
+from fastapi import FastAPI
+
+from notifications import api
+from notifications.db import inbox, outbox
+from notifications.events import NotificationHandler, register_subscribers
+from notifications.mail import SmtpMailer
+from notifications.settings import NotificationsSettings
+
+VERSION = "1.0.0"
+
+
+def build_app(settings: NotificationsSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
+    flags = FeatureFlags(settings, domain=settings.service_name)
+    register_subscribers(runtime, NotificationHandler(runtime, settings, flags, SmtpMailer(settings)))
+
+    async def start_flags() -> None:
+        if settings.runs_worker:
+            await asyncio.to_thread(flags.start)
+
+    async def stop_flags() -> None:
+        if settings.runs_worker:
+            flags.stop()
+
+    app = create_app(
+        runtime,
+        title="Chorus notifications",
+        version=VERSION,
+        description="E-mails sent from platform events, each kind behind a feature flag.",
+        routers=[api.router],
+        on_startup=start_flags,
+        on_shutdown=stop_flags,
+    )
+    app.state.flags = flags
+    return app

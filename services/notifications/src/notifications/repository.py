@@ -1,0 +1,79 @@
+"""Queries over recorded decisions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notifications.db import decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    event_id: str
+    event_type: str
+    event_source: str
+    recipient_role: str
+    recipient_email: str
+    status: str
+    flag_key: str
+    reason: str
+    subject: str | None
+    message_id: str
+    decided_at: datetime
+
+
+async def decided_roles(conn: AsyncConnection, event_id: str) -> set[str]:
+    rows = await conn.execute(sa.select(decisions.c.recipient_role).where(decisions.c.event_id == event_id))
+    return set(rows.scalars())
+
+
+async def record_decision(conn: AsyncConnection, decision: Decision) -> None:
+    await conn.execute(
+        insert(decisions)
+        .values(id=uuid.uuid4(), **decision.__dict__)
+        .on_conflict_do_nothing(constraint="uq_decision_event_role")
+    )
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    event_id: str | None = None
+    event_type: str | None = None
+    status: str | None = None
+    recipient_email: str | None = None
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        wanted = {
+            decisions.c.event_id: self.event_id,
+            decisions.c.event_type: self.event_type,
+            decisions.c.status: self.status,
+            decisions.c.recipient_email: self.recipient_email,
+        }
+        return [column == value for column, value in wanted.items() if value is not None]
+
+
+async def list_decisions(
+    conn: AsyncConnection, where: DecisionFilter, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    conditions = where.conditions()
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(decisions).where(*conditions))
+    rows = await conn.execute(
+        sa.select(decisions)
+        .where(*conditions)
+        .order_by(decisions.c.decided_at, decisions.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)
+
+
+async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapping | None:
+    row = await conn.execute(sa.select(decisions).where(decisions.c.id == decision_id))
+    return row.mappings().first()
