@@ -1,0 +1,1 @@
+pytest_plugins = ["chorus_common.testing.fixtures"]

@@ -1,0 +1,195 @@
+"""Pytest fixtures shared by every service's tests (loaded from the root conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from aiosmtpd.controller import Controller
+
+from chorus_common.db import drop_database
+from chorus_common.testing.servers import (
+    TestServers,
+    create_vhost,
+    delete_vhost,
+    locate_servers,
+    unique_name,
+    vhost_url,
+)
+
+EVENTS_EXCHANGE = "chorus.events"
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[TestServers]:
+    with ExitStack() as stack:
+        yield locate_servers(stack)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(servers: TestServers) -> Iterator[str]:
+    """A RabbitMQ vhost of this test session's own."""
+    vhost = unique_name("chorus-test")
+    create_vhost(vhost)
+    yield vhost_url(servers.rabbitmq_url, vhost)
+    delete_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
+async def database_factory(servers: TestServers) -> AsyncIterator[Callable[[str], str]]:
+    """Makes URLs of databases named for this session; they are dropped at the end."""
+    created: list[str] = []
+
+    def make(service: str) -> str:
+        url = f"{servers.postgres_url}/{unique_name('test_' + service)}"
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        await drop_database(url)
+
+
+@dataclass
+class CapturedMail:
+    mail_from: str
+    recipients: list[str]
+    message: Message
+
+    @property
+    def body(self) -> str:
+        payload = self.message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode(self.message.get_content_charset() or "utf-8")
+
+
+@dataclass
+class SmtpCatcher:
+    """A real SMTP server (aiosmtpd) keeping what it accepts in memory."""
+
+    port: int
+    messages: list[CapturedMail] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        self.messages.append(
+            CapturedMail(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[CapturedMail]:
+        return [m for m in self.messages if address in m.recipients]
+
+
+@pytest.fixture(scope="session")
+def smtp_catcher() -> Iterator[SmtpCatcher]:
+    catcher = SmtpCatcher(port=0)
+    controller = Controller(catcher, hostname="127.0.0.1", port=0)
+    controller.start()
+    catcher.port = controller.server.sockets[0].getsockname()[1]
+    yield catcher
+    controller.stop()
+
+
+class BusProbe:
+    """Publishes raw messages to, and reads messages from, the bus of a test's vhost."""
+
+    def __init__(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
+        self._connection = connection
+
+    async def publish(
+        self, routing_key: str, body: bytes | dict[str, Any], exchange: str = EVENTS_EXCHANGE
+    ) -> None:
+        raw = json.dumps(body).encode() if isinstance(body, dict) else body
+        channel = await self._connection.channel(publisher_confirms=True)
+        try:
+            target = await channel.get_exchange(exchange)
+            await target.publish(
+                aio_pika.Message(
+                    raw,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type="application/cloudevents+json",
+                ),
+                routing_key=routing_key,
+                mandatory=True,
+            )
+        finally:
+            await channel.close()
+
+    async def tap(self, routing_key: str, exchange: str = EVENTS_EXCHANGE) -> aio_pika.abc.AbstractQueue:
+        """An exclusive queue receiving copies of what is published with `routing_key`."""
+        channel = await self._connection.channel()
+        target = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(target, routing_key)
+        return queue
+
+    async def drain(
+        self, queue_name: str, expected: int, timeout: float = 15.0
+    ) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        """Take (and ack) messages from a named queue until `expected` arrived or time runs out."""
+        channel = await self._connection.channel()
+        try:
+            queue = await channel.get_queue(queue_name)
+            return await take(queue, expected, timeout)
+        finally:
+            await channel.close()
+
+
+async def take(
+    queue: aio_pika.abc.AbstractQueue, expected: int, timeout: float = 15.0
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(messages) < expected and loop.time() < deadline:
+        message = await queue.get(no_ack=False, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+            continue
+        await message.ack()
+        messages.append(message)
+    return messages
+
+
+@pytest.fixture(scope="session")
+async def bus(rabbitmq_url: str) -> AsyncIterator[BusProbe]:
+    connection = await aio_pika.connect_robust(rabbitmq_url)
+    channel = await connection.channel()
+    await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    await channel.close()
+    yield BusProbe(connection)
+    await connection.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    """Poll an (async) check until it returns something truthy; fail with its last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value or loop.time() > deadline:
+            assert value, f"condition not met within {timeout}s (last value: {value!r})"
+            return value
+        await asyncio.sleep(interval)
+
+
+def write_flags(path: Path, overrides: dict[str, bool]) -> None:
+    """Write a flagd flag file from `deploy/flags/flags.json`, with default variants overridden."""
+    base = Path(__file__).resolve().parents[5] / "deploy" / "flags" / "flags.json"
+    document = json.loads(base.read_text())
+    for key, enabled in overrides.items():
+        document["flags"][key]["defaultVariant"] = "on" if enabled else "off"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=2))
+    tmp.replace(path)

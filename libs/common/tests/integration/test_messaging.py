@@ -1,0 +1,211 @@
+"""The outbox relay and the consumer wrapper against a real PostgreSQL and RabbitMQ."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from faststream.rabbit import RabbitBroker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chorus_common.db import create_engine, ensure_database
+from chorus_common.events import EngagementValidated, EventType, build_event, encode_event
+from chorus_common.messaging.consumer import EventConsumer, ReceivedEvent
+from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox
+from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER, create_broker, declare_topology
+from chorus_common.runtime import messaging_tables
+from chorus_common.testing.fixtures import BusProbe, eventually, take
+
+metadata = sa.MetaData()
+outbox, inbox = messaging_tables(metadata)
+effects = sa.Table("effects", metadata, sa.Column("event_id", sa.String, primary_key=True))
+
+PARTY = {"structure_id": "S1", "name": "Structure", "email": "s1@example.fr"}
+
+
+def an_event(number: str = "EJ-1"):
+    data = EngagementValidated.model_validate(
+        {
+            "number": number,
+            "issuer": {**PARTY, "kind": "ETAT"},
+            "supplier": PARTY,
+            "total_ht": "10.00",
+            "total_ttc": "12.00",
+            "currency": "EUR",
+            "validated_at": datetime.now(UTC),
+        }
+    )
+    return build_event(EventType.ENGAGEMENT_VALIDATED, "/tests", data, datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+async def engine(database_factory: Callable[[str], str]) -> AsyncIterator[AsyncEngine]:
+    url = database_factory("common")
+    await ensure_database(url)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def broker(rabbitmq_url: str) -> AsyncIterator[RabbitBroker]:
+    broker = create_broker(rabbitmq_url)
+    await broker.connect()
+    yield broker
+    await broker.stop()
+
+
+async def pending(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))) or 0)
+
+
+async def test_relays_publish_each_outbox_event_exactly_once_even_when_racing(
+    engine: AsyncEngine, broker: RabbitBroker, bus: BusProbe
+):
+    tap = await bus.tap(EventType.ENGAGEMENT_VALIDATED)
+    events = [an_event(f"EJ-{i}") for i in range(60)]
+    async with engine.begin() as conn:
+        for event in events:
+            await add_to_outbox(conn, outbox, event)
+    relays = [OutboxRelay("test", engine, outbox, broker, batch_size=7) for _ in range(3)]
+    while await pending(engine):
+        await asyncio.gather(*(relay.publish_pending() for relay in relays))
+    received = await take(tap, len(events) + 5, timeout=3)
+    ids = [json.loads(message.body)["id"] for message in received]
+    assert sorted(ids) == sorted(e.id for e in events)
+    assert all(m.delivery_mode == 2 for m in received), "integration events must be persistent"
+
+
+async def test_an_unroutable_event_stays_in_the_outbox_with_its_error(
+    engine: AsyncEngine, broker: RabbitBroker
+):
+    event = an_event().model_copy(update={"type": "nobody-listens-to-this"})
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, outbox, event)
+    await OutboxRelay("test", engine, outbox, broker).publish_pending()
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(outbox).where(outbox.c.event_id == event.id))).mappings().one()
+    assert row["published_at"] is None
+    assert row["attempts"] == 1 and row["last_error"]
+    async with engine.begin() as conn:
+        await conn.execute(outbox.delete().where(outbox.c.event_id == event.id))
+
+
+class Recorder:
+    def __init__(self, fail_times: int = 0, transient: bool = False) -> None:
+        self.calls = 0
+        self.fail_times = fail_times
+        self.transient = transient
+
+    async def __call__(self, event: ReceivedEvent, conn: AsyncConnection) -> None:
+        self.calls += 1
+        if self.calls <= self.fail_times:
+            raise ConnectionResetError("database went away") if self.transient else ValueError("boom")
+        await conn.execute(effects.insert().values(event_id=event.envelope.id))
+
+
+async def start_consumer(
+    rabbitmq_url: str, engine: AsyncEngine, service: str, handler: Recorder, delivery_limit: int = 3
+) -> RabbitBroker:
+    broker = create_broker(rabbitmq_url)
+    consumer = EventConsumer(service, broker, engine, inbox, delivery_limit=delivery_limit, retry_delay=0)
+    consumer.subscribe(EventType.ENGAGEMENT_VALIDATED, handler)
+    await broker.connect()
+    await declare_topology(broker, service)
+    await broker.start()
+    return broker
+
+
+async def effect_count(engine: AsyncEngine, event_id: str) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(sa.select(sa.func.count()).where(effects.c.event_id == event_id)) or 0)
+
+
+async def test_a_duplicated_event_has_one_effect(rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe):
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = Recorder()
+    broker = await start_consumer(rabbitmq_url, engine, service, handler)
+    try:
+        event = an_event()
+        for _ in range(3):
+            await bus.publish(event.type, encode_event(event))
+        await eventually(lambda: effect_count(engine, event.id))
+        await asyncio.sleep(0.5)
+        assert await effect_count(engine, event.id) == 1
+        assert handler.calls == 1
+    finally:
+        await broker.stop()
+
+
+async def test_malformed_messages_are_dead_lettered_at_once_with_a_reason(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = Recorder()
+    broker = await start_consumer(rabbitmq_url, engine, service, handler)
+    try:
+        bad = an_event().model_dump(mode="json")
+        bad["data"]["total_ht"] = "not money"
+        await bus.publish(EventType.ENGAGEMENT_VALIDATED, b"{not json")
+        await bus.publish(EventType.ENGAGEMENT_VALIDATED, {"hello": "world"})
+        await bus.publish(
+            EventType.ENGAGEMENT_VALIDATED, {**an_event().model_dump(mode="json"), "type": "mystery"}
+        )
+        await bus.publish(EventType.ENGAGEMENT_VALIDATED, bad)
+        good = an_event()
+        await bus.publish(good.type, encode_event(good))
+        dead = await bus.drain(f"{service}.dead-letter", 4)
+        reasons = [str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead]
+        assert [r.split(":")[0] for r in reasons] == [
+            "not valid JSON",
+            "not a CloudEvent",
+            "unknown event type",
+            "invalid data",
+        ]
+        assert dead[0].body == b"{not json"
+        await eventually(lambda: effect_count(engine, good.id))
+        assert handler.calls == 1
+    finally:
+        await broker.stop()
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_after_the_delivery_limit(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = Recorder(fail_times=100)
+    broker = await start_consumer(rabbitmq_url, engine, service, handler, delivery_limit=3)
+    try:
+        event = an_event()
+        await bus.publish(event.type, encode_event(event))
+        dead = await bus.drain(f"{service}.dead-letter", 1)
+        assert len(dead) == 1
+        assert "handler failed after 3 deliveries: ValueError('boom')" in str(
+            dead[0].headers[DEAD_LETTER_REASON_HEADER]
+        )
+        assert handler.calls == 3
+        assert await effect_count(engine, event.id) == 0
+    finally:
+        await broker.stop()
+
+
+async def test_a_transient_failure_is_retried_in_place_not_dead_lettered(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = Recorder(fail_times=4, transient=True)
+    broker = await start_consumer(rabbitmq_url, engine, service, handler, delivery_limit=2)
+    try:
+        event = an_event()
+        await bus.publish(event.type, encode_event(event))
+        await eventually(lambda: effect_count(engine, event.id), timeout=30)
+        assert handler.calls == 5
+        assert await bus.drain(f"{service}.dead-letter", 1, timeout=0.5) == []
+    finally:
+        await broker.stop()

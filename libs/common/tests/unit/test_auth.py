@@ -1,0 +1,67 @@
+import time
+
+import jwt
+import pytest
+from pydantic import ValidationError
+
+from chorus_common.auth import TokenVerifier, mint_dev_token
+from chorus_common.problems import Problem
+from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
+
+
+def dev_verifier() -> TokenVerifier:
+    return TokenVerifier(ServiceSettings(app_env="dev", database_url="postgresql+asyncpg://x/y"))
+
+
+def test_a_dev_token_becomes_a_principal_with_structures_and_roles():
+    token = mint_dev_token("alice", ["S1", "S2"], ["admin"], email="a@example.fr")
+    principal = dev_verifier().verify(token)
+    assert principal.sub == "alice"
+    assert principal.structures == {"S1", "S2"}
+    assert principal.has_role("admin")
+    assert principal.acts_for("S1") and not principal.acts_for("S3")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        mint_dev_token("alice", ["S1"], secret="another-secret-of-sufficient-length-0123"),
+        mint_dev_token("alice", ["S1"], ttl_seconds=-10),
+        jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, key="", algorithm="none"),
+        "not-a-token",
+    ],
+    ids=["wrong-key", "expired", "alg-none", "garbage"],
+)
+def test_bad_tokens_are_refused_with_401(token: str):
+    with pytest.raises(Problem) as refused:
+        dev_verifier().verify(token)
+    assert refused.value.status == 401
+
+
+def test_hs256_tokens_are_refused_outside_dev():
+    settings = ServiceSettings(app_env="test", database_url="postgresql+asyncpg://x/y")
+    with pytest.raises(Problem):
+        TokenVerifier(settings).verify(mint_dev_token("alice", ["S1"], secret=DEV_JWT_SECRET))
+
+
+def test_production_refuses_to_start_with_a_dev_secret():
+    with pytest.raises(ValidationError, match="only when APP_ENV=dev"):
+        ServiceSettings(
+            app_env="prod",
+            database_url="postgresql+asyncpg://x/y",
+            auth_jwt_secret=DEV_JWT_SECRET,
+            auth_jwks_url="https://idp/jwks",
+            auth_issuer="https://idp",
+            auth_audience="chorus",
+        )
+
+
+def test_production_refuses_to_start_without_its_database():
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        ServiceSettings(
+            app_env="prod",
+            database_url="",
+            auth_jwks_url="https://idp/jwks",
+            auth_issuer="https://idp",
+            auth_audience="chorus",
+        )
