@@ -76,7 +76,7 @@ async def test_relays_publish_each_outbox_event_exactly_once_even_when_racing(
     relays = [OutboxRelay("test", engine, outbox, broker, batch_size=7) for _ in range(3)]
     while await pending(engine):
         await asyncio.gather(*(relay.publish_pending() for relay in relays))
-    received = await take(tap, len(events) + 5, timeout=3)
+    received = await take(tap, len(events) + 5, within=3)
     ids = [json.loads(message.body)["id"] for message in received]
     assert sorted(ids) == sorted(e.id for e in events)
     assert all(m.delivery_mode == 2 for m in received), "integration events must be persistent"
@@ -204,8 +204,8 @@ async def test_a_transient_failure_is_retried_in_place_not_dead_lettered(
     try:
         event = an_event()
         await bus.publish(event.type, encode_event(event))
-        await eventually(lambda: effect_count(engine, event.id), timeout=30)
+        await eventually(lambda: effect_count(engine, event.id), within=30)
         assert handler.calls == 5
-        assert await bus.drain(f"{service}.dead-letter", 1, timeout=0.5) == []
+        assert await bus.drain(f"{service}.dead-letter", 1, within=0.5) == []
     finally:
         await broker.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from chorus_common.cli import ServiceCli
-
 from engagements.app import build_app
 from engagements.settings import EngagementsSettings
 

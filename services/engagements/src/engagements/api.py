@@ -6,13 +6,13 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy.exc as sa_exc
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.http import ExactJSONRoute, Page, Pagination
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import ServiceRuntime
-from fastapi import APIRouter, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from engagements import repository
 from engagements.domain import (
     Action,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chorus_common.clock import Clock, SystemClock
-from chorus_common.runtime import ServiceRuntime, create_app
 from fastapi import FastAPI
 
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.runtime import ServiceRuntime, create_app
 from engagements import api
 from engagements.db import inbox, outbox
 from engagements.events import register_subscribers

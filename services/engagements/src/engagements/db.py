@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from chorus_common.runtime import messaging_tables
 from sqlalchemy.dialects.postgresql import JSONB
+
+from chorus_common.runtime import messaging_tables
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)

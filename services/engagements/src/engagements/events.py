@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from chorus_common.events import (
     CloudEvent,
     EngagementValidated,
@@ -17,8 +19,6 @@ from chorus_common.events import (
 )
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.runtime import ServiceRuntime
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from engagements import repository
 from engagements.domain import Action, EngagementStatus, EngagementType, Origin
 from engagements.settings import EngagementsSettings

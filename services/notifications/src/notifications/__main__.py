@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from chorus_common.cli import ServiceCli
-
 from notifications.app import build_app
 from notifications.settings import NotificationsSettings
 

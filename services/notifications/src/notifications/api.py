@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
 from chorus_common.auth import CurrentPrincipal, require_role
 from chorus_common.http import Page, Pagination
 from chorus_common.problems import not_found
 from chorus_common.runtime import ServiceRuntime
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
-
 from notifications import repository
 from notifications.domain import DecisionStatus
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from fastapi import FastAPI
+
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.flags import FeatureFlags
 from chorus_common.runtime import ServiceRuntime, create_app
-from fastapi import FastAPI
-
 from notifications import api
 from notifications.db import inbox, outbox
 from notifications.events import NotificationHandler, register_subscribers

@@ -109,4 +109,4 @@ def plan_notifications(event_type: str, source: str, data: EventData) -> Notific
 
 def message_id(event_id: str, role: str, domain: str) -> str:
     """A Message-ID that is the same for every attempt at the same (event, recipient role)."""
-    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{role}')}@{domain}>"
+    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{role}').hex}@{domain}>"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from chorus_common.events import EventType
 from chorus_common.flags import FeatureFlags
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.runtime import ServiceRuntime
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from notifications import repository
 from notifications.domain import DecisionStatus, PlannedMail, message_id, plan_notifications
 from notifications.mail import MailRenderer, SmtpMailer, build_message

@@ -10,9 +10,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 import aiosmtplib
-from chorus_common.clock import PARIS
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from chorus_common.clock import PARIS
 from notifications.domain import PlannedMail
 from notifications.settings import NotificationsSettings
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from chorus_common.flags import FlagSettings
 from chorus_common.settings import ServiceSettings, default_database_url
-from pydantic import Field
 
 
 class NotificationsSettings(ServiceSettings, FlagSettings):
@@ -22,4 +23,4 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_retry_attempts: int = Field(default=4, ge=1)
     smtp_retry_base_delay_seconds: float = Field(default=0.5, ge=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
-    message_id_domain: str = "notifications.chorus-pro.local"
+    message_id_domain: str = "chorus-pro.local"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +60,23 @@ async def database_factory(servers: TestServers) -> AsyncIterator[Callable[[str]
         await drop_database(url)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @dataclass
 class CapturedMail:
     mail_from: str
     recipients: list[str]
-    message: Message
+    message: EmailMessage
 
     @property
     def body(self) -> str:
-        payload = self.message.get_payload(decode=True)
-        assert isinstance(payload, bytes)
-        return payload.decode(self.message.get_content_charset() or "utf-8")
+        content: str = self.message.get_content()
+        return content
 
 
 @dataclass
@@ -79,9 +86,13 @@ class SmtpCatcher:
     port: int
     messages: list[CapturedMail] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(
-            CapturedMail(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+            CapturedMail(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message_from_bytes(envelope.content, _class=EmailMessage, policy=policy.default),
+            )
         )
         return "250 Message accepted for delivery"
 
@@ -91,10 +102,9 @@ class SmtpCatcher:
 
 @pytest.fixture(scope="session")
 def smtp_catcher() -> Iterator[SmtpCatcher]:
-    catcher = SmtpCatcher(port=0)
-    controller = Controller(catcher, hostname="127.0.0.1", port=0)
+    catcher = SmtpCatcher(port=free_port())
+    controller = Controller(catcher, hostname="127.0.0.1", port=catcher.port)
     controller.start()
-    catcher.port = controller.server.sockets[0].getsockname()[1]
     yield catcher
     controller.stop()
 
@@ -133,23 +143,23 @@ class BusProbe:
         return queue
 
     async def drain(
-        self, queue_name: str, expected: int, timeout: float = 15.0
+        self, queue_name: str, expected: int, within: float = 15.0
     ) -> list[aio_pika.abc.AbstractIncomingMessage]:
         """Take (and ack) messages from a named queue until `expected` arrived or time runs out."""
         channel = await self._connection.channel()
         try:
             queue = await channel.get_queue(queue_name)
-            return await take(queue, expected, timeout)
+            return await take(queue, expected, within)
         finally:
             await channel.close()
 
 
 async def take(
-    queue: aio_pika.abc.AbstractQueue, expected: int, timeout: float = 15.0
+    queue: aio_pika.abc.AbstractQueue, expected: int, within: float = 15.0
 ) -> list[aio_pika.abc.AbstractIncomingMessage]:
     messages: list[aio_pika.abc.AbstractIncomingMessage] = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while len(messages) < expected and loop.time() < deadline:
         message = await queue.get(no_ack=False, fail=False)
         if message is None:
@@ -170,16 +180,16 @@ async def bus(rabbitmq_url: str) -> AsyncIterator[BusProbe]:
     await connection.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 15.0, interval: float = 0.1) -> Any:
     """Poll an (async) check until it returns something truthy; fail with its last value."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):
             value = await value
         if value or loop.time() > deadline:
-            assert value, f"condition not met within {timeout}s (last value: {value!r})"
+            assert value, f"condition not met within {within}s (last value: {value!r})"
             return value
         await asyncio.sleep(interval)
 

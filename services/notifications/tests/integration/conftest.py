@@ -1,0 +1,69 @@
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.migrations import upgrade_async
+from chorus_common.runtime import ServiceRuntime
+from chorus_common.testing.fixtures import SmtpCatcher, eventually, write_flags
+from notifications.__main__ import cli
+from notifications.app import build_app
+from notifications.settings import NotificationsSettings
+
+
+@dataclass
+class RunningNotifications:
+    app: FastAPI
+    client: httpx.AsyncClient
+    flags_path: Path
+    smtp: SmtpCatcher
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
+
+    async def decisions(self, **filters: str) -> list[dict[str, object]]:
+        response = await self.client.get(
+            "/notifications", params={**filters, "page_size": 200}, headers=self.admin_headers()
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, object]] = response.json()["items"]
+        return items
+
+    async def wait_decisions(self, event_id: str, count: int) -> list[dict[str, object]]:
+        async def enough() -> list[dict[str, object]] | None:
+            found = await self.decisions(event_id=event_id)
+            return found if len(found) >= count else None
+
+        found: list[dict[str, object]] = await eventually(enough)
+        return found
+
+
+@pytest.fixture(scope="module")
+async def notifications(
+    tmp_path_factory: pytest.TempPathFactory,
+    database_factory: Callable[[str], str],
+    rabbitmq_url: str,
+    smtp_catcher: SmtpCatcher,
+) -> AsyncIterator[RunningNotifications]:
+    flags_path = tmp_path_factory.mktemp("flags") / "flags.json"
+    write_flags(flags_path, {})
+    settings = NotificationsSettings(
+        database_url=database_factory("notifications"),
+        rabbitmq_url=rabbitmq_url,
+        smtp_port=smtp_catcher.port,
+        smtp_retry_base_delay_seconds=0.05,
+        flagd_offline_flag_source_path=str(flags_path),
+        flagd_offline_poll_ms=100,
+    )
+    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
+    app = build_app(settings)
+    runtime: ServiceRuntime = app.state.runtime
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: runtime.broker_connected)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
+            yield RunningNotifications(app, client, flags_path, smtp_catcher)

@@ -1,0 +1,243 @@
+"""Notifications against real RabbitMQ, PostgreSQL and SMTP."""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_common.testing.fixtures import BusProbe, write_flags
+
+from .conftest import RunningNotifications
+
+
+def party(prefix: str) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "structure_id": f"{prefix}-{suffix}",
+        "name": f"{prefix} {suffix}",
+        "email": f"{prefix}-{suffix}@example.fr",
+    }
+
+
+def cloud_event(event_type: str, data: dict[str, Any], source: str = "/tests") -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def deadline_exceeded() -> dict[str, Any]:
+    return cloud_event(
+        "deadline-exceeded",
+        {
+            "works_invoice_id": str(uuid.uuid4()),
+            "number": "PDM-2026-001",
+            "billing_frame": "A4",
+            "supplier": party("supplier"),
+            "moe": party("moe"),
+            "moa": party("moa"),
+            "made_available_at": (datetime.now(UTC) - timedelta(days=9)).isoformat(),
+            "deadline": (date.today() - timedelta(days=2)).isoformat(),
+            "days_overdue": 2,
+            "notice_date": date.today().isoformat(),
+        },
+        source="/services/invoicing-works",
+    )
+
+
+def engagement_validated(kind: str = "ETAT") -> dict[str, Any]:
+    return cloud_event(
+        "engagement-validated",
+        {
+            "number": f"EJ-{uuid.uuid4().hex[:6]}",
+            "issuer": {**party("ministry"), "kind": kind},
+            "supplier": party("supplier"),
+            "total_ht": "3086.42",
+            "total_ttc": "3703.70",
+            "currency": "EUR",
+            "validated_at": datetime.now(UTC).isoformat(),
+        },
+        source="/erp/chorus-etat",
+    )
+
+
+async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    event = deadline_exceeded()
+    await bus.publish(event["type"], event)
+    decisions = await notifications.wait_decisions(event["id"], 2)
+    assert {d["recipient_role"]: d["status"] for d in decisions} == {"MOA": "SENT", "SUPPLIER": "SENT"}
+    moa, supplier = event["data"]["moa"]["email"], event["data"]["supplier"]["email"]
+    mails = [m for m in notifications.smtp.messages if m.message["X-Chorus-Event-Id"] == event["id"]]
+    assert [m.recipients for m in mails] == [[moa], [supplier]]
+    by_role = {d["recipient_role"]: d for d in decisions}
+    assert mails[0].message["Message-ID"] == by_role["MOA"]["message_id"]
+    assert "délai" in mails[0].message["Subject"]
+
+
+async def test_the_same_event_published_twice_gives_one_mail_and_one_decision(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    event = cloud_event(
+        "delegation-routed",
+        {
+            "invoice_id": str(uuid.uuid4()),
+            "number": "F-001",
+            "billing_frame": "A1",
+            "supplier": party("supplier"),
+            "recipient": party("hospital"),
+            "delegate": party("delegate"),
+            "right": "VALIDATION",
+            "delegation_id": str(uuid.uuid4()),
+            "amount_ttc": "1200.00",
+            "currency": "EUR",
+            "routed_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    await bus.publish(event["type"], event)
+    await bus.publish(event["type"], event)
+    await notifications.wait_decisions(event["id"], 1)
+    await asyncio.sleep(1.0)
+    assert len(await notifications.decisions(event_id=event["id"])) == 1
+    assert len(notifications.smtp.to(event["data"]["delegate"]["email"])) == 1
+
+
+async def test_engagement_mails_are_suppressed_by_default_and_sent_once_the_flag_is_on(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    suppressed = engagement_validated()
+    await bus.publish(suppressed["type"], suppressed)
+    [decision] = await notifications.wait_decisions(suppressed["id"], 1)
+    assert decision["status"] == "SUPPRESSED"
+    assert decision["reason"] == "flag notify-engagement-validated is off"
+    assert notifications.smtp.to(suppressed["data"]["supplier"]["email"]) == []
+
+    write_flags(notifications.flags_path, {"notify-engagement-validated": True})
+    try:
+        await asyncio.sleep(0.5)  # the file provider polls every 100 ms here
+        sent = engagement_validated()
+        await bus.publish(sent["type"], sent)
+        [decision] = await notifications.wait_decisions(sent["id"], 1)
+        assert decision["status"] == "SENT"
+        [mail] = notifications.smtp.to(sent["data"]["supplier"]["email"])
+        assert "3\u202f703,70 EUR" in mail.body
+    finally:
+        write_flags(notifications.flags_path, {})
+        await asyncio.sleep(0.5)
+
+
+async def test_flag_targeting_can_re_enable_one_issuer(notifications: RunningNotifications, bus: BusProbe):
+    event = engagement_validated()
+    document = json.loads(notifications.flags_path.read_text())
+    document["flags"]["notify-engagement-validated"]["targeting"] = {
+        "if": [{"==": [{"var": "structure_id"}, event["data"]["issuer"]["structure_id"]]}, "on", "off"]
+    }
+    notifications.flags_path.write_text(json.dumps(document))
+    try:
+        await asyncio.sleep(0.5)
+        await bus.publish(event["type"], event)
+        [decision] = await notifications.wait_decisions(event["id"], 1)
+        assert decision["status"] == "SENT"
+        other = engagement_validated()
+        await bus.publish(other["type"], other)
+        [decision] = await notifications.wait_decisions(other["id"], 1)
+        assert decision["status"] == "SUPPRESSED"
+    finally:
+        write_flags(notifications.flags_path, {})
+        await asyncio.sleep(0.5)
+
+
+async def test_an_unevaluable_flag_fails_closed_and_says_why(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    document = json.loads(notifications.flags_path.read_text())
+    del document["flags"]["notify-delegation-routed"]
+    notifications.flags_path.write_text(json.dumps(document))
+    try:
+        await asyncio.sleep(0.5)
+        event = cloud_event(
+            "delegation-routed",
+            {
+                "invoice_id": "i",
+                "number": "F-2",
+                "billing_frame": "A1",
+                "supplier": party("supplier"),
+                "recipient": party("recipient"),
+                "delegate": party("delegate"),
+                "right": "TRAITEMENT",
+                "delegation_id": "d",
+                "amount_ttc": "10.00",
+                "currency": "EUR",
+                "routed_at": datetime.now(UTC).isoformat(),
+            },
+        )
+        await bus.publish(event["type"], event)
+        [decision] = await notifications.wait_decisions(event["id"], 1)
+        assert decision["status"] == "SUPPRESSED"
+        assert "could not be evaluated" in str(decision["reason"])
+        assert notifications.smtp.to(event["data"]["delegate"]["email"]) == []
+    finally:
+        write_flags(notifications.flags_path, {})
+        await asyncio.sleep(0.5)
+
+
+async def test_an_smtp_failure_is_retried_then_recorded_as_failed(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    settings = notifications.app.state.runtime.settings
+    working_port = settings.smtp_port
+    settings.smtp_port = 9  # nothing listens on the discard port here
+    try:
+        event = deadline_exceeded()
+        await bus.publish(event["type"], event)
+        decisions = await notifications.wait_decisions(event["id"], 2)
+        assert {d["status"] for d in decisions} == {"FAILED"}
+        assert all("SMTP delivery failed" in str(d["reason"]) for d in decisions)
+    finally:
+        settings.smtp_port = working_port
+
+
+async def test_malformed_messages_are_dead_lettered_and_later_events_still_flow(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    invalid = deadline_exceeded()
+    invalid["data"]["days_overdue"] = "many"
+    await bus.publish("deadline-exceeded", b"\x00not json")
+    await bus.publish("deadline-exceeded", {"just": "json"})
+    await bus.publish("deadline-exceeded", invalid)
+    dead = await bus.drain("notifications.dead-letter", 3)
+    assert [str(m.headers[DEAD_LETTER_REASON_HEADER]).split(":")[0] for m in dead] == [
+        "not valid JSON",
+        "not a CloudEvent",
+        "invalid data",
+    ]
+    valid = deadline_exceeded()
+    await bus.publish(valid["type"], valid)
+    assert len(await notifications.wait_decisions(valid["id"], 2)) == 2
+
+
+async def test_decisions_are_for_operators_only_and_paginated(notifications: RunningNotifications):
+    client = notifications.client
+    assert (await client.get("/notifications")).status_code == 401
+    user = {"authorization": "Bearer " + mint_dev_token("alice", ["S1"], [])}
+    forbidden = await client.get("/notifications", headers=user)
+    assert forbidden.status_code == 403
+    assert forbidden.headers["content-type"] == "application/problem+json"
+    page = await client.get(
+        "/notifications", params={"page_size": 1, "status": "SENT"}, headers=notifications.admin_headers()
+    )
+    body = page.json()
+    assert len(body["items"]) == 1 and body["total"] >= 1 and body["items"][0]["status"] == "SENT"
+    one = await client.get(f"/notifications/{body['items'][0]['id']}", headers=notifications.admin_headers())
+    assert one.status_code == 200 and one.json() == body["items"][0]
+    missing = await client.get(f"/notifications/{uuid.uuid4()}", headers=notifications.admin_headers())
+    assert missing.status_code == 404

@@ -1,0 +1,100 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from chorus_common.events import DeadlineExceeded, DelegationRouted, EngagementValidated
+from notifications.domain import Flag, message_id, plan_notifications
+from notifications.mail import MailRenderer, montant
+
+PARTY = {"structure_id": "S", "name": "Nom", "email": "x@example.fr"}
+
+
+def deadline_event() -> DeadlineExceeded:
+    return DeadlineExceeded.model_validate(
+        {
+            "works_invoice_id": "w1",
+            "number": "PDM-42",
+            "billing_frame": "A4",
+            "supplier": {**PARTY, "structure_id": "SUP", "email": "fournisseur@btp.fr", "name": "BTP SA"},
+            "moe": {**PARTY, "structure_id": "MOE", "email": "moe@archi.fr", "name": "Cabinet Archi"},
+            "moa": {**PARTY, "structure_id": "MOA", "email": "moa@ville.fr", "name": "Ville de Lyon"},
+            "made_available_at": datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+            "deadline": date(2026, 11, 9),
+            "days_overdue": 3,
+            "notice_date": date(2026, 11, 12),
+        }
+    )
+
+
+def test_deadline_exceeded_mails_the_moa_first_then_the_supplier():
+    plan = plan_notifications("deadline-exceeded", "/services/invoicing-works", deadline_event())
+    assert plan.flag is Flag.DEADLINE_EXCEEDED
+    assert [(m.role, m.to_email) for m in plan.mails] == [
+        ("MOA", "moa@ville.fr"),
+        ("SUPPLIER", "fournisseur@btp.fr"),
+    ]
+    assert plan.flag_attributes["structure_id"] == "MOA"
+
+
+def test_the_french_mails_name_the_deadline_the_parties_and_the_ccag_article():
+    plan = plan_notifications("deadline-exceeded", "/s", deadline_event())
+    renderer = MailRenderer()
+    subject, body = renderer.render(plan.mails[0])
+    assert "PDM-42" in subject and "délai" in subject
+    assert "article 12.2.2" in body and "09/11/2026" in body and "3 jours" in body
+    assert "prendre la main" in body
+    _, supplier_body = renderer.render(plan.mails[1])
+    assert "un courriel a été adressé ce jour à la maîtrise d'ouvrage Ville de Lyon" in supplier_body
+
+
+def test_engagement_validated_carries_the_issuer_kind_for_flag_targeting():
+    event = EngagementValidated.model_validate(
+        {
+            "number": "EJ-1",
+            "issuer": {**PARTY, "structure_id": "MIN-ARMEES", "kind": "ETAT"},
+            "supplier": PARTY,
+            "total_ht": "3086.42",
+            "total_ttc": "3703.70",
+            "currency": "EUR",
+            "validated_at": datetime(2026, 11, 2, tzinfo=UTC),
+        }
+    )
+    plan = plan_notifications("engagement-validated", "/erp", event)
+    assert plan.flag is Flag.ENGAGEMENT_VALIDATED
+    assert plan.flag_attributes["structure_id"] == "MIN-ARMEES"
+    assert plan.flag_attributes["structure_kind"] == "ETAT"
+    _, body = MailRenderer().render(plan.mails[0])
+    assert "3\u202f086,42 EUR" in body and "3\u202f703,70 EUR" in body
+
+
+def test_delegation_routed_mails_the_delegate_with_its_right():
+    event = DelegationRouted.model_validate(
+        {
+            "invoice_id": "i1",
+            "number": "F-1",
+            "billing_frame": "A1",
+            "supplier": PARTY,
+            "recipient": {**PARTY, "name": "Hôpital"},
+            "delegate": {**PARTY, "email": "delegue@ght.fr"},
+            "right": "TRAITEMENT",
+            "delegation_id": "d1",
+            "amount_ttc": "1200.00",
+            "currency": "EUR",
+            "routed_at": datetime(2026, 11, 2, tzinfo=UTC),
+        }
+    )
+    plan = plan_notifications("delegation-routed", "/s", event)
+    assert [m.to_email for m in plan.mails] == ["delegue@ght.fr"]
+    _, body = MailRenderer().render(plan.mails[0])
+    assert "droit de traitement" in body and "ne sera pas transmise" in body
+
+
+def test_message_id_is_stable_per_event_and_role():
+    first = message_id("evt-1", "MOA", "example.org")
+    assert first == message_id("evt-1", "MOA", "example.org")
+    assert first != message_id("evt-1", "SUPPLIER", "example.org")
+    assert first.startswith("<") and first.endswith("@example.org>")
+
+
+def test_amounts_are_formatted_the_french_way():
+    assert montant(Decimal("1234567.5")) == "1\u202f234\u202f567,50"
+    assert montant(Decimal("0.1")) == "0,10"
