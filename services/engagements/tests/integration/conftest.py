@@ -1,0 +1,51 @@
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.migrations import upgrade_async
+from chorus_common.runtime import ServiceRuntime
+from chorus_common.testing.fixtures import eventually
+from engagements.__main__ import cli
+from engagements.app import build_app
+from engagements.settings import EngagementsSettings
+
+
+def bearer(sub: str, *structures: str) -> dict[str, str]:
+    return {"authorization": "Bearer " + mint_dev_token(sub, list(structures))}
+
+
+@dataclass
+class RunningEngagements:
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    async def create(self, headers: dict[str, str], body: dict[str, Any]) -> httpx.Response:
+        return await self.client.post("/engagements", json=body, headers=headers)
+
+    async def act(
+        self, headers: dict[str, str], engagement_id: str, action: str, reason: str | None = None
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"action": action}
+        if reason is not None:
+            body["reason"] = reason
+        return await self.client.post(f"/engagements/{engagement_id}/actions", json=body, headers=headers)
+
+
+@pytest.fixture(scope="module")
+async def engagements(
+    database_factory: Callable[[str], str], rabbitmq_url: str
+) -> AsyncIterator[RunningEngagements]:
+    settings = EngagementsSettings(database_url=database_factory("engagements"), rabbitmq_url=rabbitmq_url)
+    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
+    app = build_app(settings)
+    runtime: ServiceRuntime = app.state.runtime
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: runtime.broker_connected)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://engagements") as client:
+            yield RunningEngagements(app, client)
