@@ -76,8 +76,7 @@ class ServiceCli:
             json.dump(self.app_factory(settings).openapi(), sys.stdout, indent=2)
         elif args.command == "asyncapi":
             app = self.app_factory(settings)
-            document = app.state.runtime.asyncapi(app.title, app.version)
-            sys.stdout.write(document.to_json())
+            json.dump(app.state.runtime.asyncapi(app.title, app.version), sys.stdout, indent=2)
         elif args.command == "jobs":
             return asyncio.run(self.jobs[args.job].run(args, settings))
         return 0

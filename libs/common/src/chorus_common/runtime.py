@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 from faststream.rabbit import RabbitBroker
-from faststream.specification import AsyncAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chorus_common.asyncapi import asyncapi_document
 from chorus_common.auth import TokenVerifier
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.db import create_engine
@@ -29,7 +29,7 @@ from chorus_common.http import install_http_middleware
 from chorus_common.messaging.consumer import EventConsumer, EventHandler
 from chorus_common.messaging.inbox import inbox_table
 from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_table
-from chorus_common.messaging.topology import create_broker, declare_topology
+from chorus_common.messaging.topology import EVENTS_EXCHANGE, create_broker, declare_topology
 from chorus_common.problems import install_problem_handlers
 from chorus_common.settings import ServiceSettings
 
@@ -137,8 +137,18 @@ class ServiceRuntime:
             await self.broker.stop()
         await self.engine.dispose()
 
-    def asyncapi(self, title: str, version: str) -> AsyncAPI:
-        return AsyncAPI(self.broker, title=title, version=version)
+    def declare_publication(self, event_type: str) -> None:
+        """Name an event type this service publishes (through the outbox), for its AsyncAPI document."""
+        self.broker.publisher(
+            exchange=EVENTS_EXCHANGE,
+            routing_key=event_type,
+            title=event_type,
+            description=f"{self.settings.service_name} publishes {event_type} through its outbox",
+            persist=True,
+        )
+
+    def asyncapi(self, title: str, version: str) -> dict[str, Any]:
+        return asyncapi_document(self.broker, self.settings.service_name, title, version)
 
 
 def create_app(
@@ -174,4 +184,9 @@ def create_app(
     if runtime.settings.runs_api:
         for router in routers:
             app.include_router(router)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service's events")
+    async def asyncapi_json() -> dict[str, Any]:
+        return runtime.asyncapi(title, version)
+
     return app

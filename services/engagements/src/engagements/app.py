@@ -8,7 +8,7 @@ from chorus_common.clock import Clock, SystemClock
 from chorus_common.runtime import ServiceRuntime, create_app
 from engagements import api
 from engagements.db import inbox, outbox
-from engagements.events import register_subscribers
+from engagements.events import register_events
 from engagements.settings import EngagementsSettings
 
 VERSION = "1.0.0"
@@ -17,7 +17,7 @@ VERSION = "1.0.0"
 def build_app(settings: EngagementsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or EngagementsSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
-    register_subscribers(runtime, settings)
+    register_events(runtime, settings)
     return create_app(
         runtime,
         title="Chorus engagements",

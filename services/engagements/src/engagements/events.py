@@ -91,5 +91,6 @@ class ExternalEngagementRecorder:
             logger.info("engagement %s of %s already recorded", data.number, data.issuer.structure_id)
 
 
-def register_subscribers(runtime: ServiceRuntime, settings: EngagementsSettings) -> None:
+def register_events(runtime: ServiceRuntime, settings: EngagementsSettings) -> None:
+    runtime.declare_publication(EventType.ENGAGEMENT_VALIDATED)
     runtime.subscribe(EventType.ENGAGEMENT_VALIDATED, ExternalEngagementRecorder(runtime, settings))

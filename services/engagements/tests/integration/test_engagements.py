@@ -240,3 +240,14 @@ async def test_engagements_validated_in_the_state_erp_are_recorded(
     ).json()
     assert detail["source"] == "/erp/chorus-etat"
     assert len(await recorded()) == 1
+
+
+async def test_the_asyncapi_document_describes_published_and_consumed_events(engagements: RunningEngagements):
+    document = (await engagements.client.get("/asyncapi.json")).json()
+    assert set(document["channels"]) == {"engagement-validated", "engagements.engagement-validated"}
+    schemas = document["components"]["schemas"]
+    assert schemas["EngagementValidatedEvent"]["properties"]["type"]["const"] == "engagement-validated"
+    assert "total_ttc" in schemas["EngagementValidated"]["properties"]
+    for message in document["components"]["messages"].values():
+        assert message["payload"] == {"$ref": "#/components/schemas/EngagementValidatedEvent"}
+        assert message["contentType"] == "application/cloudevents+json"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from chorus_common.events.envelope import CloudEvent
 
@@ -170,3 +171,17 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 def envelope_schema() -> dict[str, Any]:
     return CloudEvent.model_json_schema()
+
+
+@cache
+def typed_envelope(event_type: str) -> type[CloudEvent]:
+    """The envelope of one event type, with `type` fixed and `data` typed (for API documents)."""
+    data_model = CATALOGUE[event_type]
+    name = "".join(part.capitalize() for part in event_type.replace(".", "-").split("-")) + "Event"
+    model: type[CloudEvent] = create_model(
+        name,
+        __base__=CloudEvent,
+        type=(Literal[event_type], ...),  # type: ignore[arg-type]
+        data=(data_model, ...),
+    )
+    return model
