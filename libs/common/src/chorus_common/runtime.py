@@ -77,6 +77,7 @@ class ServiceRuntime:
             delivery_limit=settings.consumer_delivery_limit,
             prefetch=settings.consumer_prefetch,
             retry_delay=settings.consumer_retry_delay_seconds,
+            concurrency=settings.consumer_concurrency,
         )
 
     def subscribe(self, event_type: str, handler: EventHandler) -> None:

@@ -41,6 +41,15 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = Field(default=32, ge=1)
     consumer_delivery_limit: int = Field(default=5, ge=1)
     consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)
+    consumer_concurrency: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _handlers_fit_in_the_pool(self) -> ServiceSettings:
+        # The pool holds 2 x DB_POOL_SIZE connections; a handler may take two (its transaction and a
+        # short one), and HTTP requests and the outbox relay need some too.
+        if self.consumer_concurrency >= self.db_pool_size:
+            raise ValueError("CONSUMER_CONCURRENCY must be below DB_POOL_SIZE")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:

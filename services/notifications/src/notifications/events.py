@@ -30,7 +30,8 @@ class NotificationHandler:
     """Turns one event into its decisions, one per recipient role, each committed on its own.
 
     The consumer holds the event's inbox claim while this runs, so a duplicate waits; a role
-    already decided (the process died after deciding it) is not decided or mailed again.
+    already decided (the process died after deciding it) is not decided or mailed again. Each
+    decision commits right after its mail is accepted, so a crash can repeat at most that mail.
     """
 
     def __init__(
@@ -50,8 +51,7 @@ class NotificationHandler:
         envelope = event.envelope
         plan = plan_notifications(envelope.type, envelope.source, event.data)
         flag = self._flags.evaluate(plan.flag, envelope.id, plan.flag_attributes)
-        async with self._runtime.engine.connect() as lookup:
-            already = await repository.decided_roles(lookup, envelope.id)
+        already = await repository.decided_roles(conn, envelope.id)
         for mail in plan.mails:
             if mail.role in already:
                 continue

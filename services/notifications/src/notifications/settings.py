@@ -12,6 +12,9 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     service_name: str = "notifications"
     http_port: int = 8005
     database_url: str = default_database_url("chorus_notifications")
+    # One mail at a time between the relay's acceptance and the recorded decision, so that a crash
+    # repeats at most one mail.
+    consumer_concurrency: int = 1
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -73,6 +73,7 @@ class EventConsumer:
         delivery_limit: int = 5,
         prefetch: int = 32,
         retry_delay: float = 0.1,
+        concurrency: int = 8,
     ) -> None:
         self.service = service
         self._broker = broker
@@ -82,6 +83,9 @@ class EventConsumer:
         self._prefetch = prefetch
         self._retry_delay = retry_delay
         self._stopping = False
+        # Deliveries arrive concurrently (up to the prefetch of every subscription); a handler holds
+        # a database connection for its whole transaction, so bound them below the pool's size.
+        self._handlers = asyncio.Semaphore(concurrency)
 
     def stop(self) -> None:
         """Stop retrying transient failures in place; in-flight messages go back to the queue."""
@@ -118,7 +122,8 @@ class EventConsumer:
             delivery_count = int((message.headers or {}).get("x-delivery-count", 0) or 0)
             event = ReceivedEvent(envelope, data, delivery_count)
             try:
-                handled = await self._handle_with_transient_retries(event, handler)
+                async with self._handlers:
+                    handled = await self._handle_with_transient_retries(event, handler)
             except Exception as exc:
                 await self._on_failure(message, event_type, event, exc)
                 return

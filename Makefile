@@ -1,0 +1,46 @@
+# Entry points used by README.md and .ci/run.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+
+.PHONY: install check-servers run test lint typecheck unit integration e2e docs
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+check-servers: install
+	@$(RUN) python deploy/local/check_servers.py
+
+## run: the whole platform as local processes (services, SMTP catcher), until Ctrl-C
+run: check-servers
+	$(RUN) python deploy/local/launcher.py
+
+## test: lint, type checks, unit, integration and end-to-end tests
+test: check-servers lint typecheck unit integration e2e
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install
+	$(RUN) mypy .
+
+unit: install
+	$(PYTEST) libs/common/tests/unit services/*/tests/unit
+
+integration: check-servers
+	$(PYTEST) libs/common/tests/integration services/*/tests/integration
+
+e2e: check-servers
+	$(PYTEST) tests/e2e
+
+## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/
+docs: install
+	$(RUN) python -m chorus_common schemas --out docs/events
+	@for service in engagements notifications; do \
+		mkdir -p docs/$$service; \
+		$(RUN) python -m $$service openapi > docs/$$service/openapi.json; \
+		$(RUN) python -m $$service asyncapi > docs/$$service/asyncapi.json; \
+	done

@@ -1,0 +1,190 @@
+"""DESIGN.md §5 scenarios on the whole platform: separate processes, real bus, database and SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections import Counter
+
+import httpx
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_common.testing.fixtures import BusProbe, eventually
+
+from .conftest import Platform, decisions, wait_for_decisions
+from .events import deadline_exceeded, delegation_routed, engagement_validated
+
+
+async def test_state_engagement_mails_are_suppressed_until_the_flag_is_switched_on(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    suppressed = engagement_validated()
+    await bus.publish("engagement-validated", suppressed)
+    [decision] = await wait_for_decisions(http, platform, suppressed["id"], 1)
+    assert decision["status"] == "SUPPRESSED"
+    assert decision["flag_key"] == "notify-engagement-validated"
+    await asyncio.sleep(1)
+    assert platform.mails_to(suppressed["data"]["supplier"]["email"]) == []
+
+    platform.set_flags(notify_engagement_validated=True)
+    try:
+        sent = engagement_validated()
+        await bus.publish("engagement-validated", sent)
+        [decision] = await wait_for_decisions(http, platform, sent["id"], 1)
+        assert decision["status"] == "SENT"
+        [mail] = platform.mails_to(sent["data"]["supplier"]["email"])
+        assert mail["Message-ID"] == decision["message_id"]
+        assert sent["data"]["number"] in mail["Subject"]
+    finally:
+        platform.set_flags()
+
+
+async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
+    platform: Platform, http: httpx.AsyncClient
+):
+    issuer = f"MIN-{uuid.uuid4().hex[:8]}"
+    supplier_email = f"fournisseur-{uuid.uuid4().hex[:8]}@example.fr"
+    headers = {"authorization": "Bearer " + mint_dev_token("alice", [issuer])}
+    body = {
+        "number": f"EJ-{uuid.uuid4().hex[:8]}",
+        "type": "BON_DE_COMMANDE",
+        "issuer": {
+            "structure_id": issuer,
+            "name": "Ministère",
+            "email": "achats@min.gouv.fr",
+            "kind": "ETAT",
+        },
+        "supplier": {"structure_id": "SUP-1", "name": "BTP SA", "email": supplier_email},
+        "lines": [
+            {"description": "Ciment", "quantity": 2.5, "unit_price_ht": 1234.567, "vat_rate": 20},
+            {"description": "Sable", "quantity": "0.125", "unit_price_ht": "80.08", "vat_rate": "5.5"},
+        ],
+    }
+    created = await http.post(platform.url("engagements") + "/engagements", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    engagement = created.json()
+    assert engagement["total_ht"] == "3096.43"  # 3086.42 + 10.01
+    assert engagement["total_ttc"] == "3714.26"  # 3703.70 + 10.56
+
+    platform.set_flags(notify_engagement_validated=True)
+    try:
+        validated = await http.post(
+            platform.url("engagements") + f"/engagements/{engagement['id']}/actions",
+            json={"action": "VALIDATION"},
+            headers=headers,
+        )
+        assert validated.json()["status"] == "COMMANDE"
+        [mail] = await eventually(lambda: platform.mails_to(supplier_email), within=30)
+        text = mail.get_content()
+        assert "Montant total HT : 3\u202f096,43 EUR" in text
+        assert "Montant total TTC : 3\u202f714,26 EUR" in text
+    finally:
+        platform.set_flags()
+
+
+async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    event = deadline_exceeded()
+    await bus.publish("deadline-exceeded", event)
+    found = await wait_for_decisions(http, platform, event["id"], 2)
+    assert sorted((d["recipient_role"], d["status"]) for d in found) == [
+        ("MOA", "SENT"),
+        ("SUPPLIER", "SENT"),
+    ]
+    moa, supplier = event["data"]["moa"]["email"], event["data"]["supplier"]["email"]
+    mails = [m for m in platform.mails() if m["X-Chorus-Event-Id"] == event["id"]]
+    assert [str(m["To"]) for m in mails] == [
+        f"{event['data']['moa']['name']} <{moa}>",
+        f"{event['data']['supplier']['name']} <{supplier}>",
+    ]
+
+
+async def test_delegation_routed_mails_the_delegate(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    event = delegation_routed()
+    await bus.publish("delegation-routed", event)
+    [decision] = await wait_for_decisions(http, platform, event["id"], 1)
+    assert decision["status"] == "SENT" and decision["recipient_role"] == "DELEGATE"
+    [mail] = platform.mails_to(event["data"]["delegate"]["email"])
+    assert event["data"]["number"] in mail["Subject"]
+
+
+async def test_the_same_event_twice_gives_one_mail_and_one_decision(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    event = delegation_routed()
+    await bus.publish("delegation-routed", event)
+    await bus.publish("delegation-routed", event)
+    await wait_for_decisions(http, platform, event["id"], 1)
+    await asyncio.sleep(2)
+    assert len(await decisions(http, platform, event_id=event["id"])) == 1
+    assert len(platform.mails_to(event["data"]["delegate"]["email"])) == 1
+
+
+async def test_malformed_messages_are_dead_lettered_and_valid_ones_still_flow(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    unknown = delegation_routed()
+    unknown["type"] = "delegation-rerouted"
+    invalid = delegation_routed()
+    invalid["data"]["right"] = "EVERYTHING"
+    await bus.publish("delegation-routed", b"<xml>not json</xml>")
+    await bus.publish("delegation-routed", {"id": "x", "hello": "world"})
+    await bus.publish("delegation-routed", unknown)
+    await bus.publish("delegation-routed", invalid)
+    dead = await bus.drain("notifications.dead-letter", 4, within=30)
+    reasons = [str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead]
+    assert [r.split(":")[0] for r in reasons] == [
+        "not valid JSON",
+        "not a CloudEvent",
+        "unknown event type",
+        "invalid data",
+    ]
+    assert "data.right" in reasons[3]
+
+    valid = delegation_routed()
+    await bus.publish("delegation-routed", valid)
+    [decision] = await wait_for_decisions(http, platform, valid["id"], 1)
+    assert decision["status"] == "SENT"
+
+
+async def test_notifications_killed_while_events_flow_loses_nothing(
+    platform: Platform, http: httpx.AsyncClient, bus: BusProbe
+):
+    events = [delegation_routed() for _ in range(200)]
+    delegates = {e["data"]["delegate"]["email"]: e["id"] for e in events}
+
+    async def publish_all() -> None:
+        for event in events:
+            await bus.publish("delegation-routed", event)
+
+    publishing = asyncio.create_task(publish_all())
+    first = platform.pid("notifications")
+
+    async def some_decided() -> bool:
+        return len(await decisions(http, platform, event_type="delegation-routed")) > 20
+
+    await eventually(some_decided, within=60)
+    os.kill(first, signal.SIGKILL)
+    await publishing
+    await eventually(lambda: platform.pid("notifications") != first, within=30)
+
+    async def all_decided() -> bool:
+        try:
+            found = await decisions(http, platform, event_type="delegation-routed")
+        except httpx.TransportError:
+            return False  # notifications is still restarting
+        decided = {d["event_id"] for d in found}
+        return all(e["id"] in decided for e in events)
+
+    await eventually(all_decided, within=120)
+    mails = Counter(str(m["To"]).split("<")[-1].rstrip(">") for m in platform.mails())
+    per_event = [mails[address] for address in delegates]
+    print(f"events={len(events)} mails={sum(per_event)} duplicates={sum(c - 1 for c in per_event)}")
+    assert min(per_event) == 1, "every event was mailed"
+    assert sum(count - 1 for count in per_event) <= 1, "at most the one in flight was mailed twice"
