@@ -28,7 +28,7 @@ typecheck: install
 	$(RUN) mypy .
 
 unit: install
-	$(PYTEST) libs/common/tests/unit services/*/tests/unit
+	$(PYTEST) tests/repo libs/common/tests/unit services/*/tests/unit
 
 integration: check-servers
 	$(PYTEST) libs/common/tests/integration services/*/tests/integration
@@ -38,9 +38,4 @@ e2e: check-servers
 
 ## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/
 docs: install
-	$(RUN) python -m chorus_common schemas --out docs/events
-	@for service in engagements notifications; do \
-		mkdir -p docs/$$service; \
-		$(RUN) python -m $$service openapi > docs/$$service/openapi.json; \
-		$(RUN) python -m $$service asyncapi > docs/$$service/asyncapi.json; \
-	done
+	$(RUN) python tests/repo/documents.py --write

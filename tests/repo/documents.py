@@ -1,0 +1,68 @@
+"""The published API documents under docs/: each service's OpenAPI and AsyncAPI, the event schemas.
+
+`python tests/repo/documents.py --write` (i.e. `make docs`) rewrites them; the test beside this
+file fails when a committed document differs from what the code generates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from chorus_common.events.catalogue import envelope_schema, json_schemas
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+# Documents name the development broker, whatever the environment of the one who generates them.
+DOC_SETTINGS = {
+    "rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/",
+    "database_url": "postgresql+asyncpg://postgres@127.0.0.1:5432/docs",
+}
+
+
+def services() -> list[str]:
+    return sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+
+
+def render(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def expected_documents() -> dict[Path, str]:
+    documents = {DOCS / "events" / "cloudevent.schema.json": render(envelope_schema())}
+    for event_type, schema in json_schemas().items():
+        documents[DOCS / "events" / f"{event_type}.data.schema.json"] = render(schema)
+    for service in services():
+        package = service.replace("-", "_")
+        app_module = importlib.import_module(f"{package}.app")
+        settings_module = importlib.import_module(f"{package}.settings")
+        settings_class = next(
+            value
+            for name, value in vars(settings_module).items()
+            if name.endswith("Settings") and getattr(value, "__module__", "") == settings_module.__name__
+        )
+        app = app_module.build_app(settings_class(**DOC_SETTINGS))
+        documents[DOCS / service / "openapi.json"] = render(app.openapi())
+        documents[DOCS / service / "asyncapi.json"] = render(
+            app.state.runtime.asyncapi(app.title, app.version)
+        )
+    return documents
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    for path, text in expected_documents().items():
+        if args.write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
