@@ -175,6 +175,9 @@ class Platform:
         return True
 
     def stop(self) -> None:
+        # A second Ctrl-C (or the terminal's and uv's copies of the first) must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         children = list(reversed(self.processes.items()))
         for _, child in children:
             if child.process.poll() is None:
@@ -220,6 +223,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if not platform.start():
             return 1

@@ -98,3 +98,25 @@ def test_message_id_is_stable_per_event_and_role():
 def test_amounts_are_formatted_the_french_way():
     assert montant(Decimal("1234567.5")) == "1\u202f234\u202f567,50"
     assert montant(Decimal("0.1")) == "0,10"
+
+
+def test_a_signed_out_requester_gets_the_reference_and_the_follow_link():
+    from chorus_common.events import TicketSubmitted
+
+    event = TicketSubmitted.model_validate(
+        {
+            "ticket_id": "t1",
+            "reference": "SOL-2026-000042",
+            "category": "FACTURATION",
+            "status": "SOUMIS",
+            "requester_email": "jean@example.fr",
+            "recipient": {"kind": "SUPPORT", "name": "Support Chorus Pro"},
+            "follow_url": "https://support.example/suivi/secret-token",
+        }
+    )
+    plan = plan_notifications("ticket-submitted", "/services/support-portal", event)
+    assert plan.flag is Flag.TICKET_UPDATES
+    assert [m.to_email for m in plan.mails] == ["jean@example.fr"]
+    subject, body = MailRenderer().render(plan.mails[0])
+    assert "SOL-2026-000042" in subject
+    assert "https://support.example/suivi/secret-token" in body
