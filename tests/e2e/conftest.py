@@ -26,7 +26,7 @@ from chorus_common.testing.servers import TestServers, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "deploy" / "local" / "launcher.py"
-SERVICES = {"engagements": 8003, "notifications": 8005}
+SERVICES = {"invoicing-works": 8001, "engagements": 8003, "notifications": 8005}
 SMTP_PORT = 1025
 
 
@@ -57,6 +57,8 @@ class Platform:
     flags_path: Path
     offset: int
     process: subprocess.Popen[str]
+    env: dict[str, str]
+    db_prefix: str
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{SERVICES[service] + self.offset}"
@@ -77,6 +79,16 @@ class Platform:
 
     def pid(self, service: str) -> int:
         return int((self.run_dir / "pids" / f"{service}.pid").read_text())
+
+    def run_job(self, service: str, *args: str) -> str:
+        """Run a service's CLI job against this platform's database, as a CronJob would."""
+        package = service.replace("-", "_")
+        env = {**self.env, "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}"}
+        done = subprocess.run(
+            [sys.executable, "-m", package, "jobs", *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def log(self, name: str) -> str:
         path = self.run_dir / "logs" / f"{name}.log"
@@ -126,14 +138,14 @@ def platform(
     )
     offset = free_offset()
     process = start_platform(run_dir, offset, env)
-    yield Platform(run_dir, flags_path, offset, process)
+    yield Platform(run_dir, flags_path, offset, process, env, prefix)
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
     for service in SERVICES:
-        asyncio.run(drop_database(f"{servers.postgres_url}/{prefix}{service}"))
+        asyncio.run(drop_database(f"{servers.postgres_url}/{prefix}{service.replace('-', '_')}"))
     shutil.rmtree(run_dir / "mail", ignore_errors=True)
 
 

@@ -1,0 +1,33 @@
+"""Composition root of the invoicing-works service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.runtime import ServiceRuntime, create_app
+from invoicing_works import api, jobs
+from invoicing_works.db import inbox, outbox
+from invoicing_works.events import register_events
+from invoicing_works.settings import InvoicingWorksSettings
+
+VERSION = "1.0.0"
+
+
+def build_app(settings: InvoicingWorksSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or InvoicingWorksSettings()
+    runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
+    register_events(runtime)
+    if settings.deadline_sweep_interval_seconds > 0:
+
+        async def sweep_periodically() -> None:
+            await jobs.run_periodically(runtime, settings)
+
+        runtime.add_job(sweep_periodically)
+    return create_app(
+        runtime,
+        title="Chorus invoicing-works",
+        version=VERSION,
+        description="Works invoices: the MOE's 7-day deadline, MOA take-over, 'Traiter le rejet'.",
+        routers=[api.router],
+    )

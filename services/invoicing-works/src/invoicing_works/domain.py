@@ -1,0 +1,207 @@
+"""Works invoices: billing frames, the status machine, the MOE's deadline. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from chorus_common.clock import paris_day
+
+MOE_DEADLINE_DAYS = 7  # CCAG Travaux, article 12.2.2
+
+
+class BillingFrame(StrEnum):
+    A4 = "A4"  # projet de décompte mensuel
+    A5 = "A5"
+    A6 = "A6"
+    A7 = "A7"
+    A8 = "A8"
+    A10 = "A10"
+    A13 = "A13"
+    A14 = "A14"
+    A15 = "A15"
+    A16 = "A16"
+    A17 = "A17"
+    A18 = "A18"
+    A19 = "A19"
+    A20 = "A20"
+    A22 = "A22"
+    A23 = "A23"
+    A24 = "A24"
+    A25 = "A25"
+
+
+class Status(StrEnum):
+    DEPOSEE = "DEPOSEE"
+    MISE_A_DISPOSITION_MOE = "MISE_A_DISPOSITION_MOE"
+    PRISE_EN_COMPTE_MOE = "PRISE_EN_COMPTE_MOE"
+    MISE_A_DISPOSITION_MOA = "MISE_A_DISPOSITION_MOA"
+    PRISE_EN_COMPTE_MOA = "PRISE_EN_COMPTE_MOA"
+    TRANSMISE_MOA = "TRANSMISE_MOA"
+    REFUSEE_MOE = "REFUSEE_MOE"
+    REFUSEE_MOA = "REFUSEE_MOA"
+    REJETEE = "REJETEE"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
+
+
+class Role(StrEnum):
+    FOURNISSEUR = "FOURNISSEUR"
+    MOE = "MOE"
+    MOA = "MOA"
+
+
+class Action(StrEnum):
+    PRISE_EN_COMPTE = "PRISE_EN_COMPTE"
+    VALIDATION = "VALIDATION"  # MOE: accept (amounts possibly modified) and pass to the MOA
+    REFUS = "REFUS"
+    REJET = "REJET"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
+
+
+class RefusalReason(StrEnum):
+    AUTRE = "AUTRE"
+    MAUVAISE_MOE = "MAUVAISE_MOE"
+    MAUVAISE_MOA = "MAUVAISE_MOA"
+    REF_FAC_TRAVAUX = "REF_FAC_TRAVAUX"
+
+
+MOE_STATUSES = frozenset({Status.MISE_A_DISPOSITION_MOE, Status.PRISE_EN_COMPTE_MOE})
+MOA_STATUSES = frozenset({Status.MISE_A_DISPOSITION_MOA, Status.PRISE_EN_COMPTE_MOA})
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[Status]
+    target: Status
+
+
+TRANSITIONS: dict[tuple[Action, Role], Transition] = {
+    (Action.PRISE_EN_COMPTE, Role.MOE): Transition(
+        frozenset({Status.MISE_A_DISPOSITION_MOE}), Status.PRISE_EN_COMPTE_MOE
+    ),
+    (Action.VALIDATION, Role.MOE): Transition(MOE_STATUSES, Status.MISE_A_DISPOSITION_MOA),
+    (Action.REFUS, Role.MOE): Transition(MOE_STATUSES, Status.REFUSEE_MOE),
+    (Action.REJET, Role.MOE): Transition(MOE_STATUSES, Status.REJETEE),
+    (Action.PRISE_EN_COMPTE, Role.MOA): Transition(
+        frozenset({Status.MISE_A_DISPOSITION_MOA}), Status.PRISE_EN_COMPTE_MOA
+    ),
+    (Action.VALIDATION, Role.MOA): Transition(MOA_STATUSES, Status.TRANSMISE_MOA),
+    (Action.REFUS, Role.MOA): Transition(MOA_STATUSES, Status.REFUSEE_MOA),
+    (Action.REJET, Role.MOA): Transition(MOA_STATUSES, Status.REJETEE),
+    (Action.MISE_EN_PAIEMENT, Role.MOA): Transition(
+        frozenset({Status.TRANSMISE_MOA}), Status.MISE_EN_PAIEMENT
+    ),
+}
+
+
+def first_status(has_moe: bool) -> Status:
+    """A deposited invoice is made available to its first actor: the MOE, or the MOA without one."""
+    return Status.MISE_A_DISPOSITION_MOE if has_moe else Status.MISE_A_DISPOSITION_MOA
+
+
+def moe_deadline(made_available_at: datetime) -> date:
+    """The last Europe/Paris day on which the MOE may process the draft in time."""
+    return paris_day(made_available_at) + timedelta(days=MOE_DEADLINE_DAYS)
+
+
+def days_overdue(deadline: date, notice_date: date) -> int:
+    return (notice_date - deadline).days
+
+
+def is_overdue(deadline: date | None, today: date) -> bool:
+    return deadline is not None and today > deadline
+
+
+class Refusal(StrEnum):
+    NOT_A_PARTY = "NOT_A_PARTY"  # the caller has no role for this action (403)
+    TOO_EARLY = "TOO_EARLY"  # the MOA before the MOE's deadline (403)
+    NOT_NOW = "NOT_NOW"  # not in the current status (409)
+    INVALID = "INVALID"  # missing reason, no MOA to pass to (422/409)
+
+
+class ActionRefused(Exception):
+    def __init__(self, message: str, refusal: Refusal) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    billing_frame: BillingFrame
+    status: Status
+    has_moa: bool
+    deadline: date | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    target: Status
+    role: Role
+    acting_for: Role | None  # the MOA acting in the MOE's place after the deadline
+
+
+def decide(
+    action: Action,
+    roles: set[Role],
+    invoice: InvoiceState,
+    today: date,
+    reason_code: RefusalReason | None,
+    reason: str | None,
+) -> Decision:
+    """What `action` by a caller holding `roles` does to `invoice` today, or why it may not."""
+    for role in (Role.MOE, Role.MOA):
+        transition = TRANSITIONS.get((action, role))
+        if role in roles and transition is not None and invoice.status in transition.sources:
+            return _checked(
+                action, transition, invoice, reason_code, reason, Decision(transition.target, role, None)
+            )
+    moe_transition = TRANSITIONS.get((action, Role.MOE))
+    if Role.MOA in roles and moe_transition is not None and invoice.status in moe_transition.sources:
+        if not is_overdue(invoice.deadline, today):
+            when = (
+                f"after {invoice.deadline.isoformat()}"
+                if invoice.deadline
+                else "on an A4 draft past its deadline"
+            )
+            raise ActionRefused(f"the MOA may act in the MOE's place only {when}", Refusal.TOO_EARLY)
+        decision = Decision(moe_transition.target, Role.MOA, acting_for=Role.MOE)
+        return _checked(action, moe_transition, invoice, reason_code, reason, decision)
+    if any((action, role) in TRANSITIONS for role in roles):
+        raise ActionRefused(f"{action} is not possible in status {invoice.status}", Refusal.NOT_NOW)
+    raise ActionRefused(f"{action} is not an action of your role on this invoice", Refusal.NOT_A_PARTY)
+
+
+def _checked(
+    action: Action,
+    transition: Transition,
+    invoice: InvoiceState,
+    reason_code: RefusalReason | None,
+    reason: str | None,
+    decision: Decision,
+) -> Decision:
+    if action is Action.REFUS and reason_code is None:
+        raise ActionRefused("a refusal needs a reason_code", Refusal.INVALID)
+    if action is Action.REJET and not (reason and reason.strip()):
+        raise ActionRefused("a rejection needs a reason", Refusal.INVALID)
+    if transition.target is Status.MISE_A_DISPOSITION_MOA and not invoice.has_moa:
+        raise ActionRefused("no MOA is named on this invoice to pass it to", Refusal.INVALID)
+    return decision
+
+
+class RejectionOutcome(StrEnum):
+    PROCESSED = "PROCESSED"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_REJECTED = "NOT_REJECTED"
+    ALREADY_PROCESSED = "ALREADY_PROCESSED"
+
+
+def rejection_outcome(status: Status | None, is_supplier: bool, processed: bool) -> RejectionOutcome:
+    """What 'Traiter le rejet' does to one invoice of a bulk request."""
+    if status is None or not is_supplier:
+        return RejectionOutcome.NOT_FOUND
+    if status is not Status.REJETEE:
+        return RejectionOutcome.NOT_REJECTED
+    if processed:
+        return RejectionOutcome.ALREADY_PROCESSED
+    return RejectionOutcome.PROCESSED

@@ -1,0 +1,10 @@
+"""Events of invoicing-works: it publishes `deadline-exceeded` (see jobs.py) and consumes none."""
+
+from __future__ import annotations
+
+from chorus_common.events import EventType
+from chorus_common.runtime import ServiceRuntime
+
+
+def register_events(runtime: ServiceRuntime) -> None:
+    runtime.declare_publication(EventType.DEADLINE_EXCEEDED)

@@ -1,0 +1,314 @@
+"""Works invoices over HTTP and the deadline sweep, with a real PostgreSQL and RabbitMQ."""
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from chorus_common.events import DeadlineExceeded, parse_event
+from chorus_common.testing.fixtures import BusProbe, take
+from invoicing_works.db import deadline_notices, outbox
+from invoicing_works.jobs import sweep_deadlines
+
+from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks, bearer
+
+
+def structure(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def party(structure_id: str) -> dict[str, str]:
+    return {
+        "structure_id": structure_id,
+        "name": f"Nom {structure_id}",
+        "email": f"{structure_id.lower()}@example.fr",
+    }
+
+
+class Parties:
+    def __init__(self, moa: bool = True) -> None:
+        self.supplier, self.moe = structure("SUP"), structure("MOE")
+        self.moa = structure("MOA") if moa else None
+
+    def body(self, frame: str = "A4", **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "number": f"PDM-{uuid.uuid4().hex[:8]}",
+            "billing_frame": frame,
+            "supplier": party(self.supplier),
+            "moe": party(self.moe),
+            "amount_ht": "10000.00",
+            "vat_amount": "2000.00",
+            "amount_ttc": "12000.00",
+        }
+        if self.moa:
+            body["moa"] = party(self.moa)
+        body.update(overrides)
+        return body
+
+
+async def deposited(service: RunningInvoicingWorks, parties: Parties, frame: str = "A4") -> dict[str, Any]:
+    response = await service.deposit(bearer("sam", parties.supplier), parties.body(frame))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+@pytest.fixture(autouse=True)
+def back_to_deposit_day(invoicing_works: RunningInvoicingWorks) -> None:
+    invoicing_works.clock.set(DEPOSIT_INSTANT)
+
+
+async def test_an_a4_is_made_available_to_its_moe_with_a_seven_day_deadline(
+    invoicing_works: RunningInvoicingWorks,
+):
+    parties = Parties()
+    created = await deposited(invoicing_works, parties)
+    assert created["status"] == "MISE_A_DISPOSITION_MOE"
+    assert created["moe_deadline"] == "2026-11-09"
+    assert created["amount_ttc"] == "12000.00"
+    assert [(h["action"], h["to_status"]) for h in created["history"]] == [
+        ("DEPOT", "DEPOSEE"),
+        ("MISE_A_DISPOSITION", "MISE_A_DISPOSITION_MOE"),
+    ]
+    for who in (parties.moe, parties.moa):
+        seen = await invoicing_works.client.get(f"/works-invoices/{created['id']}", headers=bearer("x", who))
+        assert seen.status_code == 200
+    stranger = await invoicing_works.client.get(
+        f"/works-invoices/{created['id']}", headers=bearer("eve", "EVE")
+    )
+    assert stranger.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"amount_ttc": "12000.01"}, "amount_ttc must equal"),
+        ({"amount_ht": "10.001"}, "amount_ht"),
+        ({"amount_ht": -5}, "amount_ht"),
+        ({"billing_frame": "A1"}, "billing_frame"),
+        ({"moe": None}, "moe is required"),
+    ],
+)
+async def test_bad_deposits_get_a_422(
+    invoicing_works: RunningInvoicingWorks, overrides: dict[str, Any], field: str
+):
+    parties = Parties()
+    response = await invoicing_works.deposit(bearer("sam", parties.supplier), parties.body(**overrides))
+    assert response.status_code == 422
+    assert field in response.text
+
+
+async def test_only_the_supplier_deposits(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    response = await invoicing_works.deposit(bearer("mallory", parties.moe), parties.body())
+    assert response.status_code == 403
+
+
+async def test_the_a4_circuit_moe_then_moa_with_modified_amounts(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    invoice = await deposited(invoicing_works, parties)
+    moe, moa = bearer("maurice", parties.moe), bearer("odile", parties.moa or "")
+    assert (await invoicing_works.act(moa, invoice["id"], "VALIDATION")).status_code == 403
+    taken = await invoicing_works.act(moe, invoice["id"], "PRISE_EN_COMPTE")
+    assert taken.json()["status"] == "PRISE_EN_COMPTE_MOE"
+    amounts = {"amount_ht": "9000.00", "vat_amount": "1800.00", "amount_ttc": "10800.00"}
+    passed = await invoicing_works.act(moe, invoice["id"], "VALIDATION", amounts=amounts)
+    assert passed.status_code == 200, passed.text
+    assert (passed.json()["status"], passed.json()["amount_ttc"]) == ("MISE_A_DISPOSITION_MOA", "10800.00")
+    assert (await invoicing_works.act(moe, invoice["id"], "REJET", reason="trop tard")).status_code == 409
+    validated = await invoicing_works.act(moa, invoice["id"], "VALIDATION")
+    assert validated.json()["status"] == "TRANSMISE_MOA"
+    history = validated.json()["history"]
+    assert [(h["action"], h["role"]) for h in history[2:]] == [
+        ("PRISE_EN_COMPTE", "MOE"),
+        ("VALIDATION", "MOE"),
+        ("VALIDATION", "MOA"),
+    ]
+    assert history[3]["amounts"] == amounts
+
+
+async def test_a_refusal_needs_one_of_chorus_pros_reason_codes(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    invoice = await deposited(invoicing_works, parties)
+    moe = bearer("maurice", parties.moe)
+    assert (await invoicing_works.act(moe, invoice["id"], "REFUS")).status_code == 422
+    assert (
+        await invoicing_works.act(moe, invoice["id"], "REFUS", reason_code="PAS_ENVIE")
+    ).status_code == 422
+    refused = await invoicing_works.act(
+        moe, invoice["id"], "REFUS", reason_code="MAUVAISE_MOE", reason="Pas notre lot"
+    )
+    assert refused.json()["status"] == "REFUSEE_MOE"
+    assert refused.json()["history"][-1]["reason_code"] == "MAUVAISE_MOE"
+
+
+async def test_the_moa_takes_over_once_the_deadline_has_passed(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    invoice = await deposited(invoicing_works, parties)
+    moa = bearer("odile", parties.moa or "")
+    invoicing_works.clock.advance(timedelta(days=7))  # 9 November, the last day of the MOE
+    early = await invoicing_works.act(moa, invoice["id"], "VALIDATION")
+    assert early.status_code == 403
+    assert early.json()["type"] == "urn:chorus:problem:take-over-too-early"
+    listed = await invoicing_works.client.get(
+        "/works-invoices/to-process", params={"role": "MOA"}, headers=moa
+    )
+    assert invoice["id"] not in [item["id"] for item in listed.json()["items"]]
+
+    invoicing_works.clock.advance(timedelta(days=1))
+    listed = await invoicing_works.client.get(
+        "/works-invoices/to-process", params={"role": "MOA"}, headers=moa
+    )
+    assert invoice["id"] in [item["id"] for item in listed.json()["items"]]
+    taken_over = await invoicing_works.act(moa, invoice["id"], "VALIDATION")
+    assert taken_over.status_code == 200
+    last = taken_over.json()["history"][-1]
+    assert (last["role"], last["acting_for"], last["to_status"]) == ("MOA", "MOE", "MISE_A_DISPOSITION_MOA")
+
+
+async def test_other_frames_are_made_available_refused_and_rejected(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    a7 = await deposited(invoicing_works, parties, "A7")
+    assert (a7["status"], a7["moe_deadline"]) == ("MISE_A_DISPOSITION_MOE", None)
+    only_moa = await invoicing_works.deposit(bearer("sam", parties.supplier), parties.body("A13", moe=None))
+    assert only_moa.json()["status"] == "MISE_A_DISPOSITION_MOA"
+    rejected = await invoicing_works.act(
+        bearer("o", parties.moa or ""), only_moa.json()["id"], "REJET", reason="doublon"
+    )
+    assert rejected.json()["status"] == "REJETEE"
+
+
+async def test_traiter_le_rejet_over_a_mix_of_frames_reports_each_item(
+    invoicing_works: RunningInvoicingWorks,
+):
+    parties = Parties()
+    supplier, moe = bearer("sam", parties.supplier), bearer("maurice", parties.moe)
+    rejected = []
+    for frame in ("A4", "A5", "A19"):
+        invoice = await deposited(invoicing_works, parties, frame)
+        await invoicing_works.act(moe, invoice["id"], "REJET", reason="pièces manquantes")
+        rejected.append(invoice["id"])
+    pending = await deposited(invoicing_works, parties, "A8")
+    someone_elses = await deposited(invoicing_works, Parties(), "A4")
+    listed = await invoicing_works.client.get(
+        "/works-invoices/to-process", params={"role": "FOURNISSEUR"}, headers=supplier
+    )
+    assert sorted(item["id"] for item in listed.json()["items"]) == sorted(rejected)
+
+    ids = [*rejected, pending["id"], someone_elses["id"], str(uuid.uuid4()), "not-a-uuid", rejected[0]]
+    response = await invoicing_works.client.post(
+        "/works-invoices/rejections/process", json={"ids": ids}, headers=supplier
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["processed"] == 3
+    assert [r["outcome"] for r in body["results"]] == [
+        "PROCESSED",
+        "PROCESSED",
+        "PROCESSED",
+        "NOT_REJECTED",
+        "NOT_FOUND",
+        "NOT_FOUND",
+        "NOT_FOUND",
+        "ALREADY_PROCESSED",
+    ]
+    listed = await invoicing_works.client.get(
+        "/works-invoices/to-process", params={"role": "FOURNISSEUR"}, headers=supplier
+    )
+    assert listed.json()["items"] == []
+    detail = await invoicing_works.client.get(f"/works-invoices/{rejected[1]}", headers=supplier)
+    assert detail.json()["history"][-1]["action"] == "TRAITEMENT_REJET"
+
+    again = await invoicing_works.client.post(
+        "/works-invoices/rejections/process", json={"ids": rejected}, headers=supplier
+    )
+    assert again.json()["processed"] == 0
+    assert {r["outcome"] for r in again.json()["results"]} == {"ALREADY_PROCESSED"}
+    history_after = (
+        await invoicing_works.client.get(f"/works-invoices/{rejected[1]}", headers=supplier)
+    ).json()["history"]
+    assert history_after == detail.json()["history"]
+
+
+async def notices_for(service: RunningInvoicingWorks, invoice_id: str) -> list[date]:
+    async with service.runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(deadline_notices.c.notice_date)
+            .where(deadline_notices.c.works_invoice_id == uuid.UUID(invoice_id))
+            .order_by(deadline_notices.c.notice_date)
+        )
+        return list(rows.scalars())
+
+
+async def sweep(service: RunningInvoicingWorks, day: date) -> int:
+    return await sweep_deadlines(service.runtime.engine, day, "/services/invoicing-works", service.clock)
+
+
+async def test_three_concurrent_sweeps_issue_one_notice_per_invoice(invoicing_works: RunningInvoicingWorks):
+    invoices = [await deposited(invoicing_works, Parties()) for _ in range(20)]
+    without_moa = await deposited(invoicing_works, Parties(moa=False))
+    day = date(2026, 11, 12)
+    issued = await asyncio.gather(*(sweep(invoicing_works, day) for _ in range(3)))
+    assert sum(issued) >= 20
+    for invoice in invoices:
+        assert await notices_for(invoicing_works, invoice["id"]) == [day]
+    assert await notices_for(invoicing_works, without_moa["id"]) == []
+    assert await sweep(invoicing_works, day) == 0
+
+
+async def test_thirty_days_give_one_notice_a_day_until_the_moe_acts(invoicing_works: RunningInvoicingWorks):
+    parties = Parties()
+    invoice = await deposited(invoicing_works, parties)
+    days = [date(2026, 11, 2) + timedelta(days=n) for n in range(1, 31)]
+    for day in days[:15]:
+        await sweep(invoicing_works, day)
+        await sweep(invoicing_works, day)
+    assert await notices_for(invoicing_works, invoice["id"]) == [
+        d for d in days[:15] if d > date(2026, 11, 9)
+    ]
+    invoicing_works.clock.set(invoicing_works.clock.now() + timedelta(days=15))
+    taken = await invoicing_works.act(bearer("maurice", parties.moe), invoice["id"], "PRISE_EN_COMPTE")
+    assert taken.status_code == 200
+    for day in days[15:]:
+        await sweep(invoicing_works, day)
+    notices = await notices_for(invoicing_works, invoice["id"])
+    assert notices == [date(2026, 11, d) for d in range(10, 18)]
+    assert notices[-1] == days[14]
+
+
+async def test_the_outbox_carries_each_notice_to_the_bus(
+    invoicing_works: RunningInvoicingWorks, bus: BusProbe
+):
+    tap = await bus.tap("deadline-exceeded")
+    parties = Parties()
+    invoice = await deposited(invoicing_works, parties)
+    day = date(2026, 11, 13)
+    await sweep(invoicing_works, day)
+    invoicing_works.runtime.events_committed()
+    messages = await take(tap, 500, within=5)
+    mine = []
+    for message in messages:
+        envelope, data = parse_event(message.body)
+        assert isinstance(data, DeadlineExceeded)
+        if data.works_invoice_id == invoice["id"]:
+            mine.append((envelope, data, message))
+    [(envelope, data, message)] = mine
+    assert message.delivery_mode == 2
+    assert envelope.source == "/services/invoicing-works" and envelope.subject == invoice["id"]
+    assert (data.deadline, data.notice_date, data.days_overdue) == (date(2026, 11, 9), day, 4)
+    assert (data.moa.structure_id, data.moe.structure_id, data.supplier.structure_id) == (
+        parties.moa,
+        parties.moe,
+        parties.supplier,
+    )
+    assert data.made_available_at == DEPOSIT_INSTANT
+    async with invoicing_works.runtime.engine.connect() as conn:
+        unpublished = await conn.scalar(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))
+    assert unpublished == 0
+    ids = Counter(json.loads(m.body)["id"] for m in messages)
+    assert max(ids.values()) == 1

@@ -1,0 +1,123 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from invoicing_works.domain import (
+    Action,
+    ActionRefused,
+    BillingFrame,
+    InvoiceState,
+    Refusal,
+    RefusalReason,
+    RejectionOutcome,
+    Role,
+    Status,
+    days_overdue,
+    decide,
+    moe_deadline,
+    rejection_outcome,
+)
+
+
+@pytest.mark.parametrize(
+    ("made_available_at", "deadline"),
+    [
+        # 23:30 UTC on 30 Nov is already 1 Dec in Paris: the clock starts on the Paris day.
+        (datetime(2026, 11, 30, 23, 30, tzinfo=UTC), date(2026, 12, 8)),
+        (datetime(2026, 11, 30, 22, 59, tzinfo=UTC), date(2026, 12, 7)),
+        # Month and year ends.
+        (datetime(2026, 1, 28, 12, 0, tzinfo=UTC), date(2026, 2, 4)),
+        (datetime(2028, 2, 25, 12, 0, tzinfo=UTC), date(2028, 3, 3)),  # leap year
+        (datetime(2026, 12, 28, 12, 0, tzinfo=UTC), date(2027, 1, 4)),
+        # Across the spring and autumn clock changes (29 March and 25 October 2026).
+        (datetime(2026, 3, 27, 23, 30, tzinfo=UTC), date(2026, 4, 4)),
+        (datetime(2026, 10, 24, 22, 30, tzinfo=UTC), date(2026, 11, 1)),
+        (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), date(2026, 10, 31)),
+    ],
+)
+def test_the_moe_has_seven_paris_calendar_days(made_available_at: datetime, deadline: date):
+    assert moe_deadline(made_available_at) == deadline
+
+
+def test_days_overdue_counts_from_the_day_after_the_deadline():
+    assert days_overdue(date(2026, 12, 7), date(2026, 12, 8)) == 1
+    assert days_overdue(date(2026, 12, 7), date(2027, 1, 6)) == 30
+
+
+def a4(status: Status, deadline: date | None = date(2026, 12, 7), has_moa: bool = True) -> InvoiceState:
+    return InvoiceState(BillingFrame.A4, status, has_moa, deadline)
+
+
+TODAY = date(2026, 12, 5)
+AFTER = date(2026, 12, 8)
+
+
+def test_the_moe_passes_the_draft_to_the_moa():
+    decision = decide(Action.VALIDATION, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE), TODAY, None, None)
+    assert (decision.target, decision.role, decision.acting_for) == (
+        Status.MISE_A_DISPOSITION_MOA,
+        Role.MOE,
+        None,
+    )
+
+
+def test_the_moe_refuses_only_with_a_reason_code():
+    with pytest.raises(ActionRefused) as refused:
+        decide(Action.REFUS, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE), TODAY, None, "x")
+    assert refused.value.refusal is Refusal.INVALID
+    decision = decide(
+        Action.REFUS, {Role.MOE}, a4(Status.PRISE_EN_COMPTE_MOE), TODAY, RefusalReason.MAUVAISE_MOA, None
+    )
+    assert decision.target is Status.REFUSEE_MOE
+
+
+def test_the_moa_may_not_take_over_before_the_deadline():
+    with pytest.raises(ActionRefused) as refused:
+        decide(
+            Action.VALIDATION, {Role.MOA}, a4(Status.MISE_A_DISPOSITION_MOE), date(2026, 12, 7), None, None
+        )
+    assert refused.value.refusal is Refusal.TOO_EARLY
+    assert "2026-12-07" in str(refused.value)
+
+
+def test_after_the_deadline_the_moa_acts_in_the_moes_place():
+    decision = decide(Action.REJET, {Role.MOA}, a4(Status.MISE_A_DISPOSITION_MOE), AFTER, None, "incomplet")
+    assert (decision.target, decision.role, decision.acting_for) == (Status.REJETEE, Role.MOA, Role.MOE)
+
+
+def test_the_moa_validates_what_the_moe_passed_on_then_puts_it_into_payment():
+    validated = decide(Action.VALIDATION, {Role.MOA}, a4(Status.MISE_A_DISPOSITION_MOA), TODAY, None, None)
+    assert validated.target is Status.TRANSMISE_MOA
+    paid = decide(Action.MISE_EN_PAIEMENT, {Role.MOA}, a4(Status.TRANSMISE_MOA), TODAY, None, None)
+    assert paid.target is Status.MISE_EN_PAIEMENT
+
+
+def test_a_supplier_may_not_act_and_a_finished_invoice_cannot_change():
+    with pytest.raises(ActionRefused) as refused:
+        decide(Action.VALIDATION, {Role.FOURNISSEUR}, a4(Status.MISE_A_DISPOSITION_MOE), TODAY, None, None)
+    assert refused.value.refusal is Refusal.NOT_A_PARTY
+    with pytest.raises(ActionRefused) as refused:
+        decide(Action.VALIDATION, {Role.MOE}, a4(Status.REJETEE), TODAY, None, None)
+    assert refused.value.refusal is Refusal.NOT_NOW
+
+
+def test_without_an_moa_the_moe_cannot_pass_the_draft_on():
+    with pytest.raises(ActionRefused) as refused:
+        decide(
+            Action.VALIDATION, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE, has_moa=False), TODAY, None, None
+        )
+    assert refused.value.refusal is Refusal.INVALID
+
+
+@pytest.mark.parametrize(
+    ("status", "is_supplier", "processed", "outcome"),
+    [
+        (Status.REJETEE, True, False, RejectionOutcome.PROCESSED),
+        (Status.REJETEE, True, True, RejectionOutcome.ALREADY_PROCESSED),
+        (Status.REFUSEE_MOE, True, False, RejectionOutcome.NOT_REJECTED),
+        (Status.REJETEE, False, False, RejectionOutcome.NOT_FOUND),
+        (None, False, False, RejectionOutcome.NOT_FOUND),
+    ],
+)
+def test_each_item_of_a_bulk_rejection_gets_its_own_outcome(status, is_supplier, processed, outcome):
+    assert rejection_outcome(status, is_supplier, processed) is outcome

@@ -1,0 +1,109 @@
+"""Works invoices on the whole platform: daily deadline notices by mail, and 'Traiter le rejet'."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.clock import SystemClock, paris_day
+from chorus_common.testing.fixtures import eventually
+
+from .conftest import Platform
+
+
+def party(prefix: str) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "structure_id": f"{prefix}-{suffix}",
+        "name": f"{prefix} {suffix}",
+        "email": f"{prefix.lower()}-{suffix}@example.fr",
+    }
+
+
+def bearer(*structures: str) -> dict[str, str]:
+    return {"authorization": "Bearer " + mint_dev_token("user", list(structures))}
+
+
+async def deposit(
+    http: httpx.AsyncClient, platform: Platform, frame: str, parties: dict[str, Any]
+) -> dict[str, Any]:
+    response = await http.post(
+        platform.url("invoicing-works") + "/works-invoices",
+        json={
+            "number": f"{frame}-{uuid.uuid4().hex[:8]}",
+            "billing_frame": frame,
+            **parties,
+            "amount_ht": "25000.00",
+            "vat_amount": "5000.00",
+            "amount_ttc": "30000.00",
+        },
+        headers=bearer(parties["supplier"]["structure_id"]),
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_an_overdue_a4_mails_the_moa_and_the_supplier_each_day_until_the_moe_acts(
+    platform: Platform, http: httpx.AsyncClient
+):
+    parties = {"supplier": party("SUP"), "moe": party("MOE"), "moa": party("MOA")}
+    invoice = await deposit(http, platform, "A4", parties)
+    made_available = paris_day(SystemClock().now())
+    assert invoice["moe_deadline"] == (made_available + timedelta(days=7)).isoformat()
+    moa_mail, supplier_mail = parties["moa"]["email"], parties["supplier"]["email"]
+
+    for day_number in (8, 9, 10):
+        as_of = made_available + timedelta(days=day_number)
+        printed = platform.run_job("invoicing-works", "sweep-deadlines", "--as-of", as_of.isoformat())
+        assert "notices issued for " + as_of.isoformat() in printed
+        expected = day_number - 7
+        await eventually(lambda n=expected: len(platform.mails_to(supplier_mail)) == n, within=30)
+        assert len(platform.mails_to(moa_mail)) == expected
+    moa_mails = platform.mails_to(moa_mail)
+    assert "délai de traitement de la maîtrise d'œuvre dépassé" in moa_mails[0]["Subject"]
+    assert "article 12.2.2" in moa_mails[0].get_content()
+    assert "il est dépassé de 3 jours" in moa_mails[2].get_content()
+
+    acted = await http.post(
+        platform.url("invoicing-works") + f"/works-invoices/{invoice['id']}/actions",
+        json={"action": "PRISE_EN_COMPTE"},
+        headers=bearer(parties["moe"]["structure_id"]),
+    )
+    assert acted.json()["status"] == "PRISE_EN_COMPTE_MOE"
+    next_day = made_available + timedelta(days=11)
+    printed = platform.run_job("invoicing-works", "sweep-deadlines", "--as-of", next_day.isoformat())
+    assert printed.startswith("0 deadline-exceeded notices")
+    await asyncio.sleep(3)
+    assert (len(platform.mails_to(moa_mail)), len(platform.mails_to(supplier_mail))) == (3, 3)
+
+
+async def test_traiter_le_rejet_on_a_mix_of_frames(platform: Platform, http: httpx.AsyncClient):
+    parties = {"supplier": party("SUP"), "moe": party("MOE"), "moa": party("MOA")}
+    supplier = bearer(parties["supplier"]["structure_id"])
+    ids = []
+    for frame in ("A4", "A6", "A22"):
+        invoice = await deposit(http, platform, frame, parties)
+        rejected = await http.post(
+            platform.url("invoicing-works") + f"/works-invoices/{invoice['id']}/actions",
+            json={"action": "REJET", "reason": "pièces justificatives absentes"},
+            headers=bearer(parties["moe"]["structure_id"]),
+        )
+        assert rejected.json()["status"] == "REJETEE"
+        ids.append(invoice["id"])
+    still_open = await deposit(http, platform, "A10", parties)
+    url = platform.url("invoicing-works") + "/works-invoices/rejections/process"
+    response = await http.post(url, json={"ids": [*ids, still_open["id"]]}, headers=supplier)
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.json()["results"]] == ["PROCESSED"] * 3 + ["NOT_REJECTED"]
+    listed = await http.get(
+        platform.url("invoicing-works") + "/works-invoices/to-process",
+        params={"role": "FOURNISSEUR"},
+        headers=supplier,
+    )
+    assert listed.json()["total"] == 0
