@@ -65,7 +65,7 @@ class ServiceRuntime:
             settings.service_name,
             self.engine,
             self.outbox,
-            self.broker,
+            settings.rabbitmq_url,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
         )

@@ -66,29 +66,31 @@ async def pending(engine: AsyncEngine) -> int:
 
 
 async def test_relays_publish_each_outbox_event_exactly_once_even_when_racing(
-    engine: AsyncEngine, broker: RabbitBroker, bus: BusProbe
+    engine: AsyncEngine, rabbitmq_url: str, bus: BusProbe
 ):
     tap = await bus.tap(EventType.ENGAGEMENT_VALIDATED)
     events = [an_event(f"EJ-{i}") for i in range(60)]
     async with engine.begin() as conn:
         for event in events:
             await add_to_outbox(conn, outbox, event)
-    relays = [OutboxRelay("test", engine, outbox, broker, batch_size=7) for _ in range(3)]
+    relays = [OutboxRelay("test", engine, outbox, rabbitmq_url, batch_size=7) for _ in range(3)]
     while await pending(engine):
         await asyncio.gather(*(relay.publish_pending() for relay in relays))
+    for relay in relays:
+        await relay.stop()
     received = await take(tap, len(events) + 5, within=3)
     ids = [json.loads(message.body)["id"] for message in received]
     assert sorted(ids) == sorted(e.id for e in events)
     assert all(m.delivery_mode == 2 for m in received), "integration events must be persistent"
 
 
-async def test_an_unroutable_event_stays_in_the_outbox_with_its_error(
-    engine: AsyncEngine, broker: RabbitBroker
-):
+async def test_an_unroutable_event_stays_in_the_outbox_with_its_error(engine: AsyncEngine, rabbitmq_url: str):
     event = an_event().model_copy(update={"type": "nobody-listens-to-this"})
     async with engine.begin() as conn:
         await add_to_outbox(conn, outbox, event)
-    await OutboxRelay("test", engine, outbox, broker).publish_pending()
+    relay = OutboxRelay("test", engine, outbox, rabbitmq_url)
+    await relay.publish_pending()
+    await relay.stop()
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(outbox).where(outbox.c.event_id == event.id))).mappings().one()
     assert row["published_at"] is None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 23:02:46.811073
+Create Date: 2026-11-27 23:43:29.406925
 """
 
 from collections.abc import Sequence
@@ -74,11 +74,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id"),
     )
     op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["next_attempt_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
+        "ix_outbox_pending", "outbox", ["id"], unique=False, postgresql_where=sa.text("published_at IS NULL")
     )
     op.create_table(
         "engagement_history",

@@ -71,14 +71,13 @@ works_invoice_history = sa.Table(
 )
 
 # One row per invoice and Paris day a deadline notice was issued: the permanent record that makes
-# the sweep exactly-once per day, whatever the number of replicas or repeated sweeps.
+# the sweep exactly-once per day, whatever the number of replicas or repeated sweeps. No foreign key
+# nor index beyond the primary key: the sweep writes here in bulk, and invoices are never deleted.
 deadline_notices = sa.Table(
     "deadline_notices",
     metadata,
-    sa.Column(
-        "works_invoice_id", sa.Uuid, sa.ForeignKey("works_invoices.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("works_invoice_id", sa.Uuid, primary_key=True),
     sa.Column("notice_date", sa.Date, primary_key=True),
-    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("event_id", sa.Uuid, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

@@ -23,43 +23,45 @@ logger = logging.getLogger("invoicing_works.jobs")
 SWEEP = sa.text(
     """
 WITH due AS (
-    INSERT INTO deadline_notices (works_invoice_id, notice_date, event_id)
-    SELECT id, CAST(:notice_date AS date), gen_random_uuid()
+    SELECT id, number, billing_frame, supplier, moe, moa, made_available_at, moe_deadline
     FROM works_invoices
     WHERE billing_frame = 'A4'
       AND status = 'MISE_A_DISPOSITION_MOE'
       AND moa_structure_id IS NOT NULL
       AND moe_deadline < CAST(:notice_date AS date)
+), claimed AS (
+    INSERT INTO deadline_notices (works_invoice_id, notice_date, event_id)
+    SELECT id, CAST(:notice_date AS date), gen_random_uuid() FROM due
     ON CONFLICT (works_invoice_id, notice_date) DO NOTHING
     RETURNING works_invoice_id, event_id
 )
 INSERT INTO outbox (event_id, event_type, body)
 SELECT
-    due.event_id::text,
+    claimed.event_id::text,
     CAST(:event_type AS text),
-    jsonb_build_object(
+    json_build_object(
         'specversion', '1.0',
-        'id', due.event_id::text,
+        'id', claimed.event_id::text,
         'source', CAST(:source AS text),
         'type', CAST(:event_type AS text),
         'time', CAST(:time AS text),
         'datacontenttype', 'application/json',
-        'subject', w.id::text,
-        'data', jsonb_build_object(
-            'works_invoice_id', w.id::text,
-            'number', w.number,
-            'billing_frame', w.billing_frame,
-            'supplier', w.supplier,
-            'moe', w.moe,
-            'moa', w.moa,
+        'subject', due.id::text,
+        'data', json_build_object(
+            'works_invoice_id', due.id::text,
+            'number', due.number,
+            'billing_frame', due.billing_frame,
+            'supplier', due.supplier,
+            'moe', due.moe,
+            'moa', due.moa,
             'made_available_at',
-                to_char(w.made_available_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-            'deadline', to_char(w.moe_deadline, 'YYYY-MM-DD'),
-            'days_overdue', CAST(:notice_date AS date) - w.moe_deadline,
+                to_char(due.made_available_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'deadline', to_char(due.moe_deadline, 'YYYY-MM-DD'),
+            'days_overdue', CAST(:notice_date AS date) - due.moe_deadline,
             'notice_date', to_char(CAST(:notice_date AS date), 'YYYY-MM-DD')
         )
     )::text
-FROM due JOIN works_invoices w ON w.id = due.works_invoice_id
+FROM claimed JOIN due ON due.id = claimed.works_invoice_id
 """
 )
 

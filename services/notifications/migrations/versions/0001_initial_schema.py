@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 23:01:25.108809
+Create Date: 2026-11-27 23:43:23.974548
 """
 
 from collections.abc import Sequence
@@ -68,11 +68,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id"),
     )
     op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["next_attempt_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
+        "ix_outbox_pending", "outbox", ["id"], unique=False, postgresql_where=sa.text("published_at IS NULL")
     )
     # ### end Alembic commands ###
 
