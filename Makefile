@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: install check-servers run test lint typecheck unit integration e2e docs
+.PHONY: install check-servers run test lint typecheck unit integration e2e docs bench
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -41,3 +41,7 @@ e2e: check-servers
 ## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/
 docs: install
 	$(RUN) python tests/repo/documents.py --write
+
+## bench: every benchmark in bench/, printing its figures (minutes; not part of `make test`)
+bench: check-servers
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(RUN) python $$script; done
