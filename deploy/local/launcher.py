@@ -35,6 +35,7 @@ class Service:
 # A new service joins the platform by adding its line here.
 SERVICES = [
     Service("invoicing-works", "invoicing_works", 8001),
+    Service("received-invoices", "received_invoices", 8002),
     Service("engagements", "engagements", 8003),
     Service("notifications", "notifications", 8005),
 ]

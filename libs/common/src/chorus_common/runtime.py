@@ -78,6 +78,7 @@ class ServiceRuntime:
             prefetch=settings.consumer_prefetch,
             retry_delay=settings.consumer_retry_delay_seconds,
             concurrency=settings.consumer_concurrency,
+            on_committed=self.relay.wake,
         )
 
     def subscribe(self, event_type: str, handler: EventHandler) -> None:

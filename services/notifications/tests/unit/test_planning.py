@@ -73,7 +73,7 @@ def test_delegation_routed_mails_the_delegate_with_its_right():
             "number": "F-1",
             "billing_frame": "A1",
             "supplier": PARTY,
-            "recipient": {**PARTY, "name": "Hôpital"},
+            "recipient": {**PARTY, "name": "Hôpital", "service_code": "PHARMACIE"},
             "delegate": {**PARTY, "email": "delegue@ght.fr"},
             "right": "TRAITEMENT",
             "delegation_id": "d1",
@@ -86,6 +86,7 @@ def test_delegation_routed_mails_the_delegate_with_its_right():
     assert [m.to_email for m in plan.mails] == ["delegue@ght.fr"]
     _, body = MailRenderer().render(plan.mails[0])
     assert "droit de traitement" in body and "ne sera pas transmise" in body
+    assert "Hôpital (service PHARMACIE) vous a désigné valideur délégué" in body
 
 
 def test_message_id_is_stable_per_event_and_role():

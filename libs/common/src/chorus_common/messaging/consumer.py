@@ -74,6 +74,7 @@ class EventConsumer:
         prefetch: int = 32,
         retry_delay: float = 0.1,
         concurrency: int = 8,
+        on_committed: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self._broker = broker
@@ -83,6 +84,8 @@ class EventConsumer:
         self._prefetch = prefetch
         self._retry_delay = retry_delay
         self._stopping = False
+        # Called after each handled event's commit, e.g. to wake the outbox relay for what it wrote.
+        self._on_committed = on_committed
         # Deliveries arrive concurrently (up to the prefetch of every subscription); a handler holds
         # a database connection for its whole transaction, so bound them below the pool's size.
         self._handlers = asyncio.Semaphore(concurrency)
@@ -124,9 +127,17 @@ class EventConsumer:
             try:
                 async with self._handlers:
                     handled = await self._handle_with_transient_retries(event, handler)
+            except InvalidEvent as exc:
+                # Valid by the contract, refused by the service's rules (e.g. an unknown recipient):
+                # retrying cannot help, so it goes to the dead-letter queue at once with the reason.
+                await self.dead_letter(message, event_type, exc.reason)
+                EVENTS_CONSUMED.labels(self.service, event_type, "invalid").inc()
+                return
             except Exception as exc:
                 await self._on_failure(message, event_type, event, exc)
                 return
+            if handled and self._on_committed is not None:
+                self._on_committed()
             await message.ack()
             EVENTS_CONSUMED.labels(self.service, event_type, "handled" if handled else "duplicate").inc()
         finally:

@@ -1,0 +1,18 @@
+"""`python -m received_invoices serve | migrate | openapi | asyncapi`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chorus_common.cli import ServiceCli
+from received_invoices.app import build_app
+from received_invoices.settings import ReceivedInvoicesSettings
+
+cli = ServiceCli(
+    settings_factory=ReceivedInvoicesSettings,
+    app_factory=build_app,
+    migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+)
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main())

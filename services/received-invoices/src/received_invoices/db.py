@@ -1,0 +1,102 @@
+"""Tables of the received-invoices service."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from chorus_common.runtime import messaging_tables
+
+metadata = sa.MetaData()
+outbox, inbox = messaging_tables(metadata)
+
+MONEY = sa.Numeric(18, 2)
+TIMESTAMP = sa.DateTime(timezone=True)
+
+structures = sa.Table(
+    "structures",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),  # the identifier, e.g. a SIRET
+    sa.Column("identifier_type", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+)
+
+structure_services = sa.Table(
+    "structure_services",
+    metadata,
+    sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.id"), primary_key=True),
+    sa.Column("code", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+
+delegations = sa.Table(
+    "delegations",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("delegator_structure_id", sa.String(100), sa.ForeignKey("structures.id"), nullable=False),
+    sa.Column("delegate_structure_id", sa.String(100), sa.ForeignKey("structures.id"), nullable=False),
+    sa.Column("right", sa.String(20), nullable=False),
+    sa.Column("scope", sa.String(20), nullable=False),
+    sa.Column("service_codes", sa.ARRAY(sa.String(100)), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("revoked_by", sa.String(200)),
+    sa.Column("revoked_at", TIMESTAMP),
+    sa.Index("ix_delegations_delegator", "delegator_structure_id", "status"),
+    sa.Index("ix_delegations_delegate", "delegate_structure_id", "status"),
+)
+
+invoices = sa.Table(
+    "received_invoices",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("external_id", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("number", sa.String(200), nullable=False),
+    sa.Column("billing_frame", sa.String(4), nullable=False),
+    sa.Column("supplier_structure_id", sa.String(200), nullable=False),
+    sa.Column("recipient_structure_id", sa.String(100), nullable=False),
+    sa.Column("recipient_service_code", sa.String(100)),
+    sa.Column("supplier", JSONB, nullable=False),
+    sa.Column("recipient", JSONB, nullable=False),
+    sa.Column("amount_ht", MONEY, nullable=False),
+    sa.Column("vat_amount", MONEY, nullable=False),
+    sa.Column("amount_ttc", MONEY, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("delegation_id", sa.Uuid),
+    sa.Column("delegate_structure_id", sa.String(100)),
+    sa.Column("delegation_right", sa.String(20)),
+    sa.Column("validation_decision", sa.String(20)),
+    sa.Column("with_recipient", sa.Boolean, nullable=False),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.UniqueConstraint("supplier_structure_id", "external_id", name="uq_received_invoice_external_id"),
+    sa.Index("ix_received_invoices_recipient", "recipient_structure_id", "with_recipient"),
+    sa.Index("ix_received_invoices_delegate", "delegate_structure_id", "status"),
+    sa.Index("ix_received_invoices_supplier", "supplier_structure_id"),
+)
+
+invoice_history = sa.Table(
+    "received_invoice_history",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("invoice_id", sa.Uuid, sa.ForeignKey("received_invoices.id"), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("from_status", sa.String(40)),
+    sa.Column("to_status", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor_structure_id", sa.String(200), nullable=False),
+    sa.Column("capacity", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", TIMESTAMP, nullable=False),
+    sa.Index("ix_received_invoice_history_invoice", "invoice_id", "id"),
+)

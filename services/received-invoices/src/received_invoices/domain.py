@@ -1,0 +1,197 @@
+"""Received invoices: the directory's identifiers, delegation coverage, routing and the rights matrix.
+
+No I/O here: these are the rules of "Gérer délégation des factures reçues" (release note §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+
+class StructureKind(StrEnum):
+    PUBLIC = "PUBLIC"
+    PRIVATE = "PRIVATE"
+
+
+class IdentifierType(StrEnum):
+    SIRET = "SIRET"
+    UE_HORS_FRANCE = "UE_HORS_FRANCE"
+    HORS_UE = "HORS_UE"
+    RIDET = "RIDET"
+    TAHITI = "TAHITI"
+    AUTRE = "AUTRE"
+
+
+def is_valid_siret(value: str) -> bool:
+    """14 digits whose Luhn checksum is right."""
+    if len(value) != 14 or not value.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(value)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+class Right(StrEnum):
+    VALIDATION = "VALIDATION"
+    TRAITEMENT = "TRAITEMENT"
+
+
+class Scope(StrEnum):
+    STRUCTURE = "STRUCTURE"
+    SERVICES = "SERVICES"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a delegation covers: the whole delegating structure, or some of its services, over days."""
+
+    scope: Scope
+    services: frozenset[str]
+    start: date
+    end: date | None
+
+    def covers(self, service_code: str | None, day: date) -> bool:
+        if day < self.start or (self.end is not None and day > self.end):
+            return False
+        return self.scope is Scope.STRUCTURE or (service_code is not None and service_code in self.services)
+
+    def overlaps(self, other: Coverage) -> bool:
+        """Whether some structure/service would be covered by both on some day."""
+        starts_before_other_ends = other.end is None or self.start <= other.end
+        other_starts_before_this_ends = self.end is None or other.start <= self.end
+        if not (starts_before_other_ends and other_starts_before_this_ends):
+            return False
+        if Scope.STRUCTURE in (self.scope, other.scope):
+            return True
+        return bool(self.services & other.services)
+
+
+def first_overlap(candidate: Coverage, active: Iterable[tuple[str, Coverage]]) -> str | None:
+    """The id of an active delegation the candidate would overlap, if any."""
+    return next((delegation_id for delegation_id, coverage in active if candidate.overlaps(coverage)), None)
+
+
+ROUTED_FRAME = "A1"
+
+
+class InvoiceStatus(StrEnum):
+    A_VALIDER_1 = "A_VALIDER_1"  # waiting for the delegated validator
+    MISE_A_DISPOSITION = "MISE_A_DISPOSITION"
+    SUSPENDUE = "SUSPENDUE"
+    REJETEE = "REJETEE"
+    A_RECYCLER = "A_RECYCLER"
+    MANDATEE = "MANDATEE"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
+    COMPTABILISEE = "COMPTABILISEE"
+    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
+
+
+class Action(StrEnum):
+    VALIDATION = "VALIDATION"
+    REFUS = "REFUS"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
+    SUSPENSION = "SUSPENSION"
+    REJET = "REJET"
+    MISE_EN_RECYCLAGE = "MISE_EN_RECYCLAGE"
+    MANDATEMENT = "MANDATEMENT"
+    COMPTABILISATION = "COMPTABILISATION"
+    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
+
+
+class Capacity(StrEnum):
+    RECIPIENT = "DESTINATAIRE"
+    DELEGATE = "VALIDEUR_DELEGUE"
+    SUBSTITUTE = "DESTINATAIRE_SUBSTITUT"  # the recipient deciding in the delegate's place
+
+
+REASON_REQUIRED = frozenset({Action.REFUS, Action.SUSPENSION, Action.REJET})
+
+# The delegate's decision is transmitted to the recipient.
+DECISIONS = {Action.VALIDATION: "VALIDEE", Action.REFUS: "REFUSEE"}
+
+# With TRAITEMENT the delegate processes the invoice itself; it is then not transmitted.
+PROCESSING_BY_DELEGATE = {
+    Action.MISE_EN_PAIEMENT: InvoiceStatus.MISE_EN_PAIEMENT,
+    Action.SUSPENSION: InvoiceStatus.SUSPENDUE,
+    Action.REJET: InvoiceStatus.REJETEE,
+    Action.MISE_EN_RECYCLAGE: InvoiceStatus.A_RECYCLER,
+}
+
+RIGHTS: dict[Right, frozenset[Action]] = {
+    Right.VALIDATION: frozenset(DECISIONS),
+    Right.TRAITEMENT: frozenset(DECISIONS) | frozenset(PROCESSING_BY_DELEGATE),
+}
+
+# The recipient's own processing of an invoice made available to it (like `traiterFactureRecue`).
+PROCESSING_BY_RECIPIENT = {
+    Action.SUSPENSION: InvoiceStatus.SUSPENDUE,
+    Action.REJET: InvoiceStatus.REJETEE,
+    Action.MISE_EN_RECYCLAGE: InvoiceStatus.A_RECYCLER,
+    Action.MANDATEMENT: InvoiceStatus.MANDATEE,
+    Action.MISE_EN_PAIEMENT: InvoiceStatus.MISE_EN_PAIEMENT,
+    Action.COMPTABILISATION: InvoiceStatus.COMPTABILISEE,
+    Action.MISE_A_DISPOSITION_COMPTABLE: InvoiceStatus.MISE_A_DISPOSITION_COMPTABLE,
+}
+
+
+class Refusal(StrEnum):
+    FORBIDDEN = "FORBIDDEN"
+    NOT_NOW = "NOT_NOW"
+    REASON_MISSING = "REASON_MISSING"
+
+
+class ActionRefused(Exception):
+    def __init__(self, message: str, refusal: Refusal) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: InvoiceStatus
+    capacity: Capacity
+    decision: str | None  # the delegate's (or substitute's) VALIDEE / REFUSEE
+    transmitted: bool  # the invoice is now with the recipient
+
+
+def decide(
+    action: Action,
+    status: InvoiceStatus,
+    is_recipient: bool,
+    is_delegate: bool,
+    right: Right | None,
+    reason: str | None,
+) -> Outcome:
+    """What `action` does to an invoice in `status`, for a caller of the recipient and/or delegate."""
+    if status is InvoiceStatus.A_VALIDER_1:
+        if is_delegate and right is not None and action in RIGHTS[right]:
+            outcome = (
+                Outcome(InvoiceStatus.MISE_A_DISPOSITION, Capacity.DELEGATE, DECISIONS[action], True)
+                if action in DECISIONS
+                else Outcome(PROCESSING_BY_DELEGATE[action], Capacity.DELEGATE, None, False)
+            )
+        elif is_recipient and action in DECISIONS:
+            outcome = Outcome(InvoiceStatus.MISE_A_DISPOSITION, Capacity.SUBSTITUTE, DECISIONS[action], True)
+        else:
+            granted = f"the {right} right" if is_delegate else "your role"
+            raise ActionRefused(f"{action} is not permitted by {granted} on this invoice", Refusal.FORBIDDEN)
+    elif is_recipient and action in PROCESSING_BY_RECIPIENT:
+        if status is not InvoiceStatus.MISE_A_DISPOSITION:
+            raise ActionRefused(f"{action} is not possible in status {status}", Refusal.NOT_NOW)
+        outcome = Outcome(PROCESSING_BY_RECIPIENT[action], Capacity.RECIPIENT, None, True)
+    elif is_recipient and action in DECISIONS:
+        raise ActionRefused(f"{action} is only possible while the invoice awaits validation", Refusal.NOT_NOW)
+    else:
+        raise ActionRefused(f"{action} is not permitted to you on this invoice", Refusal.FORBIDDEN)
+    if action in REASON_REQUIRED and not (reason and reason.strip()):
+        raise ActionRefused(f"{action} requires a reason", Refusal.REASON_MISSING)
+    return outcome

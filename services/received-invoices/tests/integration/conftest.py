@@ -1,0 +1,62 @@
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.clock import FixedClock
+from chorus_common.migrations import upgrade_async
+from chorus_common.runtime import ServiceRuntime
+from chorus_common.testing.fixtures import eventually
+from received_invoices.__main__ import cli
+from received_invoices.app import build_app
+from received_invoices.settings import ReceivedInvoicesSettings
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def bearer(sub: str, *structures: str) -> dict[str, str]:
+    return {"authorization": "Bearer " + mint_dev_token(sub, list(structures))}
+
+
+@dataclass
+class RunningReceivedInvoices:
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: FixedClock
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime: ServiceRuntime = self.app.state.runtime
+        return runtime
+
+    async def act(
+        self, headers: dict[str, str], invoice_id: str, action: str, **extra: Any
+    ) -> httpx.Response:
+        return await self.client.post(
+            f"/invoices/{invoice_id}/actions", json={"action": action, **extra}, headers=headers
+        )
+
+
+@pytest.fixture(scope="module")
+async def service(
+    database_factory: Callable[[str], str], rabbitmq_url: str
+) -> AsyncIterator[RunningReceivedInvoices]:
+    settings = ReceivedInvoicesSettings(
+        database_url=database_factory("received_invoices"),
+        rabbitmq_url=rabbitmq_url,
+        outbox_poll_interval_seconds=0.2,
+    )
+    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
+    clock = FixedClock(NOW)
+    app = build_app(settings, clock)
+    runtime: ServiceRuntime = app.state.runtime
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: runtime.broker_connected)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://received-invoices") as client:
+            yield RunningReceivedInvoices(app, client, clock)

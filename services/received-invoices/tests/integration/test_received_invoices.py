@@ -1,0 +1,348 @@
+"""Directory, delegations, routing and processing, with a real PostgreSQL and RabbitMQ."""
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+
+from chorus_common.events import DelegationRouted, parse_event
+from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_common.testing.fixtures import BusProbe, eventually, take
+
+from .conftest import RunningReceivedInvoices, bearer
+from .directory import Structure, delegate, invoice_data, new_siret, register
+
+
+async def deposit(client: httpx.AsyncClient, supplier: Structure, body: dict[str, Any]) -> httpx.Response:
+    return await client.post("/invoices", json=body, headers=supplier.user)
+
+
+async def listed(client: httpx.AsyncClient, who: Structure, name: str) -> list[str]:
+    response = await client.get("/invoices", params={"list": name, "page_size": 200}, headers=who.user)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+# --- Directory -------------------------------------------------------------------------------
+
+
+async def test_structures_are_registered_with_a_valid_siret_by_their_own_users(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    siret = new_siret()
+    body = {"identifier": siret, "name": "Mairie", "kind": "PUBLIC", "email": "mairie@example.fr"}
+    assert (await client.post("/structures", json=body, headers=bearer("x", "OTHER"))).status_code == 403
+    bad = await client.post(
+        "/structures",
+        json={**body, "identifier": siret[:-1] + str((int(siret[-1]) + 1) % 10)},
+        headers=bearer("x", siret[:-1] + str((int(siret[-1]) + 1) % 10)),
+    )
+    assert bad.status_code == 422 and "Luhn" in bad.text
+    assert (await client.post("/structures", json=body, headers=bearer("x", siret))).status_code == 201
+    assert (await client.post("/structures", json=body, headers=bearer("x", siret))).status_code == 409
+    foreign = {
+        "identifier": "DE123456789",
+        "identifier_type": "UE_HORS_FRANCE",
+        "name": "GmbH",
+        "kind": "PRIVATE",
+        "email": "a@b.de",
+    }
+    assert (
+        await client.post("/structures", json=foreign, headers=bearer("x", "DE123456789"))
+    ).status_code == 201
+
+
+async def test_services_are_managed_and_seen_by_their_structure_only(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(client, services=("DAF", "DRH"))
+    stranger = await register(client)
+    page = await client.get(f"/structures/{ministry.id}/services", headers=ministry.user)
+    assert [s["code"] for s in page.json()["items"]] == ["DAF", "DRH"]
+    off = await client.patch(
+        f"/structures/{ministry.id}/services/DRH", json={"active": False}, headers=ministry.user
+    )
+    assert off.json()["active"] is False
+    for method, path, body in [
+        ("GET", f"/structures/{ministry.id}", None),
+        ("GET", f"/structures/{ministry.id}/services", None),
+        ("POST", f"/structures/{ministry.id}/services", {"code": "X", "name": "X"}),
+        ("PATCH", f"/structures/{ministry.id}/services/DAF", {"active": False}),
+    ]:
+        response = await client.request(method, path, json=body, headers=stranger.user)
+        assert response.status_code == 404, (method, path)
+    still = await client.get(f"/structures/{ministry.id}/services", headers=ministry.user)
+    assert [(s["code"], s["active"]) for s in still.json()["items"]] == [("DAF", True), ("DRH", False)]
+
+
+# --- Delegations -----------------------------------------------------------------------------
+
+
+async def test_delegation_rules(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(client, services=("S1", "S2", "S3"))
+    company = await register(client, kind="PRIVATE")
+    other = await register(client, services=("Z1",))
+    created = await delegate(client, ministry, company, "VALIDATION", ["S1", "S2"])
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "ACTIVE"
+
+    cases = [
+        (await delegate(client, ministry, ministry, "VALIDATION"), 422, "self-delegation"),
+        (await delegate(client, company, ministry, "VALIDATION"), 422, "private-delegator"),
+        (await delegate(client, ministry, company, "TRAITEMENT", ["Z1"]), 422, "unknown-services"),
+        (await delegate(client, ministry, company, "TRAITEMENT", ["S2", "S3"]), 409, "delegation-overlap"),
+        (await delegate(client, ministry, other, "TRAITEMENT"), 409, "delegation-overlap"),
+    ]
+    for response, code, slug in cases:
+        assert response.status_code == code, response.text
+        assert response.json()["type"] == f"urn:chorus:problem:{slug}"
+    by_stranger = await client.post(
+        "/delegations",
+        json={
+            "delegator_structure_id": ministry.id,
+            "delegate_structure_id": company.id,
+            "right": "VALIDATION",
+            "scope": "STRUCTURE",
+            "start_date": "2027-01-01",
+        },
+        headers=other.user,
+    )
+    assert by_stranger.status_code == 403
+    later = await delegate(
+        client, ministry, other, "TRAITEMENT", ["S3"], start="2026-01-01", end="2026-12-31"
+    )
+    assert later.status_code == 201
+
+    given = await client.get("/delegations", params={"direction": "given"}, headers=ministry.user)
+    assert given.json()["total"] == 2
+    received = await client.get("/delegations", params={"direction": "received"}, headers=company.user)
+    assert [d["id"] for d in received.json()["items"]] == [created.json()["id"]]
+
+    delegation_id = created.json()["id"]
+    assert (await client.get(f"/delegations/{delegation_id}", headers=other.user)).status_code == 404
+    assert (
+        await client.post(
+            f"/delegations/{delegation_id}/actions", json={"action": "REVOCATION"}, headers=other.user
+        )
+    ).status_code == 404
+    assert (
+        await client.post(
+            f"/delegations/{delegation_id}/actions", json={"action": "REVOCATION"}, headers=company.user
+        )
+    ).status_code == 403
+    revoked = await client.post(
+        f"/delegations/{delegation_id}/actions", json={"action": "REVOCATION"}, headers=ministry.user
+    )
+    assert revoked.json()["status"] == "REVOKED"
+    again = await client.post(
+        f"/delegations/{delegation_id}/actions", json={"action": "REVOCATION"}, headers=ministry.user
+    )
+    assert again.status_code == 409
+    assert (await delegate(client, ministry, company, "TRAITEMENT", ["S2"])).status_code == 201
+
+
+# --- Routing ---------------------------------------------------------------------------------
+
+
+async def test_an_a1_invoice_for_a_delegated_service_goes_to_the_delegate(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    tap = await bus.tap("delegation-routed")
+    client = service.client
+    ministry = await register(client, services=("S1", "S2"))
+    company = await register(client, kind="PRIVATE")
+    supplier = await register(client, kind="PRIVATE")
+    delegation = (await delegate(client, ministry, company, "VALIDATION", ["S1"])).json()
+
+    routed = await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))
+    assert routed.status_code == 201, routed.text
+    invoice = routed.json()
+    assert (invoice["status"], invoice["delegate_structure_id"], invoice["delegation_right"]) == (
+        "A_VALIDER_1",
+        company.id,
+        "VALIDATION",
+    )
+    direct = (await deposit(client, supplier, invoice_data(supplier, ministry, "S2"))).json()
+    assert direct["status"] == "MISE_A_DISPOSITION" and direct["delegate_structure_id"] is None
+    other_frame = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1", frame="A2"))).json()
+    assert other_frame["status"] == "MISE_A_DISPOSITION"
+
+    [message] = await take(tap, 1)
+    envelope, data = parse_event(message.body)
+    assert isinstance(data, DelegationRouted)
+    assert (data.invoice_id, data.delegation_id, data.right) == (
+        invoice["id"],
+        delegation["id"],
+        "VALIDATION",
+    )
+    assert (data.delegate.structure_id, data.delegate.email) == (company.id, company.email)
+    assert (data.recipient.structure_id, data.recipient.service_code) == (ministry.id, "S1")
+    assert str(data.amount_ttc) == "1200.00" and envelope.source == "/services/received-invoices"
+
+    assert await listed(client, company, "to-validate") == [invoice["id"]]
+    assert invoice["id"] not in await listed(client, ministry, "received")
+    assert sorted(await listed(client, supplier, "deposited")) == sorted(
+        [invoice["id"], direct["id"], other_frame["id"]]
+    )
+
+
+async def test_a_deposit_with_the_same_external_id_creates_nothing_new(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(client)
+    supplier = await register(client, kind="PRIVATE")
+    body = invoice_data(supplier, ministry, None)
+    first = await deposit(client, supplier, body)
+    second = await deposit(client, supplier, body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert len(await listed(client, supplier, "deposited")) == 1
+
+
+async def test_bad_deposits_are_refused(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(client, services=("S1",))
+    supplier = await register(client, kind="PRIVATE")
+    await client.patch(
+        f"/structures/{ministry.id}/services/S1", json={"active": False}, headers=ministry.user
+    )
+    for body, code in [
+        (invoice_data(supplier, ministry, "S1"), 422),
+        (invoice_data(supplier, ministry, "NOPE"), 422),
+        (invoice_data(supplier, Structure("UNKNOWN", "PUBLIC", "x"), None), 422),
+        ({**invoice_data(supplier, ministry, None), "amount_ttc": "1200.01"}, 422),
+        ({**invoice_data(supplier, ministry, None), "amount_ht": "1e400"}, 422),
+    ]:
+        response = await deposit(client, supplier, body)
+        assert response.status_code == code, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (
+        await client.post("/invoices", json=invoice_data(supplier, ministry, None), headers=ministry.user)
+    ).status_code == 403
+
+
+async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_lettered(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    client = service.client
+    ministry = await register(client, services=("S1",))
+    company = await register(client, kind="PRIVATE")
+    supplier = await register(client, kind="PRIVATE")
+    await delegate(client, ministry, company, "TRAITEMENT")
+
+    def event(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/edi/portail-depot",
+            "type": "invoice-submitted",
+            "time": "2026-11-02T09:00:00Z",
+            "data": data,
+        }
+
+    good = event(invoice_data(supplier, ministry, "S1"))
+    await bus.publish("invoice-submitted", good)
+    await bus.publish("invoice-submitted", good)
+    replayed = event(good["data"])  # another event id, same external id
+    await bus.publish("invoice-submitted", replayed)
+    to_validate = await eventually(lambda: listed(client, company, "to-validate"))
+    unknown = event(invoice_data(supplier, Structure("NOT-IN-DIRECTORY", "PUBLIC", "x"), None))
+    malformed = event({**invoice_data(supplier, ministry, None), "amount_ttc": "douze"})
+    await bus.publish("invoice-submitted", unknown)
+    await bus.publish("invoice-submitted", malformed)
+    dead = await bus.drain("received-invoices.dead-letter", 2)
+    reasons = sorted(str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead)
+    assert reasons[0].startswith("invalid data: data.amount_ttc")
+    assert reasons[1].startswith("invoice refused: recipient 'NOT-IN-DIRECTORY'")
+    assert len(await listed(client, company, "to-validate")) == len(to_validate) == 1
+    detail = (await client.get(f"/invoices/{to_validate[0]}", headers=company.user)).json()
+    assert (detail["source"], detail["external_id"]) == ("/edi/portail-depot", good["data"]["external_id"])
+    assert json.loads(json.dumps(detail["history"][0]))["capacity"] == "FOURNISSEUR"
+
+
+# --- Actions ---------------------------------------------------------------------------------
+
+
+async def setup_delegation(
+    service: RunningReceivedInvoices, right: str
+) -> tuple[Structure, Structure, Structure]:
+    client = service.client
+    ministry = await register(client, services=("S1",))
+    company = await register(client, kind="PRIVATE")
+    supplier = await register(client, kind="PRIVATE")
+    assert (await delegate(client, ministry, company, right, ["S1"])).status_code == 201
+    return ministry, company, supplier
+
+
+async def test_with_validation_right_the_delegate_validates_and_the_invoice_reaches_the_recipient(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "VALIDATION")
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    forbidden = await service.act(company.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert forbidden.status_code == 403
+    refused_without_reason = await service.act(company.user, invoice["id"], "REFUS")
+    assert refused_without_reason.status_code == 422
+    validated = await service.act(company.user, invoice["id"], "VALIDATION")
+    assert validated.status_code == 200
+    body = validated.json()
+    assert (body["status"], body["validation_decision"], body["with_recipient"]) == (
+        "MISE_A_DISPOSITION",
+        "VALIDEE",
+        True,
+    )
+    assert body["history"][-1]["capacity"] == "VALIDEUR_DELEGUE"
+    assert invoice["id"] in await listed(client, ministry, "received")
+    assert await listed(client, company, "to-validate") == []
+    paid_by_delegate = await service.act(company.user, invoice["id"], "VALIDATION")
+    assert paid_by_delegate.status_code == 403
+    mandated = await service.act(ministry.user, invoice["id"], "MANDATEMENT")
+    assert mandated.json()["status"] == "MANDATEE"
+    assert (await service.act(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")).status_code == 409
+
+
+async def test_with_processing_right_the_delegate_pays_and_the_recipient_never_receives_it(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    paid = await service.act(company.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert (paid.json()["status"], paid.json()["with_recipient"]) == ("MISE_EN_PAIEMENT", False)
+    assert invoice["id"] not in await listed(client, ministry, "received")
+    suspended = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    assert (await service.act(company.user, suspended["id"], "SUSPENSION")).status_code == 422
+    done = await service.act(company.user, suspended["id"], "SUSPENSION", reason="pièce manquante")
+    assert done.json()["status"] == "SUSPENDUE"
+
+
+async def test_the_recipient_substitutes_for_the_delegate(service: RunningReceivedInvoices):
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    assert (await service.act(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")).status_code == 403
+    substituted = await service.act(ministry.user, invoice["id"], "REFUS", reason="non conforme")
+    body = substituted.json()
+    assert (body["status"], body["validation_decision"]) == ("MISE_A_DISPOSITION", "REFUSEE")
+    assert body["history"][-1]["capacity"] == "DESTINATAIRE_SUBSTITUT"
+    assert await listed(client, company, "to-validate") == []
+    assert (await service.act(company.user, invoice["id"], "VALIDATION")).status_code == 403
+
+
+async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningReceivedInvoices):
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
+    stranger = await register(client)
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    assert (await client.get(f"/invoices/{invoice['id']}", headers=stranger.user)).status_code == 404
+    for action in ("VALIDATION", "MISE_EN_PAIEMENT"):
+        assert (await service.act(stranger.user, invoice["id"], action, reason="x")).status_code == 404
+    for name in ("to-validate", "received", "deposited"):
+        assert await listed(client, stranger, name) == []
+    assert (await client.get("/delegations", headers=stranger.user)).json()["total"] == 0
+    unchanged = await client.get(f"/invoices/{invoice['id']}", headers=supplier.user)
+    assert unchanged.json()["status"] == "A_VALIDER_1"
+    assert await listed(client, company, "to-validate") == [invoice["id"]]
+    assert (await client.get("/invoices", params={"list": "received"})).status_code == 401
