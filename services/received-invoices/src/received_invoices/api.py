@@ -330,7 +330,7 @@ async def deposit_invoice(
     else:
         response.status_code = status.HTTP_200_OK  # the same external_id again: nothing new
     async with runtime.engine.connect() as conn:
-        return await _invoice_out(conn, principal, received.invoice["id"])
+        return await _invoice_out(conn, principal, received.invoice_id)
 
 
 @invoice_router.get("", response_model=Page[InvoiceSummary])

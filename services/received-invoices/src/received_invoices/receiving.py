@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.clock import paris_day
@@ -21,7 +20,7 @@ class InvoiceRefused(Exception):
 
 @dataclass(frozen=True)
 class Received:
-    invoice: RowMapping
+    invoice_id: uuid.UUID
     created: bool
 
 
@@ -31,24 +30,19 @@ async def receive_invoice(
     """Record an invoice and route it: an A1 covered by a delegation goes to the delegate."""
     recipient_id = data.recipient.structure_id
     service_code = data.recipient.service_code
-    recipient = await repository.get_structure(conn, recipient_id)
-    if recipient is None or recipient["kind"] != StructureKind.PUBLIC:
-        raise InvoiceRefused(f"recipient {recipient_id!r} is not a public structure of the directory")
-    if service_code is not None:
-        service = await repository.get_service(conn, recipient_id, service_code)
-        if service is None or not service["active"]:
-            raise InvoiceRefused(
-                f"service {service_code!r} of {recipient_id!r} does not exist or is inactive"
-            )
-
     now = runtime.clock.now()
-    delegation = None
-    if data.billing_frame == ROUTED_FRAME:
-        delegation = await repository.covering_delegation(conn, recipient_id, service_code, paris_day(now))
-    status = InvoiceStatus.A_VALIDER_1 if delegation is not None else InvoiceStatus.MISE_A_DISPOSITION
+    routed = data.billing_frame == ROUTED_FRAME
+    addressee = await repository.find_addressee(conn, recipient_id, service_code, paris_day(now), routed)
+    if addressee is None or addressee.kind != StructureKind.PUBLIC:
+        raise InvoiceRefused(f"recipient {recipient_id!r} is not a public structure of the directory")
+    if service_code is not None and not addressee.service_active:
+        raise InvoiceRefused(f"service {service_code!r} of {recipient_id!r} does not exist or is inactive")
+
+    delegated = addressee.delegation_id is not None
+    status = InvoiceStatus.A_VALIDER_1 if delegated else InvoiceStatus.MISE_A_DISPOSITION
     invoice_id = uuid.uuid4()
     recipient_party = Party(
-        structure_id=recipient_id, name=recipient["name"], email=recipient["email"], service_code=service_code
+        structure_id=recipient_id, name=addressee.name, email=addressee.email, service_code=service_code
     )
     values = {
         "id": invoice_id,
@@ -67,18 +61,18 @@ async def receive_invoice(
         "currency": data.currency,
         "issue_date": data.issue_date,
         "status": status,
-        "delegation_id": delegation["id"] if delegation else None,
-        "delegate_structure_id": delegation["delegate_structure_id"] if delegation else None,
-        "delegation_right": delegation["right"] if delegation else None,
+        "delegation_id": addressee.delegation_id,
+        "delegate_structure_id": addressee.delegate_id,
+        "delegation_right": addressee.delegation_right,
         "validation_decision": None,
-        "with_recipient": delegation is None,
+        "with_recipient": not delegated,
         "received_at": now,
         "updated_at": now,
     }
     if not await repository.insert_invoice_once(conn, values):
         existing = await repository.find_invoice(conn, data.supplier.structure_id, data.external_id)
         assert existing is not None
-        return Received(existing, created=False)
+        return Received(existing["id"], created=False)
     await repository.add_history(
         conn,
         invoice_id,
@@ -89,30 +83,35 @@ async def receive_invoice(
             actor=actor,
             actor_structure_id=data.supplier.structure_id,
             capacity="FOURNISSEUR",
-            reason=f"delegated to {delegation['delegate_structure_id']}" if delegation else None,
+            reason=f"delegated to {addressee.delegate_id}" if delegated else None,
             at=now,
         ),
     )
-    if delegation is not None:
-        delegate = await repository.get_structure(conn, delegation["delegate_structure_id"])
-        assert delegate is not None
-        routed = DelegationRouted(
+    if delegated:
+        assert addressee.delegate_id and addressee.delegate_name and addressee.delegate_email
+        routed_event = DelegationRouted(
             invoice_id=str(invoice_id),
             number=data.number,
             billing_frame="A1",
             supplier=data.supplier,
             recipient=recipient_party,
-            delegate=Party(structure_id=delegate["id"], name=delegate["name"], email=delegate["email"]),
-            right=delegation["right"],
-            delegation_id=str(delegation["id"]),
+            delegate=Party(
+                structure_id=addressee.delegate_id,
+                name=addressee.delegate_name,
+                email=addressee.delegate_email,
+            ),
+            right=addressee.delegation_right,
+            delegation_id=str(addressee.delegation_id),
             amount_ttc=data.amount_ttc,
             currency=data.currency,
             routed_at=now,
         )
         event = build_event(
-            EventType.DELEGATION_ROUTED, runtime.settings.event_source, routed, now, subject=str(invoice_id)
+            EventType.DELEGATION_ROUTED,
+            runtime.settings.event_source,
+            routed_event,
+            now,
+            subject=str(invoice_id),
         )
         await runtime.publish(conn, event)
-    invoice = await repository.get_invoice(conn, invoice_id)
-    assert invoice is not None
-    return Received(invoice, created=True)
+    return Received(invoice_id, created=True)

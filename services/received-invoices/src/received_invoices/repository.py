@@ -55,37 +55,91 @@ async def active_coverages(conn: AsyncConnection, delegator_id: str) -> list[tup
     return [(str(row["id"]), coverage_of(row)) for row in rows.mappings()]
 
 
-async def covering_delegation(
-    conn: AsyncConnection, recipient_id: str, service_code: str | None, day: date
-) -> RowMapping | None:
-    """The active delegation covering a recipient structure/service on a day (at most one exists)."""
-    scope_matches = delegations.c.scope == Scope.STRUCTURE
-    if service_code is not None:
-        scope_matches = sa.or_(
-            scope_matches, sa.literal(service_code) == sa.any_(delegations.c.service_codes)
-        )
-    query = (
-        sa.select(delegations)
+def _addressee_query() -> sa.Select[Any]:
+    """Everything routing needs in one query: the recipient, its service, the delegation covering
+    it on the day (at most one exists) and the delegate. Built once: constructing a statement of
+    this size costs more than running it."""
+    service_code = sa.bindparam("service_code", type_=sa.String)
+    day = sa.bindparam("day", type_=sa.Date)
+    delegate = structures.alias("delegate")
+    covering = (
+        sa.select(delegations.c.id, delegations.c.right, delegations.c.delegate_structure_id)
         .where(
-            delegations.c.delegator_structure_id == recipient_id,
+            sa.bindparam("routed", type_=sa.Boolean),
+            delegations.c.delegator_structure_id == structures.c.id,
             delegations.c.status == ACTIVE,
             delegations.c.start_date <= day,
             sa.or_(delegations.c.end_date.is_(None), delegations.c.end_date >= day),
-            scope_matches,
+            sa.or_(
+                delegations.c.scope == Scope.STRUCTURE, service_code == sa.any_(delegations.c.service_codes)
+            ),
         )
         .limit(1)
+        .lateral("covering")
     )
-    return (await conn.execute(query)).mappings().first()
+    return (
+        sa.select(
+            structures.c.name,
+            structures.c.email,
+            structures.c.kind,
+            structure_services.c.active.label("service_active"),
+            covering.c.id.label("delegation_id"),
+            covering.c.right.label("delegation_right"),
+            delegate.c.id.label("delegate_id"),
+            delegate.c.name.label("delegate_name"),
+            delegate.c.email.label("delegate_email"),
+        )
+        .select_from(structures)
+        .outerjoin(
+            structure_services,
+            sa.and_(
+                structure_services.c.structure_id == structures.c.id,
+                structure_services.c.code == service_code,
+            ),
+        )
+        .outerjoin(covering, sa.true())
+        .outerjoin(delegate, delegate.c.id == covering.c.delegate_structure_id)
+        .where(structures.c.id == sa.bindparam("recipient_id", type_=sa.String))
+    )
+
+
+ADDRESSEE = _addressee_query()
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """A recipient as the directory knows it, with the delegation covering it, if any."""
+
+    name: str
+    email: str
+    kind: str
+    service_active: bool | None  # None: no such service
+    delegation_id: uuid.UUID | None
+    delegation_right: str | None
+    delegate_id: str | None
+    delegate_name: str | None
+    delegate_email: str | None
+
+
+async def find_addressee(
+    conn: AsyncConnection, recipient_id: str, service_code: str | None, day: date, routed: bool
+) -> Addressee | None:
+    params = {"recipient_id": recipient_id, "service_code": service_code, "day": day, "routed": routed}
+    row = (await conn.execute(ADDRESSEE, params)).mappings().first()
+    return Addressee(**row) if row is not None else None
+
+
+INSERT_INVOICE_ONCE = (
+    insert(invoices)
+    .on_conflict_do_nothing(constraint="uq_received_invoice_external_id")
+    .returning(invoices.c.id)
+)
+INSERT_HISTORY = invoice_history.insert()
 
 
 async def insert_invoice_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     """Insert unless the supplier already sent this external id; True if inserted."""
-    result = await conn.execute(
-        insert(invoices)
-        .values(**values)
-        .on_conflict_do_nothing(constraint="uq_received_invoice_external_id")
-        .returning(invoices.c.id)
-    )
+    result = await conn.execute(INSERT_INVOICE_ONCE, values)
     return result.first() is not None
 
 
@@ -116,7 +170,7 @@ class HistoryEntry:
 
 
 async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(invoice_history.insert().values(invoice_id=invoice_id, **entry.__dict__))
+    await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.__dict__})
 
 
 async def get_history(conn: AsyncConnection, invoice_id: uuid.UUID) -> list[RowMapping]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +22,12 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+@cache
+def _claim(inbox: sa.Table) -> sa.Insert:
+    # Built once per table: constructing the statement costs more than executing it.
+    return insert(inbox).on_conflict_do_nothing(index_elements=["event_id"]).returning(inbox.c.event_id)
+
+
 async def claim_event(conn: AsyncConnection, inbox: sa.Table, event: CloudEvent) -> bool:
     """Record the event as handled; False if it already was (a redelivery or a duplicate).
 
@@ -27,9 +35,6 @@ async def claim_event(conn: AsyncConnection, inbox: sa.Table, event: CloudEvent)
     so two consumers can never both handle one event.
     """
     result = await conn.execute(
-        insert(inbox)
-        .values(event_id=event.id, event_type=event.type, source=event.source)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(inbox.c.event_id)
+        _claim(inbox), {"event_id": event.id, "event_type": event.type, "source": event.source}
     )
     return result.first() is not None

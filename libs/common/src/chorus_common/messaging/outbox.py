@@ -21,6 +21,7 @@ logger = logging.getLogger("chorus.outbox")
 
 MAX_RETRY_DELAY_SECONDS = 60
 PUBLISH_TIMEOUT_SECONDS = 30
+COALESCE_SECONDS = 0.01
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
@@ -45,7 +46,8 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
 async def add_to_outbox(conn: AsyncConnection, outbox: sa.Table, event: CloudEvent) -> None:
     """Record `event` for publication, inside the caller's transaction."""
     await conn.execute(
-        outbox.insert().values(event_id=event.id, event_type=event.type, body=encode_event(event).decode())
+        outbox.insert(),
+        {"event_id": event.id, "event_type": event.type, "body": encode_event(event).decode()},
     )
 
 
@@ -150,6 +152,8 @@ class OutboxRelay:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                # Woken by a commit: let a few more commits land so one pass carries them all.
+                await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()
 
     async def publish_pending(self) -> int:

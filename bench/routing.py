@@ -1,0 +1,242 @@
+"""Benchmark: sustained routing of `invoice-submitted` events by received-invoices.
+
+With 10,000 delegations in place, publishes N `invoice-submitted` events (as fast as confirms allow)
+to a received-invoices process started for the run, and prints events/s from the first publish to
+the last committed routing, beside a baseline measured in the same run: raw aio-pika publishing the
+same number of persistent messages with confirms to a quorum queue and consuming them with acks.
+Each figure is the median of --runs runs, with min and max.
+
+Usage: uv run python bench/routing.py [--events N] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import sqlalchemy as sa
+import uvloop
+
+from chorus_common.db import create_engine, drop_database
+from chorus_common.migrations import upgrade_async
+from chorus_common.testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = ROOT / "services" / "received-invoices" / "migrations"
+DELEGATIONS = 10_000
+
+SEED = """
+INSERT INTO structures (id, identifier_type, name, kind, email, created_at)
+SELECT 'MIN-' || n, 'AUTRE', 'Ministere ' || n, 'PUBLIC', 'min' || n || '@example.fr', now()
+FROM generate_series(1, :delegations) AS n
+UNION ALL SELECT 'DELEGATE-' || n, 'AUTRE', 'Delegate ' || n, 'PRIVATE', 'del' || n || '@example.fr', now()
+FROM generate_series(1, 100) AS n
+UNION ALL SELECT 'SUPPLIER', 'AUTRE', 'Supplier', 'PRIVATE', 'supplier@example.fr', now();
+INSERT INTO structure_services (structure_id, code, name, active)
+SELECT 'MIN-' || n, s, 'Service ' || s, true
+FROM generate_series(1, :delegations) AS n, unnest(ARRAY['S1', 'S2']) AS s;
+INSERT INTO delegations (id, delegator_structure_id, delegate_structure_id, "right", scope, service_codes,
+                         start_date, end_date, status, created_by, created_at)
+SELECT gen_random_uuid(), 'MIN-' || n, 'DELEGATE-' || (n % 100 + 1),
+       CASE WHEN n % 2 = 0 THEN 'VALIDATION' ELSE 'TRAITEMENT' END, 'SERVICES', ARRAY['S1'],
+       DATE '2020-01-01', NULL, 'ACTIVE', 'bench', now()
+FROM generate_series(1, :delegations) AS n;
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def invoice_event(n: int) -> bytes:
+    ministry = f"MIN-{n % DELEGATIONS + 1}"
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/bench",
+            "type": "invoice-submitted",
+            "time": datetime.now(UTC).isoformat(),
+            "data": {
+                "external_id": f"EXT-{uuid.uuid4().hex}",
+                "number": f"F-{n}",
+                "billing_frame": "A1",
+                "supplier": {"structure_id": "SUPPLIER", "name": "Supplier", "email": "supplier@example.fr"},
+                "recipient": {
+                    "structure_id": ministry,
+                    "name": ministry,
+                    "email": "m@example.fr",
+                    "service_code": "S1" if n % 2 else "S2",  # half routed to a delegate
+                },
+                "amount_ht": "100.00",
+                "vat_amount": "20.00",
+                "amount_ttc": "120.00",
+                "currency": "EUR",
+                "issue_date": "2026-11-20",
+            },
+        }
+    ).encode()
+
+
+async def publish_all(channel: aio_pika.abc.AbstractChannel, bodies: list[bytes], routing_key: str) -> None:
+    exchange = await channel.get_exchange("chorus.events")
+    for start in range(0, len(bodies), 500):
+        await asyncio.gather(
+            *(
+                exchange.publish(aio_pika.Message(body, delivery_mode=2), routing_key=routing_key)
+                for body in bodies[start : start + 500]
+            )
+        )
+
+
+async def routing_run(engine: sa.ext.asyncio.AsyncEngine, url: str, events: int) -> float:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("TRUNCATE received_invoice_history, received_invoices, inbox, outbox"))
+    bodies = [invoice_event(n) for n in range(events)]
+    connection = await aio_pika.connect_robust(url)
+    channel = await connection.channel(publisher_confirms=True)
+    # Where notifications would consume `delegation-routed`, so that the relay's events are routable.
+    exchange = await channel.declare_exchange("chorus.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    routed = await channel.declare_queue(
+        "bench.delegation-routed", durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await routed.bind(exchange, "delegation-routed")
+    await routed.purge()
+    started = time.perf_counter()
+    await publish_all(channel, bodies, "invoice-submitted")
+    while True:
+        async with engine.connect() as conn:
+            done = int(await conn.scalar(sa.text("SELECT count(*) FROM received_invoices")) or 0)
+        if done >= events:
+            break
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return elapsed
+
+
+async def baseline_run(url: str, events: int) -> float:
+    connection = await aio_pika.connect_robust(url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange("chorus.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue("bench.baseline", durable=True, arguments={"x-queue-type": "quorum"})
+    await queue.bind(exchange, "bench-baseline")
+    consumer_connection = await aio_pika.connect_robust(url)
+    consumer_channel = await consumer_connection.channel()
+    await consumer_channel.set_qos(prefetch_count=32)
+    consumed = 0
+    finished = asyncio.Event()
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        nonlocal consumed
+        await message.ack()
+        consumed += 1
+        if consumed >= events:
+            finished.set()
+
+    bodies = [invoice_event(n) for n in range(events)]
+    consumer_queue = await consumer_channel.get_queue("bench.baseline")
+    await consumer_queue.consume(on_message)
+    started = time.perf_counter()
+    await publish_all(channel, bodies, "bench-baseline")
+    await finished.wait()
+    elapsed = time.perf_counter() - started
+    await consumer_connection.close()
+    await connection.close()
+    return elapsed
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError("received-invoices exited")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("received-invoices did not become ready")
+
+
+async def main(events: int, runs: int) -> None:
+    postgres = os.environ.get("POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+    rabbitmq = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    database_url = f"{postgres}/{unique_name('bench_received_invoices')}"
+    vhost = unique_name("chorus-bench")
+    create_vhost(vhost)
+    url = vhost_url(rabbitmq, vhost)
+    await upgrade_async(MIGRATIONS, database_url, "alembic_version_received_invoices")
+    engine = create_engine(database_url)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RABBITMQ_URL": url,
+        "HTTP_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    service = subprocess.Popen(  # noqa: ASYNC220 - the service under test, started once
+        [sys.executable, "-m", "received_invoices", "serve"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        async with engine.begin() as conn:
+            for statement in SEED.strip().split(";\n"):
+                await conn.execute(sa.text(statement), {"delegations": DELEGATIONS})
+        wait_ready(port, service)
+        routing, baseline = [], []
+        for _ in range(runs):
+            baseline.append(await baseline_run(url, events))
+            routing.append(await routing_run(engine, url, events))
+        async with engine.connect() as conn:
+            delegated = await conn.scalar(
+                sa.text("SELECT count(*) FROM received_invoices WHERE status = 'A_VALIDER_1'")
+            )
+        print(
+            f"{events:,} invoice-submitted events per run, {DELEGATIONS:,} delegations,"
+            f" {delegated:,} routed to a delegate"
+        )
+        print()
+        print("| figure | median | min | max |")
+        print("|---|---|---|---|")
+        for name, times in (
+            ("baseline: aio-pika publish (confirms) -> quorum queue -> consume (ack), no work", baseline),
+            ("received-invoices: publish -> validated, routed, committed (inbox, outbox)", routing),
+        ):
+            rates = sorted(events / t for t in times)
+            print(f"| {name} | {statistics.median(rates):,.0f}/s | {rates[0]:,.0f}/s | {rates[-1]:,.0f}/s |")
+        ratio = statistics.median(baseline) / statistics.median(routing)
+        print()
+        print(f"routing / baseline = {ratio:.2f}x")
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        await engine.dispose()
+        await drop_database(database_url)
+        delete_vhost(vhost)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    uvloop.run(main(args.events, args.runs))
