@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chorus_common.actions import REFUSAL_STATUS, REFUSAL_TITLE, ActionRefused
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:chorus:problem:"
 
@@ -132,7 +134,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal-error", "Internal server error", instance=request.url.path)
 
+    async def on_refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ActionRefused)
+        return problem_response(
+            REFUSAL_STATUS[exc.refusal],
+            exc.slug,
+            REFUSAL_TITLE[exc.refusal],
+            str(exc),
+            instance=request.url.path,
+        )
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(ActionRefused, on_refused)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

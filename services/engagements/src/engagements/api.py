@@ -16,12 +16,10 @@ from chorus_common.runtime import ServiceRuntime
 from engagements import repository
 from engagements.domain import (
     Action,
-    ActionRefused,
     Capacity,
     EngagementStatus,
     EngagementType,
     Origin,
-    Refusal,
     decide,
     line_amounts,
     totals,
@@ -169,13 +167,6 @@ async def get_engagement(
         return await _details_for(conn, principal, engagement_id)
 
 
-REFUSAL_PROBLEMS = {
-    Refusal.FORBIDDEN: (403, "action-forbidden", "Action not permitted to the caller"),
-    Refusal.NOT_NOW: (409, "action-not-allowed", "Action not allowed in the current status"),
-    Refusal.REASON_MISSING: (422, "reason-required", "A reason is required"),
-}
-
-
 @router.post("/{engagement_id}/actions", response_model=EngagementOut)
 async def act_on_engagement(
     request: Request, principal: CurrentPrincipal, engagement_id: uuid.UUID, body: ActionIn
@@ -187,11 +178,7 @@ async def act_on_engagement(
         if row is None or not caller:
             raise not_found("Engagement")
         current = EngagementStatus(row["status"])
-        try:
-            target, capacity = decide(body.action, caller, current, body.reason)
-        except ActionRefused as refused:
-            code, slug, title = REFUSAL_PROBLEMS[refused.refusal]
-            raise Problem(code, slug, title, str(refused)) from refused
+        target, capacity = decide(body.action, caller, current, body.reason)
         now = runtime.clock.now()
         validated = body.action is Action.VALIDATION
         await repository.set_status(conn, engagement_id, target, now, validated)

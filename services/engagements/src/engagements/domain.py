@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from chorus_common.actions import ActionRefused, Refusal
+
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
@@ -70,18 +72,6 @@ def totals(lines: Iterable[LineAmounts]) -> LineAmounts:
     return LineAmounts(ht, ttc - ht, ttc)
 
 
-class Refusal(StrEnum):
-    FORBIDDEN = "FORBIDDEN"  # not by this caller
-    NOT_NOW = "NOT_NOW"  # not in the current status
-    REASON_MISSING = "REASON_MISSING"
-
-
-class ActionRefused(Exception):
-    def __init__(self, message: str, refusal: Refusal) -> None:
-        super().__init__(message)
-        self.refusal = refusal
-
-
 @dataclass(frozen=True)
 class Transition:
     capacity: Capacity
@@ -123,7 +113,7 @@ def decide(
     if status not in transition.sources:
         raise ActionRefused(f"{action} is not possible on an engagement in status {status}", Refusal.NOT_NOW)
     if transition.reason_required and not (reason and reason.strip()):
-        raise ActionRefused(f"{action} requires a reason", Refusal.REASON_MISSING)
+        raise ActionRefused(f"{action} requires a reason", Refusal.INCOMPLETE, "reason-required")
     return transition.target, transition.capacity
 
 

@@ -2,12 +2,11 @@ from decimal import Decimal
 
 import pytest
 
+from chorus_common.actions import ActionRefused, Refusal
 from engagements.domain import (
     Action,
-    ActionRefused,
     Capacity,
     EngagementStatus,
-    Refusal,
     decide,
     line_amounts,
     totals,
@@ -62,7 +61,7 @@ def test_an_order_cannot_be_validated_twice():
 def test_the_supplier_refuses_only_with_a_reason():
     with pytest.raises(ActionRefused) as refused:
         decide(Action.REFUS, {Capacity.SUPPLIER}, EngagementStatus.COMMANDE, "  ")
-    assert refused.value.refusal is Refusal.REASON_MISSING
+    assert refused.value.refusal is Refusal.INCOMPLETE
     assert (
         decide(Action.REFUS, {Capacity.SUPPLIER}, EngagementStatus.COMMANDE, "prix")[0]
         is EngagementStatus.REFUSEE

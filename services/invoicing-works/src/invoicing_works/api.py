@@ -17,10 +17,8 @@ from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import ServiceRuntime
 from invoicing_works import repository
 from invoicing_works.domain import (
-    ActionRefused,
     BillingFrame,
     InvoiceState,
-    Refusal,
     RejectionOutcome,
     Role,
     Status,
@@ -175,14 +173,6 @@ async def get_invoice(
         return await _details_for(conn, principal, invoice_id)
 
 
-REFUSAL_PROBLEMS = {
-    Refusal.NOT_A_PARTY: (403, "action-forbidden", "Action not permitted to the caller"),
-    Refusal.TOO_EARLY: (403, "take-over-too-early", "The MOE's deadline has not passed"),
-    Refusal.NOT_NOW: (409, "action-not-allowed", "Action not allowed in the current status"),
-    Refusal.INVALID: (422, "action-invalid", "Action incomplete"),
-}
-
-
 @router.post("/{invoice_id}/actions", response_model=WorksInvoiceOut)
 async def act(
     request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID, body: ActionIn
@@ -201,11 +191,7 @@ async def act(
             row["moa_structure_id"] is not None,
             row["moe_deadline"],
         )
-        try:
-            decision = decide(body.action, roles, state, paris_day(now), body.reason_code, body.reason)
-        except ActionRefused as refused:
-            code, slug, title = REFUSAL_PROBLEMS[refused.refusal]
-            raise Problem(code, slug, title, str(refused)) from refused
+        decision = decide(body.action, roles, state, paris_day(now), body.reason_code, body.reason)
         amended = body.amounts
         if amended is not None and decision.target is not Status.MISE_A_DISPOSITION_MOA:
             raise Problem(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import paris_day
 
 MOE_DEADLINE_DAYS = 7  # CCAG Travaux, article 12.2.2
@@ -113,19 +114,6 @@ def is_overdue(deadline: date | None, today: date) -> bool:
     return deadline is not None and today > deadline
 
 
-class Refusal(StrEnum):
-    NOT_A_PARTY = "NOT_A_PARTY"  # the caller has no role for this action (403)
-    TOO_EARLY = "TOO_EARLY"  # the MOA before the MOE's deadline (403)
-    NOT_NOW = "NOT_NOW"  # not in the current status (409)
-    INVALID = "INVALID"  # missing reason, no MOA to pass to (422/409)
-
-
-class ActionRefused(Exception):
-    def __init__(self, message: str, refusal: Refusal) -> None:
-        super().__init__(message)
-        self.refusal = refusal
-
-
 @dataclass(frozen=True)
 class InvoiceState:
     billing_frame: BillingFrame
@@ -164,12 +152,14 @@ def decide(
                 if invoice.deadline
                 else "on an A4 draft past its deadline"
             )
-            raise ActionRefused(f"the MOA may act in the MOE's place only {when}", Refusal.TOO_EARLY)
+            raise ActionRefused(
+                f"the MOA may act in the MOE's place only {when}", Refusal.FORBIDDEN, "take-over-too-early"
+            )
         decision = Decision(moe_transition.target, Role.MOA, acting_for=Role.MOE)
         return _checked(action, moe_transition, invoice, reason_code, reason, decision)
     if any((action, role) in TRANSITIONS for role in roles):
         raise ActionRefused(f"{action} is not possible in status {invoice.status}", Refusal.NOT_NOW)
-    raise ActionRefused(f"{action} is not an action of your role on this invoice", Refusal.NOT_A_PARTY)
+    raise ActionRefused(f"{action} is not an action of your role on this invoice", Refusal.FORBIDDEN)
 
 
 def _checked(
@@ -181,11 +171,11 @@ def _checked(
     decision: Decision,
 ) -> Decision:
     if action is Action.REFUS and reason_code is None:
-        raise ActionRefused("a refusal needs a reason_code", Refusal.INVALID)
+        raise ActionRefused("a refusal needs a reason_code", Refusal.INCOMPLETE)
     if action is Action.REJET and not (reason and reason.strip()):
-        raise ActionRefused("a rejection needs a reason", Refusal.INVALID)
+        raise ActionRefused("a rejection needs a reason", Refusal.INCOMPLETE)
     if transition.target is Status.MISE_A_DISPOSITION_MOA and not invoice.has_moa:
-        raise ActionRefused("no MOA is named on this invoice to pass it to", Refusal.INVALID)
+        raise ActionRefused("no MOA is named on this invoice to pass it to", Refusal.INCOMPLETE)
     return decision
 
 

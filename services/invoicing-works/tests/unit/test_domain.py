@@ -2,12 +2,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from chorus_common.actions import ActionRefused, Refusal
 from invoicing_works.domain import (
     Action,
-    ActionRefused,
     BillingFrame,
     InvoiceState,
-    Refusal,
     RefusalReason,
     RejectionOutcome,
     Role,
@@ -64,7 +63,7 @@ def test_the_moe_passes_the_draft_to_the_moa():
 def test_the_moe_refuses_only_with_a_reason_code():
     with pytest.raises(ActionRefused) as refused:
         decide(Action.REFUS, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE), TODAY, None, "x")
-    assert refused.value.refusal is Refusal.INVALID
+    assert refused.value.refusal is Refusal.INCOMPLETE
     decision = decide(
         Action.REFUS, {Role.MOE}, a4(Status.PRISE_EN_COMPTE_MOE), TODAY, RefusalReason.MAUVAISE_MOA, None
     )
@@ -76,7 +75,7 @@ def test_the_moa_may_not_take_over_before_the_deadline():
         decide(
             Action.VALIDATION, {Role.MOA}, a4(Status.MISE_A_DISPOSITION_MOE), date(2026, 12, 7), None, None
         )
-    assert refused.value.refusal is Refusal.TOO_EARLY
+    assert (refused.value.refusal, refused.value.slug) == (Refusal.FORBIDDEN, "take-over-too-early")
     assert "2026-12-07" in str(refused.value)
 
 
@@ -95,7 +94,7 @@ def test_the_moa_validates_what_the_moe_passed_on_then_puts_it_into_payment():
 def test_a_supplier_may_not_act_and_a_finished_invoice_cannot_change():
     with pytest.raises(ActionRefused) as refused:
         decide(Action.VALIDATION, {Role.FOURNISSEUR}, a4(Status.MISE_A_DISPOSITION_MOE), TODAY, None, None)
-    assert refused.value.refusal is Refusal.NOT_A_PARTY
+    assert refused.value.refusal is Refusal.FORBIDDEN
     with pytest.raises(ActionRefused) as refused:
         decide(Action.VALIDATION, {Role.MOE}, a4(Status.REJETEE), TODAY, None, None)
     assert refused.value.refusal is Refusal.NOT_NOW
@@ -106,7 +105,7 @@ def test_without_an_moa_the_moe_cannot_pass_the_draft_on():
         decide(
             Action.VALIDATION, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE, has_moa=False), TODAY, None, None
         )
-    assert refused.value.refusal is Refusal.INVALID
+    assert refused.value.refusal is Refusal.INCOMPLETE
 
 
 @pytest.mark.parametrize(

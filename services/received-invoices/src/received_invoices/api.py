@@ -18,11 +18,9 @@ from chorus_common.runtime import ServiceRuntime
 from received_invoices import repository
 from received_invoices.db import delegations, invoices, structure_services, structures
 from received_invoices.domain import (
-    ActionRefused,
     Capacity,
     Coverage,
     InvoiceStatus,
-    Refusal,
     Right,
     StructureKind,
     decide,
@@ -362,13 +360,6 @@ async def get_invoice(request: Request, principal: CurrentPrincipal, invoice_id:
         return await _invoice_out(conn, principal, invoice_id)
 
 
-REFUSAL_PROBLEMS = {
-    Refusal.FORBIDDEN: (403, "action-forbidden", "Action not permitted to the caller"),
-    Refusal.NOT_NOW: (409, "action-not-allowed", "Action not allowed in the current status"),
-    Refusal.REASON_MISSING: (422, "reason-required", "A reason is required"),
-}
-
-
 @invoice_router.post("/{invoice_id}/actions", response_model=InvoiceOut)
 async def act_on_invoice(
     request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID, body: InvoiceActionIn
@@ -384,18 +375,8 @@ async def act_on_invoice(
             row["delegate_structure_id"]
         )
         right = Right(row["delegation_right"]) if row["delegation_right"] else None
-        try:
-            outcome = decide(
-                body.action,
-                current,
-                principal.acts_for(row["recipient_structure_id"]),
-                is_delegate,
-                right,
-                body.reason,
-            )
-        except ActionRefused as refused:
-            code, slug, title = REFUSAL_PROBLEMS[refused.refusal]
-            raise Problem(code, slug, title, str(refused)) from refused
+        is_recipient = principal.acts_for(row["recipient_structure_id"])
+        outcome = decide(body.action, current, is_recipient, is_delegate, right, body.reason)
         changes: dict[str, object] = {
             "status": outcome.status,
             "updated_at": now,

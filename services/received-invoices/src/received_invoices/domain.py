@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from chorus_common.actions import ActionRefused, Refusal
+
 
 class StructureKind(StrEnum):
     PUBLIC = "PUBLIC"
@@ -143,18 +145,6 @@ PROCESSING_BY_RECIPIENT = {
 }
 
 
-class Refusal(StrEnum):
-    FORBIDDEN = "FORBIDDEN"
-    NOT_NOW = "NOT_NOW"
-    REASON_MISSING = "REASON_MISSING"
-
-
-class ActionRefused(Exception):
-    def __init__(self, message: str, refusal: Refusal) -> None:
-        super().__init__(message)
-        self.refusal = refusal
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: InvoiceStatus
@@ -193,5 +183,5 @@ def decide(
     else:
         raise ActionRefused(f"{action} is not permitted to you on this invoice", Refusal.FORBIDDEN)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
-        raise ActionRefused(f"{action} requires a reason", Refusal.REASON_MISSING)
+        raise ActionRefused(f"{action} requires a reason", Refusal.INCOMPLETE, "reason-required")
     return outcome

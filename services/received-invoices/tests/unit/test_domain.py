@@ -2,16 +2,15 @@ from datetime import date
 
 import pytest
 
+from chorus_common.actions import ActionRefused, Refusal
 from received_invoices.domain import (
     DECISIONS,
     PROCESSING_BY_DELEGATE,
     PROCESSING_BY_RECIPIENT,
     Action,
-    ActionRefused,
     Capacity,
     Coverage,
     InvoiceStatus,
-    Refusal,
     Right,
     Scope,
     decide,
@@ -139,4 +138,4 @@ def test_processing_twice_is_a_conflict_and_reasons_are_required():
     for action in (Action.REFUS, Action.SUSPENSION, Action.REJET):
         with pytest.raises(ActionRefused) as refused:
             decide(action, InvoiceStatus.A_VALIDER_1, False, True, Right.TRAITEMENT, " ")
-        assert refused.value.refusal is Refusal.REASON_MISSING
+        assert refused.value.refusal is Refusal.INCOMPLETE
