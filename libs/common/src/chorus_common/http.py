@@ -11,8 +11,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from chorus_common.events import Party
 from chorus_common.logging import request_id_var
 from chorus_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from chorus_common.problems import problem_response
@@ -75,6 +76,12 @@ def install_http_middleware(app: FastAPI, service: str, max_body_bytes: int = MA
         HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
         response.headers["x-request-id"] = request_id
         return response
+
+
+class PartyIn(Party):
+    """A party (structure id, name, e-mail, optional service code) in a request body; no other field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 T = TypeVar("T")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from chorus_common.http import PartyIn
 from engagements.domain import MAX_AMOUNT, Action, EngagementStatus, EngagementType, line_amounts
 
 
@@ -35,16 +36,6 @@ VatRate = Annotated[
     PlainSerializer(plain_decimal, return_type=str, when_used="json"),
 ]
 Money = Annotated[Decimal, Field(examples=["3086.42"])]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class PartyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    structure_id: Text
-    name: Text
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
-    service_code: Annotated[str | None, Field(max_length=100)] = None
 
 
 class IssuerIn(PartyIn):

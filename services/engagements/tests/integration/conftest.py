@@ -7,9 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.migrations import upgrade_async
-from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import eventually
+from chorus_common.testing.fixtures import serving
 from engagements.__main__ import cli
 from engagements.app import build_app
 from engagements.settings import EngagementsSettings
@@ -41,11 +39,6 @@ async def engagements(
     database_factory: Callable[[str], str], rabbitmq_url: str
 ) -> AsyncIterator[RunningEngagements]:
     settings = EngagementsSettings(database_url=database_factory("engagements"), rabbitmq_url=rabbitmq_url)
-    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
     app = build_app(settings)
-    runtime: ServiceRuntime = app.state.runtime
-    async with app.router.lifespan_context(app):
-        await eventually(lambda: runtime.broker_connected)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://engagements") as client:
-            yield RunningEngagements(app, client)
+    async with serving(cli, app) as client:
+        yield RunningEngagements(app, client)

@@ -9,21 +9,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chorus_common.http import PartyIn
 from invoicing_works.domain import Action, BillingFrame, RefusalReason, RejectionOutcome, Role, Status
 
 Money = Annotated[
     Decimal, Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False, examples=["1200.00"])
 ]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class PartyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    structure_id: Text
-    name: Text
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
-    service_code: Annotated[str | None, Field(max_length=100)] = None
 
 
 class Amounts(BaseModel):

@@ -9,9 +9,8 @@ from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.clock import FixedClock
-from chorus_common.migrations import upgrade_async
 from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import eventually
+from chorus_common.testing.fixtures import serving
 from invoicing_works.__main__ import cli
 from invoicing_works.app import build_app
 from invoicing_works.settings import InvoicingWorksSettings
@@ -56,12 +55,7 @@ async def invoicing_works(
         deadline_sweep_interval_seconds=0,
         outbox_poll_interval_seconds=0.2,
     )
-    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
     clock = FixedClock(DEPOSIT_INSTANT)
     app = build_app(settings, clock)
-    runtime: ServiceRuntime = app.state.runtime
-    async with app.router.lifespan_context(app):
-        await eventually(lambda: runtime.broker_connected)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://invoicing-works") as client:
-            yield RunningInvoicingWorks(app, client, clock)
+    async with serving(cli, app) as client:
+        yield RunningInvoicingWorks(app, client, clock)

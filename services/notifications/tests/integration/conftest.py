@@ -7,9 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.migrations import upgrade_async
-from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import SmtpCatcher, eventually, write_flags
+from chorus_common.testing.fixtures import SmtpCatcher, eventually, serving, write_flags
 from notifications.__main__ import cli
 from notifications.app import build_app
 from notifications.settings import NotificationsSettings
@@ -59,11 +57,6 @@ async def notifications(
         flagd_offline_flag_source_path=str(flags_path),
         flagd_offline_poll_ms=100,
     )
-    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
     app = build_app(settings)
-    runtime: ServiceRuntime = app.state.runtime
-    async with app.router.lifespan_context(app):
-        await eventually(lambda: runtime.broker_connected)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
-            yield RunningNotifications(app, client, flags_path, smtp_catcher)
+    async with serving(cli, app) as client:
+        yield RunningNotifications(app, client, flags_path, smtp_catcher)

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chorus_common.events import InvoiceSubmitted
+from chorus_common.events import Email, InvoiceSubmitted
+from chorus_common.events import NonEmpty as Text
 from received_invoices.domain import (
     Action,
     IdentifierType,
@@ -20,8 +21,6 @@ from received_invoices.domain import (
     is_valid_siret,
 )
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 

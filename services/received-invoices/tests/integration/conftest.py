@@ -9,9 +9,8 @@ from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.clock import FixedClock
-from chorus_common.migrations import upgrade_async
 from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import eventually
+from chorus_common.testing.fixtures import serving
 from received_invoices.__main__ import cli
 from received_invoices.app import build_app
 from received_invoices.settings import ReceivedInvoicesSettings
@@ -51,12 +50,7 @@ async def service(
         rabbitmq_url=rabbitmq_url,
         outbox_poll_interval_seconds=0.2,
     )
-    await upgrade_async(cli.migrations_dir, settings.database_url, cli.version_table(settings))
     clock = FixedClock(NOW)
     app = build_app(settings, clock)
-    runtime: ServiceRuntime = app.state.runtime
-    async with app.router.lifespan_context(app):
-        await eventually(lambda: runtime.broker_connected)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://received-invoices") as client:
-            yield RunningReceivedInvoices(app, client, clock)
+    async with serving(cli, app) as client:
+        yield RunningReceivedInvoices(app, client, clock)

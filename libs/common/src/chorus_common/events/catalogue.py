@@ -36,7 +36,7 @@ class Party(EventData):
     structure_id: NonEmpty
     name: NonEmpty
     email: Email
-    service_code: str | None = None
+    service_code: Annotated[str | None, Field(max_length=100)] = None
 
 
 class IssuerParty(Party):

@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 
+from chorus_common.cli import ServiceCli
 from chorus_common.db import drop_database
+from chorus_common.migrations import upgrade_async
 from chorus_common.testing.servers import (
     TestServers,
     create_vhost,
@@ -203,3 +207,17 @@ def write_flags(path: Path, overrides: dict[str, bool]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(document, indent=2))
     tmp.replace(path)
+
+
+@asynccontextmanager
+async def serving(cli: ServiceCli, app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A service's app, migrated and started against real servers, with a client for its API."""
+    runtime = app.state.runtime
+    await upgrade_async(
+        cli.migrations_dir, runtime.settings.database_url, cli.version_table(runtime.settings)
+    )
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: runtime.broker_connected)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
