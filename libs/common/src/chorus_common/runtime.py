@@ -90,9 +90,14 @@ class ServiceRuntime:
         """A long-running coroutine started with the worker role (e.g. a periodic sweep)."""
         self._jobs.append(job)
 
-    async def publish(self, conn: AsyncConnection, event: CloudEvent) -> None:
-        """Write `event` to the outbox in the caller's transaction; call `events_committed` after."""
-        await add_to_outbox(conn, self.outbox, event)
+    async def publish(
+        self, conn: AsyncConnection, event: CloudEvent, erase_after_publish: bool = False
+    ) -> None:
+        """Write `event` to the outbox in the caller's transaction; call `events_committed` after.
+
+        `erase_after_publish` for an event carrying a secret: its stored body is erased once published.
+        """
+        await add_to_outbox(conn, self.outbox, event, erase_after_publish)
 
     def events_committed(self) -> None:
         self.relay.wake()

@@ -39,15 +39,24 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("published_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
+        # A body carrying a secret (a follow link, say) is erased once the broker has it.
+        sa.Column("erase_after_publish", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("published_at IS NULL")),
     )
 
 
-async def add_to_outbox(conn: AsyncConnection, outbox: sa.Table, event: CloudEvent) -> None:
+async def add_to_outbox(
+    conn: AsyncConnection, outbox: sa.Table, event: CloudEvent, erase_after_publish: bool = False
+) -> None:
     """Record `event` for publication, inside the caller's transaction."""
     await conn.execute(
         outbox.insert(),
-        {"event_id": event.id, "event_type": event.type, "body": encode_event(event).decode()},
+        {
+            "event_id": event.id,
+            "event_type": event.type,
+            "body": encode_event(event).decode(),
+            "erase_after_publish": erase_after_publish,
+        },
     )
 
 
@@ -189,7 +198,12 @@ class OutboxRelay:
             published = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if published:
                 await conn.execute(
-                    table.update().where(table.c.id.in_(published)).values(published_at=sa.func.now())
+                    table.update()
+                    .where(table.c.id.in_(published))
+                    .values(
+                        published_at=sa.func.now(),
+                        body=sa.case((table.c.erase_after_publish, ""), else_=table.c.body),
+                    )
                 )
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:

@@ -1,0 +1,41 @@
+"""Composition root of the support-portal service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from chorus_common.clock import Clock, SystemClock
+from chorus_common.runtime import ServiceRuntime, create_app
+from support_portal import api, web
+from support_portal.db import inbox, outbox
+from support_portal.domain import RoutingTable
+from support_portal.events import register_events
+from support_portal.settings import SupportPortalSettings
+
+VERSION = "1.0.0"
+
+
+def load_routing_table(path: Path) -> RoutingTable:
+    """The (category, subcategory) → recipient table; an invalid file stops the service here."""
+    try:
+        return RoutingTable.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"invalid routing table {path}: {exc}") from exc
+
+
+def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or SupportPortalSettings()
+    runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
+    register_events(runtime)
+    app = create_app(
+        runtime,
+        title="Chorus support portal",
+        version=VERSION,
+        description="Support tickets (sollicitations) routed to support or to a business service.",
+        routers=[api.router, api.public, web.router],
+    )
+    app.state.settings = settings
+    app.state.routing = load_routing_table(settings.routing_table_path)
+    return app

@@ -1,0 +1,158 @@
+"""Support tickets ("sollicitations"): statuses, who may do what, the routing table, references.
+
+No I/O here (release note §4: the support portal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chorus_common.actions import ActionRefused, Refusal
+
+
+class Status(StrEnum):
+    BROUILLON = "BROUILLON"
+    SOUMIS = "SOUMIS"
+    EN_COURS = "EN_COURS"
+    COMPLEMENT_DEMANDE = "COMPLEMENT_DEMANDE"
+    COMPLEMENT_APPORTE = "COMPLEMENT_APPORTE"
+    SOLUTION_PROPOSEE = "SOLUTION_PROPOSEE"
+    RENVOYE = "RENVOYE"
+    CLOTURE = "CLOTURE"
+
+
+class Environment(StrEnum):
+    PRODUCTION = "PRODUCTION"
+    QUALIFICATION = "QUALIFICATION"
+
+
+class Action(StrEnum):
+    # the requester's
+    SOUMISSION = "SOUMISSION"
+    COMPLEMENT = "COMPLEMENT"
+    RENVOI = "RENVOI"
+    CLOTURE = "CLOTURE"
+    # the recipient's agents'
+    PRISE_EN_CHARGE = "PRISE_EN_CHARGE"
+    DEMANDE_COMPLEMENT = "DEMANDE_COMPLEMENT"
+    PROPOSITION_SOLUTION = "PROPOSITION_SOLUTION"
+    TRANSFERT_SUPPORT = "TRANSFERT_SUPPORT"
+
+
+class Role(StrEnum):
+    REQUESTER = "DEMANDEUR"
+    AGENT = "AGENT"
+
+
+# Statuses in which the recipient has something to do (the agents' to-do list).
+TO_DO = frozenset({Status.SOUMIS, Status.COMPLEMENT_APPORTE, Status.RENVOYE})
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: Role
+    sources: frozenset[Status]
+    target: Status
+    message_required: bool = False
+    assignment_required: bool = False
+
+
+RULES: dict[Action, Rule] = {
+    Action.SOUMISSION: Rule(Role.REQUESTER, frozenset({Status.BROUILLON}), Status.SOUMIS),
+    Action.COMPLEMENT: Rule(
+        Role.REQUESTER, frozenset({Status.COMPLEMENT_DEMANDE}), Status.COMPLEMENT_APPORTE, True
+    ),
+    Action.RENVOI: Rule(Role.REQUESTER, frozenset({Status.SOLUTION_PROPOSEE}), Status.RENVOYE, True),
+    Action.CLOTURE: Rule(Role.REQUESTER, frozenset(set(Status) - {Status.CLOTURE}), Status.CLOTURE),
+    Action.PRISE_EN_CHARGE: Rule(Role.AGENT, TO_DO, Status.EN_COURS),
+    Action.DEMANDE_COMPLEMENT: Rule(
+        Role.AGENT, frozenset({Status.EN_COURS}), Status.COMPLEMENT_DEMANDE, True, True
+    ),
+    Action.PROPOSITION_SOLUTION: Rule(
+        Role.AGENT, frozenset({Status.EN_COURS}), Status.SOLUTION_PROPOSEE, True, True
+    ),
+    Action.TRANSFERT_SUPPORT: Rule(Role.AGENT, frozenset({Status.EN_COURS}), Status.SOUMIS, False, True),
+}
+
+AGENT_CLOSABLE = frozenset({Status.EN_COURS})
+
+# Changes the requester is told about by e-mail.
+NOTIFIED = frozenset({Action.DEMANDE_COMPLEMENT, Action.PROPOSITION_SOLUTION})
+
+
+def decide(
+    action: Action, role: Role, status: Status, message: str | None, assigned_to_caller: bool
+) -> Status:
+    """The status `action` leads to, or why the caller may not take it now."""
+    if action is Action.CLOTURE and role is Role.AGENT:
+        if not assigned_to_caller:
+            raise ActionRefused("assign the ticket to yourself before acting on it", Refusal.FORBIDDEN)
+        if status not in AGENT_CLOSABLE:
+            raise ActionRefused(f"an agent closes a ticket it is handling, not one {status}", Refusal.NOT_NOW)
+        return Status.CLOTURE
+    rule = RULES[action]
+    if rule.role is not role:
+        raise ActionRefused(f"{action} is not an action of the {role.name.lower()}", Refusal.FORBIDDEN)
+    if rule.assignment_required and not assigned_to_caller:
+        raise ActionRefused("assign the ticket to yourself before acting on it", Refusal.FORBIDDEN)
+    if status not in rule.sources:
+        raise ActionRefused(f"{action} is not possible on a ticket {status}", Refusal.NOT_NOW)
+    if rule.message_required and not (message and message.strip()):
+        raise ActionRefused(f"{action} needs a message", Refusal.INCOMPLETE, "message-required")
+    return rule.target
+
+
+def reference(year: int, sequence: int) -> str:
+    """The human reference of a ticket: sequential per year, e.g. SOL-2026-000042."""
+    return f"SOL-{year}-{sequence:06d}"
+
+
+class Recipient(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(pattern="^(SUPPORT|SERVICE)$")
+    name: str = Field(min_length=1, max_length=200)
+    structure_id: str | None = None
+    service_code: str | None = None
+
+    @model_validator(mode="after")
+    def _service_is_named(self) -> Recipient:
+        if self.kind == "SERVICE" and not (self.structure_id and self.service_code):
+            raise ValueError("a business service recipient names its structure_id and service_code")
+        if self.kind == "SUPPORT" and (self.structure_id or self.service_code):
+            raise ValueError("the support team has no structure_id or service_code")
+        return self
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: str = Field(min_length=1, max_length=100)
+    subcategory: str = Field(min_length=1, max_length=100, description="'*' for every subcategory")
+    recipient: Recipient
+
+
+class RoutingTable(BaseModel):
+    """Configuration: which recipient a (category, subcategory) goes to; the rest to `default`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: Recipient
+    routes: list[Route] = []
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> RoutingTable:
+        keys = [(r.category, r.subcategory) for r in self.routes]
+        if len(keys) != len(set(keys)):
+            raise ValueError("a (category, subcategory) appears twice in the routing table")
+        return self
+
+    def recipient_for(self, category: str, subcategory: str | None) -> Recipient:
+        exact = {(r.category, r.subcategory): r.recipient for r in self.routes}
+        return exact.get((category, subcategory or "*")) or exact.get((category, "*")) or self.default
+
+    def categories(self) -> list[str]:
+        return sorted({r.category for r in self.routes} | {"AUTRE"})

@@ -1,0 +1,238 @@
+"""Tickets signed in and signed out, with a real PostgreSQL and RabbitMQ."""
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
+from chorus_common.testing.fixtures import BusProbe, take
+from support_portal.db import outbox, tickets
+
+from .conftest import RunningSupportPortal, bearer
+
+SUPPORT_AGENT = bearer("agent-support", roles=["support-agent"])
+DELEG_AGENT = bearer("agent-deleg", ["11000000000015"], ["agent:DELEG"])
+EJ_AGENT = bearer("agent-ej", ["11000000000015"], ["agent:EJ"])
+
+
+def ticket(category: str = "COMPTE", subcategory: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "category": category,
+        "subcategory": subcategory,
+        "title": "Accès impossible",
+        "description": "Je ne parviens pas à me connecter depuis hier.",
+        "environment": "PRODUCTION",
+        **extra,
+    }
+
+
+def signed_out(email: str, **extra: Any) -> dict[str, Any]:
+    return {**ticket(**extra), "email": email, "name": "Jean Dupont"}
+
+
+async def test_a_signed_in_requester_drafts_submits_answers_and_closes(
+    service: RunningSupportPortal, bus: BusProbe
+):
+    submitted_tap, updated_tap = await bus.tap("ticket-submitted"), await bus.tap("ticket-updated")
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    sub = f"user-{uuid.uuid4().hex[:6]}"
+    me = bearer(sub, [structure])
+    draft = await service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
+    assert draft.status_code == 201, draft.text
+    body = draft.json()
+    assert body["status"] == "BROUILLON" and body["reference"].startswith("SOL-2026-")
+    drafts = await service.client.get("/tickets", params={"list": "drafts"}, headers=me)
+    assert [t["id"] for t in drafts.json()["items"]] == [body["id"]]
+
+    submitted = await service.act(me, body["id"], "SOUMISSION")
+    assert submitted.json()["status"] == "SOUMIS"
+    assert (
+        await service.act(SUPPORT_AGENT, body["id"], "DEMANDE_COMPLEMENT", "Quel navigateur ?")
+    ).status_code == 403
+    assert (await service.act(SUPPORT_AGENT, body["id"], "PRISE_EN_CHARGE")).json()[
+        "assigned_to"
+    ] == "agent-support"
+    asked = await service.act(SUPPORT_AGENT, body["id"], "DEMANDE_COMPLEMENT", "Quel navigateur ?")
+    assert asked.json()["status"] == "COMPLEMENT_DEMANDE"
+    required = await service.client.get("/tickets", params={"list": "actions-required"}, headers=me)
+    assert [t["id"] for t in required.json()["items"]] == [body["id"]]
+    assert (await service.act(me, body["id"], "COMPLEMENT")).status_code == 422
+    answered = await service.act(me, body["id"], "COMPLEMENT", "Firefox 140")
+    assert answered.json()["status"] == "COMPLEMENT_APPORTE"
+    await service.act(SUPPORT_AGENT, body["id"], "PRISE_EN_CHARGE")
+    solved = await service.act(SUPPORT_AGENT, body["id"], "PROPOSITION_SOLUTION", "Videz le cache.")
+    resent = await service.act(me, body["id"], "RENVOI", "Toujours pas.")
+    assert (solved.json()["status"], resent.json()["status"]) == ("SOLUTION_PROPOSEE", "RENVOYE")
+    closed = await service.act(me, body["id"], "CLOTURE")
+    assert closed.json()["status"] == "CLOTURE"
+    assert [m["body"] for m in closed.json()["messages"]] == [
+        "Je ne parviens pas à me connecter depuis hier.",
+        "Quel navigateur ?",
+        "Firefox 140",
+        "Videz le cache.",
+        "Toujours pas.",
+    ]
+
+    [message] = await take(submitted_tap, 1)
+    _, data = parse_event(message.body)
+    assert isinstance(data, TicketSubmitted)
+    assert (data.reference, data.requester_email, data.follow_url) == (
+        body["reference"],
+        f"{sub}@example.fr",
+        None,
+    )
+    updates = [parse_event(m.body)[1] for m in await take(updated_tap, 2)]
+    assert [(u.status, u.message) for u in updates if isinstance(u, TicketUpdated)] == [
+        ("COMPLEMENT_DEMANDE", "Quel navigateur ?"),
+        ("SOLUTION_PROPOSEE", "Videz le cache."),
+    ]
+
+
+async def test_tickets_are_routed_to_business_services_whose_agents_alone_see_them(
+    service: RunningSupportPortal,
+):
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    me = bearer(f"user-{uuid.uuid4().hex[:6]}", [structure])
+    created = await service.client.post(
+        "/tickets",
+        json={**ticket("FACTURATION", "DELEGATION"), "structure_id": structure, "submit": True},
+        headers=me,
+    )
+    routed = created.json()
+    assert routed["recipient"]["service_code"] == "DELEG"
+    todo = await service.client.get(
+        "/tickets", params={"list": "to-do", "page_size": 200}, headers=DELEG_AGENT
+    )
+    assert routed["id"] in [t["id"] for t in todo.json()["items"]]
+    for outsider in (EJ_AGENT, SUPPORT_AGENT, bearer("other-user", [structure])):
+        listed = await service.client.get(
+            "/tickets", params={"list": "to-do", "page_size": 200}, headers=outsider
+        )
+        assert routed["id"] not in [t["id"] for t in listed.json()["items"]]
+        assert (await service.client.get(f"/tickets/{routed['id']}", headers=outsider)).status_code == 404
+        assert (await service.act(outsider, routed["id"], "PRISE_EN_CHARGE")).status_code == 404
+    await service.act(DELEG_AGENT, routed["id"], "PRISE_EN_CHARGE")
+    transferred = await service.act(DELEG_AGENT, routed["id"], "TRANSFERT_SUPPORT")
+    assert (transferred.json()["status"], transferred.json()["recipient"]["kind"]) == ("SOUMIS", "SUPPORT")
+    assert (await service.client.get(f"/tickets/{routed['id']}", headers=DELEG_AGENT)).status_code == 404
+    assert (await service.client.get(f"/tickets/{routed['id']}", headers=SUPPORT_AGENT)).status_code == 200
+
+
+async def test_a_signed_out_requester_follows_its_ticket_only_through_its_secret_link(
+    service: RunningSupportPortal, bus: BusProbe
+):
+    tap = await bus.tap("ticket-submitted")
+    email = f"jean-{uuid.uuid4().hex[:6]}@example.fr"
+    created = await service.client.post("/public/tickets", json=signed_out(email))
+    assert created.status_code == 201
+    assert set(created.json()) == {"reference", "status", "detail"}, "no token in the response"
+    [message] = await take(tap, 1)
+    _, data = parse_event(message.body)
+    assert isinstance(data, TicketSubmitted) and data.requester_email == email
+    assert data.follow_url and data.follow_url.startswith("https://support.example/suivi/")
+    token = data.follow_url.rsplit("/", 1)[1]
+
+    async with service.app.state.runtime.engine.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(tickets).where(tickets.c.reference == created.json()["reference"])))
+            .mappings()
+            .one()
+        )
+        stored = await conn.scalar(
+            sa.select(outbox.c.body).where(outbox.c.event_id == json.loads(message.body)["id"])
+        )
+    assert token.split(".", 1)[1] not in json.dumps({k: str(v) for k, v in row.items()})
+    assert row["follow_token_hash"] and len(row["follow_token_hash"]) == 64
+    await asyncio.sleep(0.3)
+    async with service.app.state.runtime.engine.connect() as conn:
+        stored = await conn.scalar(
+            sa.select(outbox.c.body).where(outbox.c.event_id == json.loads(message.body)["id"])
+        )
+    assert stored == "", "the follow link does not stay in the outbox once published"
+
+    view = await service.client.get(f"/public/follow/{token}")
+    assert view.status_code == 200 and view.json()["reference"] == created.json()["reference"]
+    assert "requester_email" not in view.text and email not in view.text
+    wrong = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
+    for bad in (wrong, str(uuid.uuid4()) + "." + token.split(".", 1)[1], "garbage", str(row["id"])):
+        assert (await service.client.get(f"/public/follow/{bad}")).status_code == 404
+        assert (
+            await service.client.post(f"/public/follow/{bad}/messages", json={"message": "x"})
+        ).status_code == 404
+
+    early = await service.client.post(f"/public/follow/{token}/messages", json={"message": "Bonjour"})
+    assert early.status_code == 409, "nothing is asked yet"
+    ticket_id = str(row["id"])
+    await service.act(SUPPORT_AGENT, ticket_id, "PRISE_EN_CHARGE")
+    await service.act(SUPPORT_AGENT, ticket_id, "DEMANDE_COMPLEMENT", "Votre SIRET ?")
+    answered = await service.client.post(
+        f"/public/follow/{token}/messages", json={"message": "11000000000015"}
+    )
+    assert answered.json()["status"] == "COMPLEMENT_APPORTE"
+    assert [m["author_role"] for m in answered.json()["messages"]] == ["DEMANDEUR", "AGENT", "DEMANDEUR"]
+    await service.act(SUPPORT_AGENT, ticket_id, "PRISE_EN_CHARGE")
+    await service.act(SUPPORT_AGENT, ticket_id, "CLOTURE")
+    assert (await service.client.get(f"/public/follow/{token}")).status_code == 404, (
+        "closing revokes the link"
+    )
+
+
+def client_at(service: RunningSupportPortal, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=service.app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://support-portal")
+
+
+async def test_signed_out_creation_is_rate_limited_per_email_and_per_client(service: RunningSupportPortal):
+    email = f"flood-{uuid.uuid4().hex[:6]}@example.fr"
+    async with client_at(service, "192.0.2.10") as first, client_at(service, "192.0.2.11") as second:
+        for _ in range(3):
+            assert (await first.post("/public/tickets", json=signed_out(email))).status_code == 201
+        limited = await second.post("/public/tickets", json=signed_out(email))
+        assert limited.status_code == 429, "the e-mail address reached its limit, whatever the client"
+        assert limited.headers["retry-after"] == "3600"
+        assert limited.json()["type"] == "urn:chorus:problem:too-many-requests"
+        other_email = await first.post(
+            "/public/tickets", json=signed_out(f"o-{uuid.uuid4().hex[:6]}@example.fr")
+        )
+        assert other_email.status_code == 429, "the client address reached its limit, whatever the e-mail"
+        fresh = await second.post("/public/tickets", json=signed_out(f"n-{uuid.uuid4().hex[:6]}@example.fr"))
+        assert fresh.status_code == 201
+        service.clock.advance(timedelta(hours=1, seconds=1))
+        assert (await first.post("/public/tickets", json=signed_out(email))).status_code == 201
+
+
+async def test_concurrent_creations_never_share_a_reference(service: RunningSupportPortal):
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    me = bearer("busy-user", [structure])
+    responses = await asyncio.gather(
+        *(
+            service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
+            for _ in range(30)
+        )
+    )
+    references = [r.json()["reference"] for r in responses]
+    assert len(set(references)) == 30
+    numbers = sorted(int(r.rsplit("-", 1)[1]) for r in references)
+    assert numbers == list(range(numbers[0], numbers[0] + 30))
+
+
+async def test_bad_requests_get_problems(service: RunningSupportPortal):
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    me = bearer("user", [structure])
+    other_structure = await service.client.post(
+        "/tickets", json={**ticket(), "structure_id": "NOT-MINE"}, headers=me
+    )
+    assert other_structure.status_code == 403
+    short = await service.client.post(
+        "/tickets", json={**ticket(description="court"), "structure_id": structure}, headers=me
+    )
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "description"
+    assert (
+        await service.client.post("/public/tickets", json={**ticket(), "email": "not-an-email", "name": "x"})
+    ).status_code == 422
+    assert (await service.client.get("/tickets", params={"list": "drafts"})).status_code == 401
