@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: install check-servers run test lint typecheck unit integration e2e docs bench
+.PHONY: install check-servers browser run test lint typecheck unit integration e2e docs bench
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -35,7 +35,11 @@ unit: install
 integration: check-servers
 	$(PYTEST) libs/common/tests/integration services/*/tests/integration
 
-e2e: check-servers
+# The browser test drives Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (echo "installing Debian's chromium" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+e2e: check-servers browser
 	$(PYTEST) tests/e2e
 
 ## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/

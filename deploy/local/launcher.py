@@ -37,10 +37,12 @@ SERVICES = [
     Service("invoicing-works", "invoicing_works", 8001),
     Service("received-invoices", "received_invoices", 8002),
     Service("engagements", "engagements", 8003),
+    Service("support-portal", "support_portal", 8004),
     Service("notifications", "notifications", 8005),
 ]
 
 SMTP_PORT = 1025
+SUPPORT_PORTAL_PORT = 8004
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Platform:
             FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.smtp_port),
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
             PYTHONUNBUFFERED="1",
         )
         return env
@@ -170,6 +173,8 @@ class Platform:
         if smtp.poll() is not None:
             say("the SMTP catcher did not start; see logs/smtp.log")
             return False
+        if "support-portal" in self.only:
+            say(f"support portal page (signed out): http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}/")
         say(f"SMTP catcher on 127.0.0.1:{self.smtp_port}, mail in {mail}/new")
         say(f"flags from {self.flags} (edits take effect without restart)")
         say(f"logs in {self.run_dir / 'logs'}")

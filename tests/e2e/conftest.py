@@ -26,7 +26,13 @@ from chorus_common.testing.servers import TestServers, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "deploy" / "local" / "launcher.py"
-SERVICES = {"invoicing-works": 8001, "received-invoices": 8002, "engagements": 8003, "notifications": 8005}
+SERVICES = {
+    "invoicing-works": 8001,
+    "received-invoices": 8002,
+    "engagements": 8003,
+    "support-portal": 8004,
+    "notifications": 8005,
+}
 SMTP_PORT = 1025
 
 

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from chorus_common.actions import ActionRefused, Refusal
+from chorus_common.clock import PARIS
 from chorus_common.problems import Problem
 from support_portal.api import SignedOutTicketIn, answer_signed_out, create_signed_out, public_view
 from support_portal.domain import Environment as TicketEnvironment
@@ -18,6 +19,7 @@ from support_portal.domain import RoutingTable, Status
 router = APIRouter(include_in_schema=False)
 
 templates = Environment(loader=PackageLoader("support_portal", "templates"), autoescape=select_autoescape())
+templates.filters["paris"] = lambda instant: instant.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
 
 FIELD_LABELS = {
     "email": "Adresse électronique",
