@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 00:16:29.335855
+Create Date: 2026-11-28 00:33:36.791340
 """
 
 from collections.abc import Sequence
@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("erase_after_publish", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("event_id"),
     )
     op.create_index(
         "ix_outbox_pending", "outbox", ["id"], unique=False, postgresql_where=sa.text("published_at IS NULL")
