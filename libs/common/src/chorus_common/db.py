@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
@@ -52,3 +56,19 @@ async def drop_database(database_url: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+async def fetch_page(
+    conn: AsyncConnection,
+    table: sa.Table,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    order_by: Sequence[sa.ColumnElement[Any]],
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    """One page of `table`'s rows matching `conditions`, and how many match in all."""
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(*conditions))
+    rows = await conn.execute(
+        sa.select(table).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)

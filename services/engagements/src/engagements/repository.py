@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chorus_common.db import fetch_page
 from engagements.db import engagement_history, engagement_lines, engagements
 from engagements.domain import EngagementStatus
 
@@ -125,13 +126,5 @@ class EngagementFilter:
 async def list_rows(
     conn: AsyncConnection, where: EngagementFilter, offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
-    conditions = where.conditions()
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(engagements).where(*conditions))
-    rows = await conn.execute(
-        sa.select(engagements)
-        .where(*conditions)
-        .order_by(engagements.c.created_at.desc(), engagements.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    order = [engagements.c.created_at.desc(), engagements.c.id]
+    return await fetch_page(conn, engagements, where.conditions(), order, offset, limit)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chorus_common.db import fetch_page
 from invoicing_works.db import works_invoice_history, works_invoices
 from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, Role, Status
 
@@ -117,15 +118,8 @@ def to_process_conditions(
 async def list_rows(
     conn: AsyncConnection, conditions: list[sa.ColumnElement[bool]], offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(works_invoices).where(*conditions))
-    rows = await conn.execute(
-        sa.select(works_invoices)
-        .where(*conditions)
-        .order_by(works_invoices.c.created_at.desc(), works_invoices.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    order = [works_invoices.c.created_at.desc(), works_invoices.c.id]
+    return await fetch_page(conn, works_invoices, conditions, order, offset, limit)
 
 
 async def lock_many(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:

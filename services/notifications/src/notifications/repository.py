@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chorus_common.db import fetch_page
 from notifications.db import decisions
 
 
@@ -62,16 +63,8 @@ class DecisionFilter:
 async def list_decisions(
     conn: AsyncConnection, where: DecisionFilter, offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
-    conditions = where.conditions()
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(decisions).where(*conditions))
-    rows = await conn.execute(
-        sa.select(decisions)
-        .where(*conditions)
-        .order_by(decisions.c.decided_at, decisions.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    order = [decisions.c.decided_at, decisions.c.id]
+    return await fetch_page(conn, decisions, where.conditions(), order, offset, limit)
 
 
 async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapping | None:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.auth import CurrentPrincipal, Principal
+from chorus_common.db import fetch_page
 from chorus_common.http import ExactJSONRoute, Page, Pagination
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import ServiceRuntime
@@ -115,11 +116,11 @@ async def list_services(
 ) -> Page[ServiceOut]:
     async with _runtime(request).engine.connect() as conn:
         await _own_structure(conn, principal, structure_id)
-        rows, total = await repository.page_of(
+        rows, total = await fetch_page(
             conn,
             structure_services,
             [structure_services.c.structure_id == structure_id],
-            structure_services.c.code,
+            [structure_services.c.code],
             pagination.offset,
             pagination.page_size,
         )
@@ -226,11 +227,11 @@ async def list_delegations(
     if status is not None:
         conditions.append(delegations.c.status == status)
     async with _runtime(request).engine.connect() as conn:
-        rows, total = await repository.page_of(
+        rows, total = await fetch_page(
             conn,
             delegations,
             conditions,
-            delegations.c.created_at.desc(),
+            [delegations.c.created_at.desc()],
             pagination.offset,
             pagination.page_size,
         )
@@ -343,8 +344,13 @@ async def list_invoices(
     if status is not None:
         conditions.append(invoices.c.status == status)
     async with _runtime(request).engine.connect() as conn:
-        rows, total = await repository.page_of(
-            conn, invoices, conditions, invoices.c.received_at.desc(), pagination.offset, pagination.page_size
+        rows, total = await fetch_page(
+            conn,
+            invoices,
+            conditions,
+            [invoices.c.received_at.desc()],
+            pagination.offset,
+            pagination.page_size,
         )
     return Page[InvoiceSummary](
         items=[InvoiceSummary.model_validate(dict(r)) for r in rows],

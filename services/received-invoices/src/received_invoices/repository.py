@@ -191,16 +191,3 @@ def work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[boo
     if name == "received":
         return sa.and_(invoices.c.recipient_structure_id.in_(mine), invoices.c.with_recipient.is_(True))
     return invoices.c.supplier_structure_id.in_(mine)
-
-
-async def page_of(
-    conn: AsyncConnection,
-    table: sa.Table,
-    conditions: list[sa.ColumnElement[bool]],
-    order: sa.ColumnElement[Any],
-    offset: int,
-    limit: int,
-) -> tuple[list[RowMapping], int]:
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(*conditions))
-    rows = await conn.execute(sa.select(table).where(*conditions).order_by(order).offset(offset).limit(limit))
-    return list(rows.mappings()), int(total or 0)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import RowMapping
 
 from chorus_common.auth import CurrentPrincipal, Principal
+from chorus_common.db import fetch_page
 from chorus_common.events import Email
 from chorus_common.http import Page, Pagination
 from chorus_common.problems import Problem, not_found
@@ -185,16 +186,12 @@ async def list_tickets(
             tickets.c.requester_sub == principal.sub,
             tickets.c.status.in_(REQUESTER_LISTS[work_list]),
         ]
+    order = [tickets.c.updated_at.desc(), tickets.c.id]
     async with _runtime(request).engine.connect() as conn:
-        total = await conn.scalar(sa.select(sa.func.count()).select_from(tickets).where(*conditions))
-        rows = await conn.execute(
-            sa.select(tickets)
-            .where(*conditions)
-            .order_by(tickets.c.updated_at.desc(), tickets.c.id)
-            .offset(pagination.offset)
-            .limit(pagination.page_size)
+        rows, total = await fetch_page(
+            conn, tickets, conditions, order, pagination.offset, pagination.page_size
         )
-        items = [TicketSummary.model_validate(dict(row)) for row in rows.mappings()]
+    items = [TicketSummary.model_validate(dict(row)) for row in rows]
     return Page[TicketSummary](
         items=items, page=pagination.page, page_size=pagination.page_size, total=int(total or 0)
     )
