@@ -6,26 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-
-def party(prefix: str) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    return {
-        "structure_id": f"{prefix}-{suffix}",
-        "name": f"{prefix.capitalize()} {suffix}",
-        "email": f"{prefix}-{suffix}@example.fr",
-    }
-
-
-def cloud_event(event_type: str, data: dict[str, Any], source: str) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "type": event_type,
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+from chorus_common.testing.events import cloud_event, party
 
 
 def engagement_validated() -> dict[str, Any]:

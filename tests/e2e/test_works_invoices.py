@@ -11,18 +11,10 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.clock import SystemClock, paris_day
+from chorus_common.testing.events import party
 from chorus_common.testing.fixtures import eventually
 
 from .conftest import Platform
-
-
-def party(prefix: str) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    return {
-        "structure_id": f"{prefix}-{suffix}",
-        "name": f"{prefix} {suffix}",
-        "email": f"{prefix.lower()}-{suffix}@example.fr",
-    }
 
 
 def bearer(*structures: str) -> dict[str, str]:

@@ -8,30 +8,10 @@ from typing import Any
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_common.testing.events import cloud_event, party
 from chorus_common.testing.fixtures import BusProbe, write_flags
 
 from .conftest import RunningNotifications
-
-
-def party(prefix: str) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    return {
-        "structure_id": f"{prefix}-{suffix}",
-        "name": f"{prefix} {suffix}",
-        "email": f"{prefix}-{suffix}@example.fr",
-    }
-
-
-def cloud_event(event_type: str, data: dict[str, Any], source: str = "/tests") -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "type": event_type,
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
 
 
 def deadline_exceeded() -> dict[str, Any]:
