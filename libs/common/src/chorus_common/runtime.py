@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from faststream.rabbit import RabbitBroker
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -156,6 +156,12 @@ class ServiceRuntime:
 
     def asyncapi(self, title: str, version: str) -> dict[str, Any]:
         return asyncapi_document(self.broker, self.settings.service_name, title, version)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime of the service handling `request`."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 def create_app(

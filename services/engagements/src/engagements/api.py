@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.http import ExactJSONRoute, Page, Pagination
 from chorus_common.problems import Problem, not_found
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import runtime_of
 from engagements import repository
 from engagements.domain import (
     Action,
@@ -29,11 +29,6 @@ from engagements.events import engagement_validated
 from engagements.schemas import ActionIn, EngagementIn, EngagementOut, EngagementSummary
 
 router = APIRouter(prefix="/engagements", tags=["engagements"], route_class=ExactJSONRoute)
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def capacities(principal: Principal, row: Any) -> set[Capacity]:
@@ -67,7 +62,7 @@ async def create_engagement(
             "Forbidden",
             "issuer.structure_id must be one of the structures you act for",
         )
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     engagement_id = uuid.uuid4()
     lines = []
@@ -149,7 +144,7 @@ async def list_engagements(
     where = repository.EngagementFilter(
         principal.structures, status, type, number, issuer_structure_id, supplier_structure_id
     )
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await repository.list_rows(conn, where, pagination.offset, pagination.page_size)
     return Page[EngagementSummary](
         items=[EngagementSummary.model_validate(dict(row)) for row in rows],
@@ -163,7 +158,7 @@ async def list_engagements(
 async def get_engagement(
     request: Request, principal: CurrentPrincipal, engagement_id: uuid.UUID
 ) -> EngagementOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         return await _details_for(conn, principal, engagement_id)
 
 
@@ -171,7 +166,7 @@ async def get_engagement(
 async def act_on_engagement(
     request: Request, principal: CurrentPrincipal, engagement_id: uuid.UUID, body: ActionIn
 ) -> EngagementOut:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
         row = await repository.get_row(conn, engagement_id, lock=True)
         caller = capacities(principal, row) if row is not None else set()

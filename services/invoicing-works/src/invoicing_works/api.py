@@ -14,7 +14,7 @@ from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.clock import paris_day
 from chorus_common.http import ExactJSONRoute, Page, Pagination
 from chorus_common.problems import Problem, not_found
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import runtime_of
 from invoicing_works import repository
 from invoicing_works.domain import (
     BillingFrame,
@@ -40,11 +40,6 @@ from invoicing_works.schemas import (
 router = APIRouter(prefix="/works-invoices", tags=["works invoices"], route_class=ExactJSONRoute)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def roles_of(principal: Principal, row: RowMapping) -> set[Role]:
     return {role for role, column in repository.PARTY_COLUMNS.items() if principal.acts_for(row[column.name])}
 
@@ -68,7 +63,7 @@ async def deposit(request: Request, principal: CurrentPrincipal, body: WorksInvo
             "Forbidden",
             "supplier.structure_id must be one of the structures you act for",
         )
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     initial = first_status(has_moe=body.moe is not None)
     deadline = moe_deadline(now) if body.billing_frame is BillingFrame.A4 else None
@@ -147,7 +142,7 @@ async def list_invoices(
     number: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Page[WorksInvoiceSummary]:
     where = repository.InvoiceFilter(principal.structures, role, status, billing_frame, number)
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await repository.list_rows(
             conn, where.conditions(), pagination.offset, pagination.page_size
         )
@@ -158,7 +153,7 @@ async def list_invoices(
 async def to_process(
     request: Request, principal: CurrentPrincipal, pagination: Pagination, role: Role
 ) -> Page[WorksInvoiceSummary]:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     conditions = repository.to_process_conditions(principal.structures, role, paris_day(runtime.clock.now()))
     async with runtime.engine.connect() as conn:
         rows, total = await repository.list_rows(conn, conditions, pagination.offset, pagination.page_size)
@@ -169,7 +164,7 @@ async def to_process(
 async def get_invoice(
     request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID
 ) -> WorksInvoiceOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         return await _details_for(conn, principal, invoice_id)
 
 
@@ -177,7 +172,7 @@ async def get_invoice(
 async def act(
     request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID, body: ActionIn
 ) -> WorksInvoiceOut:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
         row = await repository.get_row(conn, invoice_id, lock=True)
@@ -247,7 +242,7 @@ DETAILS = {
 async def process_rejections(
     request: Request, principal: CurrentPrincipal, body: RejectionsIn
 ) -> RejectionsOut:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     parsed = {raw: _parse_id(raw) for raw in body.ids}
     results: list[RejectionResult] = []

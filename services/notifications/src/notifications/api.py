@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from chorus_common.auth import CurrentPrincipal, require_role
 from chorus_common.http import Page, Pagination
 from chorus_common.problems import not_found
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import runtime_of
 from notifications import repository
 from notifications.domain import DecisionStatus
 
@@ -36,11 +36,6 @@ class NotificationOut(BaseModel):
     decided_at: datetime
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 @router.get("", response_model=Page[NotificationOut])
 async def list_notifications(
     request: Request,
@@ -53,7 +48,7 @@ async def list_notifications(
 ) -> Page[NotificationOut]:
     require_role(principal, OPERATOR_ROLE)
     where = repository.DecisionFilter(event_id, event_type, status, recipient_email)
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await repository.list_decisions(conn, where, pagination.offset, pagination.page_size)
     return Page[NotificationOut](
         items=[NotificationOut.model_validate(dict(row)) for row in rows],
@@ -68,7 +63,7 @@ async def get_notification(
     request: Request, principal: CurrentPrincipal, notification_id: uuid.UUID
 ) -> NotificationOut:
     require_role(principal, OPERATOR_ROLE)
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         row = await repository.get_decision(conn, notification_id)
     if row is None:
         raise not_found("Notification")

@@ -15,7 +15,7 @@ from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.db import fetch_page
 from chorus_common.http import ExactJSONRoute, Page, Pagination
 from chorus_common.problems import Problem, not_found
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import runtime_of
 from received_invoices import repository
 from received_invoices.db import delegations, invoices, structure_services, structures
 from received_invoices.domain import (
@@ -50,11 +50,6 @@ delegation_router = APIRouter(prefix="/delegations", tags=["delegations"])
 invoice_router = APIRouter(prefix="/invoices", tags=["received invoices"], route_class=ExactJSONRoute)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _member_or_operator(principal: Principal, structure_id: str) -> bool:
     return principal.acts_for(structure_id) or principal.has_role(OPERATOR_ROLE)
 
@@ -76,7 +71,7 @@ async def register_structure(
 ) -> StructureOut:
     if not _member_or_operator(principal, body.identifier):
         raise Problem(403, "not-your-structure", "Forbidden", "You may register only a structure you act for")
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     values = {
         **body.model_dump(exclude={"identifier"}),
         "id": body.identifier,
@@ -92,7 +87,7 @@ async def register_structure(
 
 @directory.get("/{structure_id}", response_model=StructureOut)
 async def get_structure(request: Request, principal: CurrentPrincipal, structure_id: str) -> StructureOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         return StructureOut.model_validate(dict(await _own_structure(conn, principal, structure_id)))
 
 
@@ -102,7 +97,7 @@ async def add_service(
 ) -> ServiceOut:
     values = {"structure_id": structure_id, **body.model_dump()}
     try:
-        async with _runtime(request).engine.begin() as conn:
+        async with runtime_of(request).engine.begin() as conn:
             await _own_structure(conn, principal, structure_id)
             await conn.execute(structure_services.insert().values(**values))
     except sa_exc.IntegrityError as exc:
@@ -114,7 +109,7 @@ async def add_service(
 async def list_services(
     request: Request, principal: CurrentPrincipal, structure_id: str, pagination: Pagination
 ) -> Page[ServiceOut]:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         await _own_structure(conn, principal, structure_id)
         rows, total = await fetch_page(
             conn,
@@ -136,7 +131,7 @@ async def list_services(
 async def update_service(
     request: Request, principal: CurrentPrincipal, structure_id: str, code: str, body: ServiceUpdate
 ) -> ServiceOut:
-    async with _runtime(request).engine.begin() as conn:
+    async with runtime_of(request).engine.begin() as conn:
         await _own_structure(conn, principal, structure_id)
         changes = body.model_dump(exclude_none=True)
         if changes:
@@ -168,7 +163,7 @@ async def create_delegation(
         )
     if body.delegate_structure_id == body.delegator_structure_id:
         raise _delegation_problem("self-delegation", "A structure cannot delegate to itself")
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
         # Locking the delegator serialises its delegations, so the overlap check below holds.
@@ -226,7 +221,7 @@ async def list_delegations(
     conditions: list[sa.ColumnElement[bool]] = [column.in_(list(principal.structures))]
     if status is not None:
         conditions.append(delegations.c.status == status)
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await fetch_page(
             conn,
             delegations,
@@ -266,7 +261,7 @@ async def _visible_delegation(
 async def get_delegation(
     request: Request, principal: CurrentPrincipal, delegation_id: uuid.UUID
 ) -> DelegationOut:
-    async with _runtime(request).engine.begin() as conn:
+    async with runtime_of(request).engine.begin() as conn:
         return DelegationOut.model_validate(dict(await _visible_delegation(conn, principal, delegation_id)))
 
 
@@ -274,7 +269,7 @@ async def get_delegation(
 async def act_on_delegation(
     request: Request, principal: CurrentPrincipal, delegation_id: uuid.UUID, body: DelegationActionIn
 ) -> DelegationOut:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
         row = await _visible_delegation(conn, principal, delegation_id)
         if not principal.acts_for(row["delegator_structure_id"]):
@@ -316,7 +311,7 @@ async def deposit_invoice(
 ) -> InvoiceOut:
     if not principal.acts_for(body.supplier.structure_id):
         raise Problem(403, "not-your-structure", "Forbidden", "supplier.structure_id must be one you act for")
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         async with runtime.engine.begin() as conn:
             received = await receive_invoice(
@@ -343,7 +338,7 @@ async def list_invoices(
     conditions: list[sa.ColumnElement[bool]] = [repository.work_list(work_list, principal.structures)]
     if status is not None:
         conditions.append(invoices.c.status == status)
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await fetch_page(
             conn,
             invoices,
@@ -362,7 +357,7 @@ async def list_invoices(
 
 @invoice_router.get("/{invoice_id}", response_model=InvoiceOut)
 async def get_invoice(request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID) -> InvoiceOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         return await _invoice_out(conn, principal, invoice_id)
 
 
@@ -370,7 +365,7 @@ async def get_invoice(request: Request, principal: CurrentPrincipal, invoice_id:
 async def act_on_invoice(
     request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID, body: InvoiceActionIn
 ) -> InvoiceOut:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
         row = await repository.get_invoice(conn, invoice_id, lock=True)

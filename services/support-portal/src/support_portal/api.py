@@ -16,7 +16,7 @@ from chorus_common.db import fetch_page
 from chorus_common.events import Email
 from chorus_common.http import Page, Pagination
 from chorus_common.problems import Problem, not_found
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import runtime_of
 from support_portal import tickets as service
 from support_portal.db import tickets
 from support_portal.domain import TO_DO, Action, Environment, Role, RoutingTable, Status
@@ -24,11 +24,6 @@ from support_portal.settings import SupportPortalSettings
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 public = APIRouter(prefix="/public", tags=["signed out"])
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def _routing(request: Request) -> RoutingTable:
@@ -112,7 +107,7 @@ class PublicTicketOut(BaseModel):
 
 
 async def ticket_out(request: Request, ticket: RowMapping) -> TicketOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         messages, history = await service.thread(conn, ticket["id"])
     return TicketOut.model_validate(
         {**ticket, "messages": [dict(m) for m in messages], "history": [dict(h) for h in history]}
@@ -136,7 +131,7 @@ async def create_ticket(request: Request, principal: CurrentPrincipal, body: Sig
         "requester_email": principal.email,
         "requester_name": None,
     }
-    ticket = await service.create(_runtime(request), _routing(request), body.new(), requester, body.submit)
+    ticket = await service.create(runtime_of(request), _routing(request), body.new(), requester, body.submit)
     return await ticket_out(request, ticket)
 
 
@@ -187,7 +182,7 @@ async def list_tickets(
             tickets.c.status.in_(REQUESTER_LISTS[work_list]),
         ]
     order = [tickets.c.updated_at.desc(), tickets.c.id]
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         rows, total = await fetch_page(
             conn, tickets, conditions, order, pagination.offset, pagination.page_size
         )
@@ -199,7 +194,7 @@ async def list_tickets(
 
 @router.get("/{ticket_id}", response_model=TicketOut)
 async def get_ticket(request: Request, principal: CurrentPrincipal, ticket_id: uuid.UUID) -> TicketOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         ticket = await service.get_ticket(conn, ticket_id)
     if ticket is None or not _visible(principal, ticket):
         raise not_found("Ticket")
@@ -213,7 +208,7 @@ REQUESTER_ACTIONS = {Action.SOUMISSION, Action.COMPLEMENT, Action.RENVOI, Action
 async def act_on_ticket(
     request: Request, principal: CurrentPrincipal, ticket_id: uuid.UUID, body: ActionIn
 ) -> TicketOut:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         found = await service.get_ticket(conn, ticket_id)
     if found is None or not _visible(principal, found):
         raise not_found("Ticket")
@@ -233,7 +228,7 @@ async def act_on_ticket(
             f"{body.action} is not yours to take",
         )
     ticket = await service.act(
-        _runtime(request),
+        runtime_of(request),
         _routing(request),
         ticket_id,
         body.action,
@@ -253,7 +248,7 @@ def client_address(request: Request) -> str:
 
 
 async def create_signed_out(request: Request, body: SignedOutTicketIn) -> RowMapping:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     settings: SupportPortalSettings = request.app.state.settings
     await service.check_rate_limit(runtime, settings, body.email.lower(), client_address(request))
     requester = {
@@ -290,7 +285,7 @@ async def create_public_ticket(request: Request, body: SignedOutTicketIn) -> Sig
 
 
 async def public_view(request: Request, token: str) -> tuple[RowMapping, PublicTicketOut]:
-    async with _runtime(request).engine.connect() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         ticket = await service.ticket_for_token(conn, token)
         if ticket is None:
             raise not_found("Ticket")
@@ -318,7 +313,7 @@ async def answer_signed_out(request: Request, token: str, message: str) -> None:
         return row["id"] == ticket["id"]
 
     await service.act(
-        _runtime(request),
+        runtime_of(request),
         _routing(request),
         ticket["id"],
         Action.COMPLEMENT,
