@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -111,3 +111,16 @@ class Page(BaseModel, Generic[T]):
     page: int
     page_size: int
     total: int
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def page_of(model: type[M], rows: Iterable[Mapping[str, Any]], total: int, pagination: PageParams) -> Page[M]:
+    """The page of `model`s made from database rows."""
+    return Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(dict(row)) for row in rows],
+        page=pagination.page,
+        page_size=pagination.page_size,
+        total=total,
+    )

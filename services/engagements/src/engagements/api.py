@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.auth import CurrentPrincipal, Principal
-from chorus_common.http import ExactJSONRoute, Page, Pagination
+from chorus_common.http import ExactJSONRoute, Page, Pagination, page_of
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import runtime_of
 from engagements import repository
@@ -146,12 +146,7 @@ async def list_engagements(
     )
     async with runtime_of(request).engine.connect() as conn:
         rows, total = await repository.list_rows(conn, where, pagination.offset, pagination.page_size)
-    return Page[EngagementSummary](
-        items=[EngagementSummary.model_validate(dict(row)) for row in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
+    return page_of(EngagementSummary, rows, total, pagination)
 
 
 @router.get("/{engagement_id}", response_model=EngagementOut)

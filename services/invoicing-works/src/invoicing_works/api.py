@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.clock import paris_day
-from chorus_common.http import ExactJSONRoute, Page, Pagination
+from chorus_common.http import ExactJSONRoute, Page, Pagination, page_of
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import runtime_of
 from invoicing_works import repository
@@ -122,15 +122,6 @@ async def deposit(request: Request, principal: CurrentPrincipal, body: WorksInvo
         return await _details_for(conn, principal, invoice_id)
 
 
-def _page(rows: list[RowMapping], total: int, pagination: Pagination) -> Page[WorksInvoiceSummary]:
-    return Page[WorksInvoiceSummary](
-        items=[WorksInvoiceSummary.model_validate(dict(row)) for row in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
-
-
 @router.get("", response_model=Page[WorksInvoiceSummary])
 async def list_invoices(
     request: Request,
@@ -146,7 +137,7 @@ async def list_invoices(
         rows, total = await repository.list_rows(
             conn, where.conditions(), pagination.offset, pagination.page_size
         )
-    return _page(rows, total, pagination)
+    return page_of(WorksInvoiceSummary, rows, total, pagination)
 
 
 @router.get("/to-process", response_model=Page[WorksInvoiceSummary], summary="The 'Synthèse' list of a role")
@@ -157,7 +148,7 @@ async def to_process(
     conditions = repository.to_process_conditions(principal.structures, role, paris_day(runtime.clock.now()))
     async with runtime.engine.connect() as conn:
         rows, total = await repository.list_rows(conn, conditions, pagination.offset, pagination.page_size)
-    return _page(rows, total, pagination)
+    return page_of(WorksInvoiceSummary, rows, total, pagination)
 
 
 @router.get("/{invoice_id}", response_model=WorksInvoiceOut)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from chorus_common.auth import CurrentPrincipal, require_role
-from chorus_common.http import Page, Pagination
+from chorus_common.http import Page, Pagination, page_of
 from chorus_common.problems import not_found
 from chorus_common.runtime import runtime_of
 from notifications import repository
@@ -50,12 +50,7 @@ async def list_notifications(
     where = repository.DecisionFilter(event_id, event_type, status, recipient_email)
     async with runtime_of(request).engine.connect() as conn:
         rows, total = await repository.list_decisions(conn, where, pagination.offset, pagination.page_size)
-    return Page[NotificationOut](
-        items=[NotificationOut.model_validate(dict(row)) for row in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
+    return page_of(NotificationOut, rows, total, pagination)
 
 
 @router.get("/{notification_id}", response_model=NotificationOut)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.db import fetch_page
-from chorus_common.http import ExactJSONRoute, Page, Pagination
+from chorus_common.http import ExactJSONRoute, Page, Pagination, page_of
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import runtime_of
 from received_invoices import repository
@@ -119,12 +119,7 @@ async def list_services(
             pagination.offset,
             pagination.page_size,
         )
-    return Page[ServiceOut](
-        items=[ServiceOut.model_validate(dict(r)) for r in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
+    return page_of(ServiceOut, rows, total, pagination)
 
 
 @directory.patch("/{structure_id}/services/{code}", response_model=ServiceOut)
@@ -230,12 +225,7 @@ async def list_delegations(
             pagination.offset,
             pagination.page_size,
         )
-    return Page[DelegationOut](
-        items=[DelegationOut.model_validate(dict(r)) for r in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
+    return page_of(DelegationOut, rows, total, pagination)
 
 
 async def _visible_delegation(
@@ -347,12 +337,7 @@ async def list_invoices(
             pagination.offset,
             pagination.page_size,
         )
-    return Page[InvoiceSummary](
-        items=[InvoiceSummary.model_validate(dict(r)) for r in rows],
-        page=pagination.page,
-        page_size=pagination.page_size,
-        total=total,
-    )
+    return page_of(InvoiceSummary, rows, total, pagination)
 
 
 @invoice_router.get("/{invoice_id}", response_model=InvoiceOut)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import RowMapping
 from chorus_common.auth import CurrentPrincipal, Principal
 from chorus_common.db import fetch_page
 from chorus_common.events import Email
-from chorus_common.http import Page, Pagination
+from chorus_common.http import Page, Pagination, page_of
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import runtime_of
 from support_portal import tickets as service
@@ -186,10 +186,7 @@ async def list_tickets(
         rows, total = await fetch_page(
             conn, tickets, conditions, order, pagination.offset, pagination.page_size
         )
-    items = [TicketSummary.model_validate(dict(row)) for row in rows]
-    return Page[TicketSummary](
-        items=items, page=pagination.page, page_size=pagination.page_size, total=int(total or 0)
-    )
+    return page_of(TicketSummary, rows, total, pagination)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
