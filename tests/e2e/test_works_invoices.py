@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from chorus_common.auth import mint_dev_token
 from chorus_common.clock import SystemClock, paris_day
+from chorus_common.testing.auth import bearer as user_bearer
 from chorus_common.testing.events import party
 from chorus_common.testing.fixtures import eventually
 
@@ -18,7 +18,7 @@ from .conftest import Platform
 
 
 def bearer(*structures: str) -> dict[str, str]:
-    return {"authorization": "Bearer " + mint_dev_token("user", list(structures))}
+    return user_bearer("user", *structures)
 
 
 async def deposit(

@@ -6,15 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_common.auth import mint_dev_token
 from chorus_common.testing.fixtures import serving
 from engagements.__main__ import cli
 from engagements.app import build_app
 from engagements.settings import EngagementsSettings
-
-
-def bearer(sub: str, *structures: str) -> dict[str, str]:
-    return {"authorization": "Bearer " + mint_dev_token(sub, list(structures))}
 
 
 @dataclass

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from chorus_common.testing.auth import bearer
 from chorus_common.testing.fixtures import BusProbe, eventually, take
 
-from .conftest import RunningEngagements, bearer
+from .conftest import RunningEngagements
 
 
 def new_structure(prefix: str) -> str:

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_common.auth import mint_dev_token
 from chorus_common.clock import FixedClock
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.testing.fixtures import serving
@@ -17,10 +16,6 @@ from invoicing_works.settings import InvoicingWorksSettings
 
 # Made available on Monday 2 November 2026, 10:00 in Paris: the MOE's deadline is 9 November.
 DEPOSIT_INSTANT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-def bearer(sub: str, *structures: str) -> dict[str, str]:
-    return {"authorization": "Bearer " + mint_dev_token(sub, list(structures))}
 
 
 @dataclass

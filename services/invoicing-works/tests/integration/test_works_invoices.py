@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from chorus_common.events import DeadlineExceeded, parse_event
+from chorus_common.testing.auth import bearer
 from chorus_common.testing.fixtures import BusProbe, take
 from invoicing_works.db import deadline_notices, outbox
 from invoicing_works.jobs import sweep_deadlines
 
-from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks, bearer
+from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks
 
 
 def structure(prefix: str) -> str:

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_common.auth import mint_dev_token
 from chorus_common.clock import FixedClock
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.testing.fixtures import serving
@@ -16,10 +15,6 @@ from received_invoices.app import build_app
 from received_invoices.settings import ReceivedInvoicesSettings
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-def bearer(sub: str, *structures: str) -> dict[str, str]:
-    return {"authorization": "Bearer " + mint_dev_token(sub, list(structures))}
 
 
 @dataclass

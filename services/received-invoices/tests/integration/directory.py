@@ -9,20 +9,14 @@ from typing import Any
 
 import httpx
 
-from .conftest import bearer
+from chorus_common.testing.auth import bearer
+from received_invoices.domain import is_valid_siret
 
 
 def new_siret() -> str:
-    """A random SIRET with a valid Luhn key."""
-    body = [random.randint(0, 9) for _ in range(13)]
-    for check in range(10):
-        digits = [*body, check]
-        total = sum(
-            (d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 == 1 else d for i, d in enumerate(reversed(digits))
-        )
-        if total % 10 == 0:
-            return "".join(map(str, digits))
-    raise AssertionError("unreachable")
+    """A random SIRET with a valid Luhn key (one of the ten last digits always fits)."""
+    body = "".join(random.choices("0123456789", k=13))
+    return next(body + key for key in "0123456789" if is_valid_siret(body + key))
 
 
 @dataclass

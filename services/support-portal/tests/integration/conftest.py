@@ -7,7 +7,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_common.auth import mint_dev_token
 from chorus_common.clock import FixedClock
 from chorus_common.testing.fixtures import serving
 from support_portal.__main__ import cli
@@ -15,11 +14,6 @@ from support_portal.app import build_app
 from support_portal.settings import SupportPortalSettings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-
-
-def bearer(sub: str, structures: list[str] | None = None, roles: list[str] | None = None) -> dict[str, str]:
-    token = mint_dev_token(sub, structures or [], roles or [], email=f"{sub}@example.fr")
-    return {"authorization": "Bearer " + token}
 
 
 @dataclass

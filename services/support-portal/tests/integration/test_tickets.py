@@ -10,14 +10,15 @@ import httpx
 import sqlalchemy as sa
 
 from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
+from chorus_common.testing.auth import bearer
 from chorus_common.testing.fixtures import BusProbe, take
 from support_portal.db import outbox, tickets
 
-from .conftest import RunningSupportPortal, bearer
+from .conftest import RunningSupportPortal
 
 SUPPORT_AGENT = bearer("agent-support", roles=["support-agent"])
-DELEG_AGENT = bearer("agent-deleg", ["11000000000015"], ["agent:DELEG"])
-EJ_AGENT = bearer("agent-ej", ["11000000000015"], ["agent:EJ"])
+DELEG_AGENT = bearer("agent-deleg", "11000000000015", roles=["agent:DELEG"])
+EJ_AGENT = bearer("agent-ej", "11000000000015", roles=["agent:EJ"])
 
 
 def ticket(category: str = "COMPTE", subcategory: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -41,7 +42,7 @@ async def test_a_signed_in_requester_drafts_submits_answers_and_closes(
     submitted_tap, updated_tap = await bus.tap("ticket-submitted"), await bus.tap("ticket-updated")
     structure = f"S-{uuid.uuid4().hex[:6]}"
     sub = f"user-{uuid.uuid4().hex[:6]}"
-    me = bearer(sub, [structure])
+    me = bearer(sub, structure)
     draft = await service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
     assert draft.status_code == 201, draft.text
     body = draft.json()
@@ -97,7 +98,7 @@ async def test_tickets_are_routed_to_business_services_whose_agents_alone_see_th
     service: RunningSupportPortal,
 ):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer(f"user-{uuid.uuid4().hex[:6]}", [structure])
+    me = bearer(f"user-{uuid.uuid4().hex[:6]}", structure)
     created = await service.client.post(
         "/tickets",
         json={**ticket("FACTURATION", "DELEGATION"), "structure_id": structure, "submit": True},
@@ -109,7 +110,7 @@ async def test_tickets_are_routed_to_business_services_whose_agents_alone_see_th
         "/tickets", params={"list": "to-do", "page_size": 200}, headers=DELEG_AGENT
     )
     assert routed["id"] in [t["id"] for t in todo.json()["items"]]
-    for outsider in (EJ_AGENT, SUPPORT_AGENT, bearer("other-user", [structure])):
+    for outsider in (EJ_AGENT, SUPPORT_AGENT, bearer("other-user", structure)):
         listed = await service.client.get(
             "/tickets", params={"list": "to-do", "page_size": 200}, headers=outsider
         )
@@ -208,7 +209,7 @@ async def test_signed_out_creation_is_rate_limited_per_email_and_per_client(serv
 
 async def test_concurrent_creations_never_share_a_reference(service: RunningSupportPortal):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer("busy-user", [structure])
+    me = bearer("busy-user", structure)
     responses = await asyncio.gather(
         *(
             service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
@@ -223,7 +224,7 @@ async def test_concurrent_creations_never_share_a_reference(service: RunningSupp
 
 async def test_bad_requests_get_problems(service: RunningSupportPortal):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer("user", [structure])
+    me = bearer("user", structure)
     other_structure = await service.client.post(
         "/tickets", json={**ticket(), "structure_id": "NOT-MINE"}, headers=me
     )
