@@ -98,10 +98,6 @@ async def deposit(request: Request, principal: CurrentPrincipal, body: WorksInvo
             actor=principal.sub,
             actor_structure_id=body.supplier.structure_id,
             role=Role.FOURNISSEUR,
-            acting_for=None,
-            reason_code=None,
-            reason=None,
-            amounts=None,
             at=now,
         )
 
@@ -261,10 +257,6 @@ async def process_rejections(
                         actor=principal.sub,
                         actor_structure_id=row["supplier_structure_id"],
                         role=Role.FOURNISSEUR,
-                        acting_for=None,
-                        reason_code=None,
-                        reason=None,
-                        amounts=None,
                         at=now,
                     ),
                 )

@@ -25,11 +25,11 @@ class HistoryEntry:
     actor: str
     actor_structure_id: str
     role: str
-    acting_for: str | None
-    reason_code: str | None
-    reason: str | None
-    amounts: dict[str, str] | None
     at: datetime
+    acting_for: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    amounts: dict[str, str] | None = None
 
 
 async def insert_invoice(

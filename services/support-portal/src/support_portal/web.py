@@ -58,6 +58,15 @@ def _categories(request: Request) -> list[str]:
     return routing.categories()
 
 
+def invalid_link() -> HTMLResponse:
+    return page(
+        "message.html",
+        status_code=404,
+        title="Lien invalide",
+        text="Ce lien de suivi n'est pas ou plus valide.",
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 async def new_ticket_form(request: Request) -> HTMLResponse:
     return page(
@@ -104,12 +113,7 @@ async def follow_page(request: Request, token: str) -> HTMLResponse:
     try:
         _, view = await public_view(request, token)
     except Problem:
-        return page(
-            "message.html",
-            status_code=404,
-            title="Lien invalide",
-            text="Ce lien de suivi n'est pas ou plus valide.",
-        )
+        return invalid_link()
     return page("follow.html", ticket=view, status_label=STATUS_LABELS[view.status], token=token, error=None)
 
 
@@ -120,12 +124,7 @@ async def answer_page(request: Request, token: str) -> HTMLResponse | RedirectRe
     try:
         await answer_signed_out(request, token, message)
     except Problem:
-        return page(
-            "message.html",
-            status_code=404,
-            title="Lien invalide",
-            text="Ce lien de suivi n'est pas ou plus valide.",
-        )
+        return invalid_link()
     except ActionRefused as refused:
         _, view = await public_view(request, token)
         error = ANSWER_ERRORS[refused.refusal]
