@@ -66,8 +66,8 @@ async def create_engagement(
     now = runtime.clock.now()
     engagement_id = uuid.uuid4()
     lines = []
-    for index, line in enumerate(body.lines, start=1):
-        amounts = line_amounts(line.quantity, line.unit_price_ht, line.vat_rate)
+    amounts_of_lines = [line_amounts(line.quantity, line.unit_price_ht, line.vat_rate) for line in body.lines]
+    for index, (line, amounts) in enumerate(zip(body.lines, amounts_of_lines, strict=True), start=1):
         lines.append(
             {
                 "line_number": line.line_number or index,
@@ -80,7 +80,7 @@ async def create_engagement(
                 "amount_ttc": amounts.amount_ttc,
             }
         )
-    total = totals(line_amounts(line.quantity, line.unit_price_ht, line.vat_rate) for line in body.lines)
+    total = totals(amounts_of_lines)
     values = {
         "id": engagement_id,
         "number": body.number,

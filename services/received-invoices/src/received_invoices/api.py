@@ -229,17 +229,12 @@ async def list_delegations(
 
 
 async def _visible_delegation(
-    conn: AsyncConnection, principal: Principal, delegation_id: uuid.UUID
+    conn: AsyncConnection, principal: Principal, delegation_id: uuid.UUID, lock: bool = False
 ) -> RowMapping:
-    row = (
-        (
-            await conn.execute(
-                sa.select(delegations).where(delegations.c.id == delegation_id).with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
+    query = sa.select(delegations).where(delegations.c.id == delegation_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
     if row is None or not (
         principal.acts_for(row["delegator_structure_id"]) or principal.acts_for(row["delegate_structure_id"])
     ):
@@ -251,7 +246,7 @@ async def _visible_delegation(
 async def get_delegation(
     request: Request, principal: CurrentPrincipal, delegation_id: uuid.UUID
 ) -> DelegationOut:
-    async with runtime_of(request).engine.begin() as conn:
+    async with runtime_of(request).engine.connect() as conn:
         return DelegationOut.model_validate(dict(await _visible_delegation(conn, principal, delegation_id)))
 
 
@@ -261,7 +256,7 @@ async def act_on_delegation(
 ) -> DelegationOut:
     runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
-        row = await _visible_delegation(conn, principal, delegation_id)
+        row = await _visible_delegation(conn, principal, delegation_id, lock=True)
         if not principal.acts_for(row["delegator_structure_id"]):
             raise Problem(
                 403, "action-forbidden", "Forbidden", "Only the delegating structure revokes a delegation"
