@@ -42,9 +42,11 @@ browser:
 e2e: check-servers browser
 	$(PYTEST) tests/e2e
 
-## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/
+## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/,
+## and the Kubernetes manifests under deploy/k8s/ from their generator
 docs: install
 	$(RUN) python tests/repo/documents.py --write
+	$(RUN) python deploy/k8s/generate.py --write
 
 ## bench: every benchmark in bench/, printing its figures (minutes; not part of `make test`)
 bench: check-servers

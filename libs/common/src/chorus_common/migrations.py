@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
@@ -60,6 +61,11 @@ def run_env(target_metadata: MetaData) -> None:
     def run(connection: Connection) -> None:
         configure(connection)
         with context.begin_transaction():
+            # Replicas (or init containers) starting together apply the migrations once: the others
+            # wait here, then find the database at head.
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": version_table}
+            )
             context.run_migrations()
 
     async def run_online() -> None:

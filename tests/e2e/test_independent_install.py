@@ -1,0 +1,134 @@
+"""Each service installs from `libs/common` and itself alone, then starts and becomes ready.
+
+What a platform team does for one service (and what each Dockerfile does): copy the workspace's
+manifests and sources, `uv sync --frozen --no-dev --package <service>` into a new environment, run it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from chorus_common.testing.fixtures import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+
+
+def uv() -> list[str]:
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+@pytest.fixture(scope="module")
+def workspace_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files a service image is built from, and nothing else (no virtual environment)."""
+    copy = tmp_path_factory.mktemp("workspace")
+    shutil.copy(ROOT / "pyproject.toml", copy)
+    shutil.copy(ROOT / "uv.lock", copy)
+    ignore = shutil.ignore_patterns("__pycache__", "tests", ".pytest_cache", ".mypy_cache")
+    shutil.copytree(ROOT / "libs" / "common", copy / "libs" / "common", ignore=ignore)
+    shutil.copytree(ROOT / "services", copy / "services", ignore=ignore)
+    return copy
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_installs_alone_and_starts_to_ready(
+    service: str,
+    workspace_copy: Path,
+    tmp_path: Path,
+    database_factory: Callable[[str], str],
+    rabbitmq_url: str,
+):
+    package = service.replace("-", "_")
+    environment = tmp_path / "venv"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "UV_"))}
+    sync = subprocess.run(
+        [*uv(), "sync", "--frozen", "--no-dev", "--package", service, "--python", sys.executable],
+        cwd=workspace_copy,
+        env={**clean, "UV_PROJECT_ENVIRONMENT": str(environment), "UV_PYTHON_DOWNLOADS": "never"},
+        capture_output=True,
+        text=True,
+    )
+    assert sync.returncode == 0, sync.stderr
+    python = str(environment / "bin" / "python")
+
+    others = [s.replace("-", "_") for s in SERVICES if s != service]
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    importable = subprocess.run([python, "-c", probe, *others], capture_output=True, text=True, check=True)
+    assert importable.stdout.strip() == "[]", f"{service} can import other services: {importable.stdout}"
+    dev_only = subprocess.run([python, "-c", probe, "pytest", "aiosmtpd"], capture_output=True, text=True)
+    assert dev_only.stdout.strip() == "[]"
+
+    port = free_port()
+    env = {
+        **clean,
+        "DATABASE_URL": database_factory(package),
+        "RABBITMQ_URL": rabbitmq_url,
+        "HTTP_PORT": str(port),
+        # Files a deployment mounts (a ConfigMap in Kubernetes, a volume in compose).
+        "ROUTING_TABLE_PATH": str(ROOT / "deploy" / "support" / "routing.json"),
+        "FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(ROOT / "deploy" / "flags" / "flags.json"),
+    }
+    log = (tmp_path / "service.log").open("wb")
+    server = subprocess.Popen(
+        [python, "-m", package, "serve", "--migrate"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        ready = wait_ready(f"http://127.0.0.1:{port}/health/ready", server, within=90)
+        assert ready, (tmp_path / "service.log").read_text()[-3000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete
+    output = (tmp_path / "service.log").read_text()
+    assert server.returncode in (0, -signal.SIGTERM), output[-3000:]
+    assert "Application shutdown complete" in output
+
+
+def test_replicas_starting_together_apply_the_migrations_once(database_factory: Callable[[str], str]):
+    """Several init containers (or `serve --migrate` replicas) migrate one database at the same moment."""
+    env = {**os.environ, "DATABASE_URL": database_factory("concurrent_migrations")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "invoicing_works", "migrate"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, "\n".join(outputs)[-4000:]
+    applied = [output.count("Running upgrade  -> 0001") for output in outputs]
+    assert sum(applied) == 1, outputs
