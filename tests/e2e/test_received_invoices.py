@@ -11,9 +11,8 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.testing.fixtures import BusProbe, eventually
+from chorus_common.testing.platform import Platform
 from received_invoices.domain import is_valid_siret
-
-from .conftest import Platform
 
 
 def siret() -> str:

@@ -17,8 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.testing.fixtures import eventually
-
-from .conftest import ROOT, Platform
+from chorus_common.testing.platform import ROOT, Platform
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -13,8 +13,7 @@ from chorus_common.clock import SystemClock, paris_day
 from chorus_common.testing.auth import bearer as user_bearer
 from chorus_common.testing.events import party
 from chorus_common.testing.fixtures import eventually
-
-from .conftest import Platform
+from chorus_common.testing.platform import Platform
 
 
 def bearer(*structures: str) -> dict[str, str]:

@@ -1,0 +1,197 @@
+"""The whole platform launched as processes by `deploy/local/launcher.py`, for end-to-end and fault tests.
+
+Each harness gets its own run folder, database prefix, RabbitMQ vhost, flag file and port offset, so
+several can run side by side with a developer's `make run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.db import drop_database
+from chorus_common.testing.fixtures import eventually, free_port, write_flags
+from chorus_common.testing.servers import TestServers, unique_name
+
+ROOT = Path(__file__).resolve().parents[5]
+LAUNCHER = ROOT / "deploy" / "local" / "launcher.py"
+SERVICES = {
+    "invoicing-works": 8001,
+    "received-invoices": 8002,
+    "engagements": 8003,
+    "support-portal": 8004,
+    "notifications": 8005,
+}
+SMTP_PORT = 1025
+
+
+def free_offset() -> int:
+    """A port offset at which the catcher's and every service's ports are free."""
+    for _ in range(50):
+        offset = free_port() % 20000 + 20000 - SMTP_PORT
+        ports = [SMTP_PORT + offset, *(port + offset for port in SERVICES.values())]
+        if all(_free(port) for port in ports):
+            return offset
+    raise RuntimeError("no free ports for the platform")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class Platform:
+    run_dir: Path
+    flags_path: Path
+    offset: int
+    process: subprocess.Popen[str]
+    env: dict[str, str]
+    db_prefix: str
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{SERVICES[service] + self.offset}"
+
+    def set_flags(self, **flags: bool) -> None:
+        write_flags(self.flags_path, {key.replace("_", "-"): value for key, value in flags.items()})
+        time.sleep(1.5)  # the file provider re-reads the file every 500 ms
+
+    def mails(self) -> list[EmailMessage]:
+        new = self.run_dir / "mail" / "new"
+        messages = []
+        for path in sorted(new.iterdir(), key=lambda p: p.stat().st_mtime_ns) if new.exists() else []:
+            messages.append(message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=policy.default))
+        return messages
+
+    def mails_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.mails() if address in str(m["To"])]
+
+    def pid(self, service: str) -> int:
+        return int((self.run_dir / "pids" / f"{service}.pid").read_text())
+
+    def run_job(self, service: str, *args: str) -> str:
+        """Run a service's CLI job against this platform's database, as a CronJob would."""
+        package = service.replace("-", "_")
+        env = {**self.env, "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}"}
+        done = subprocess.run(
+            [sys.executable, "-m", package, "jobs", *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def log(self, name: str) -> str:
+        path = self.run_dir / "logs" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def start_platform(run_dir: Path, offset: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--run-dir", str(run_dir), "--port-offset", str(offset)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = []
+    deadline = time.monotonic() + 180
+    for line in process.stdout:
+        output.append(line)
+        if "platform ready" in line:
+            return process
+        if time.monotonic() > deadline:
+            break
+    process.kill()
+    logs = "\n".join(
+        f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in (run_dir / "logs").glob("*.log")
+    )
+    raise RuntimeError("the platform did not start:\n" + "".join(output) + logs)
+
+
+@contextmanager
+def launched_platform(
+    servers: TestServers,
+    rabbitmq_url: str,
+    run_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    name: str = "e2e",
+) -> Iterator[Platform]:
+    """The platform on its own databases (dropped afterwards), vhost, flag file and ports."""
+    flags_path = run_dir / "flags.json"
+    write_flags(flags_path, {})
+    prefix = unique_name(name) + "_"
+    env = dict(os.environ)
+    env.update(
+        RABBITMQ_URL=rabbitmq_url,
+        POSTGRES_URL=servers.postgres_url,
+        DB_PREFIX=prefix,
+        FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(flags_path),
+        LOG_LEVEL="INFO",
+    )
+    env.update(extra_env or {})
+    offset = free_offset()
+    process = start_platform(run_dir, offset, env)
+    try:
+        yield Platform(run_dir, flags_path, offset, process, env, prefix)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for service in SERVICES:
+            asyncio.run(drop_database(f"{servers.postgres_url}/{prefix}{service.replace('-', '_')}"))
+        shutil.rmtree(run_dir / "mail", ignore_errors=True)
+
+
+def admin() -> dict[str, str]:
+    return {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
+
+
+async def decisions(http: httpx.AsyncClient, platform: Platform, **filters: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = await http.get(
+            platform.url("notifications") + "/notifications",
+            params={**filters, "page": page, "page_size": 200},
+            headers=admin(),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items.extend(body["items"])
+        if len(items) >= body["total"] or not body["items"]:
+            return items
+        page += 1
+
+
+async def wait_for_decisions(
+    http: httpx.AsyncClient, platform: Platform, event_id: str, count: int
+) -> list[dict[str, Any]]:
+    async def enough() -> list[dict[str, Any]] | None:
+        found = await decisions(http, platform, event_id=event_id)
+        return found if len(found) >= count else None
+
+    result: list[dict[str, Any]] = await eventually(enough, within=30)
+    return result
