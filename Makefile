@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: install check-servers browser run test lint typecheck unit integration e2e docs bench
+.PHONY: install check-servers browser run test lint typecheck unit integration e2e security test-faults docs bench
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -17,8 +17,8 @@ check-servers: install
 run: check-servers
 	$(RUN) python deploy/local/launcher.py
 
-## test: lint, type checks, unit, integration and end-to-end tests
-test: check-servers lint typecheck unit integration e2e
+## test: lint, type checks, unit, integration, end-to-end and security tests
+test: check-servers lint typecheck unit integration e2e security
 
 lint: install
 	$(RUN) ruff check .
@@ -41,6 +41,11 @@ browser:
 
 e2e: check-servers browser
 	$(PYTEST) tests/e2e
+
+## security: the authorization matrix, schemathesis over every OpenAPI document, hostile bodies,
+## production refusing unsafe settings; on the platform started as processes
+security: check-servers
+	$(PYTEST) tests/security
 
 ## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/,
 ## and the Kubernetes manifests under deploy/k8s/ from their generator

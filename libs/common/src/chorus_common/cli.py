@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from chorus_common import migrations
 from chorus_common.logging import configure_logging
@@ -59,7 +60,16 @@ class ServiceCli:
 
     def main(self, argv: Sequence[str] | None = None) -> int:
         args = self.parser().parse_args(argv)
-        settings = self.settings_factory()
+        try:
+            settings = self.settings_factory()
+        except ValidationError as exc:
+            # An operator's mistake: say which settings are wrong, without a traceback.
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']).upper() or 'settings'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            print(f"configuration refused: {problems}", file=sys.stderr)
+            return 2
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
         if args.command in ("migrate", "serve") and (args.command == "migrate" or args.migrate):
             migrations.upgrade(self.migrations_dir, settings.database_url, self.version_table(settings))

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -28,7 +28,23 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     async def live() -> dict[str, str]:
         return {"status": "live"}
 
-    @router.get("/health/ready")
+    readiness = {
+        "description": "Readiness of each dependency",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["status", "checks"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ready", "not-ready"]},
+                        "checks": {"type": "object", "additionalProperties": {"enum": ["up", "down"]}},
+                    },
+                }
+            }
+        },
+    }
+
+    @router.get("/health/ready", responses={200: readiness, 503: readiness})
     async def ready() -> JSONResponse:
         names = list(checks)
         results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
@@ -39,7 +55,11 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
             status_code=200 if healthy else 503,
         )
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text exposition", "content": {"text/plain": {}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus_common.events import Party
 from chorus_common.logging import request_id_var
@@ -48,8 +49,36 @@ class ExactJSONRoute(APIRoute):
         return exact_handler
 
 
+class BodySizeLimit:
+    """Refuses a body streamed past the limit (no Content-Length) as the route reads it: 413."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # FastAPI lets an HTTPException out of body reading; the problem handler answers.
+                    raise HTTPException(413, f"Request bodies are limited to {self.max_body_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 def install_http_middleware(app: FastAPI, service: str, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     """Request ids in logs and responses, Prometheus metrics, and a bound on body size."""
+
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

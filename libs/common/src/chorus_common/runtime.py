@@ -30,7 +30,7 @@ from chorus_common.messaging.consumer import EventConsumer, EventHandler
 from chorus_common.messaging.inbox import inbox_table
 from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_table
 from chorus_common.messaging.topology import EVENTS_EXCHANGE, create_broker, declare_topology
-from chorus_common.problems import install_problem_handlers
+from chorus_common.problems import document_problems, install_problem_handlers
 from chorus_common.settings import ServiceSettings
 
 logger = logging.getLogger("chorus.runtime")
@@ -192,6 +192,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
     install_problem_handlers(app)
+    document_problems(app)
     install_http_middleware(app, runtime.settings.service_name)
     app.include_router(health_router({"database": runtime.database_ready, "rabbitmq": runtime.broker_ready}))
     if runtime.settings.runs_api:

@@ -1,0 +1,450 @@
+"""The authorization matrix: every endpoint of every service, against every kind of caller it must refuse.
+
+Each endpoint is called on a resource that exists and belongs to someone else, with a body the owner
+could send; the refused calls must leave every table of every service as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+
+from chorus_common.testing.fixtures import eventually
+from chorus_common.testing.platform import SERVICES, Platform
+from received_invoices.domain import is_valid_siret
+
+from .conftest import IdentityProvider, new_id, quiescent_fingerprint
+
+ROOT = Path(__file__).resolve().parents[2]
+Expectation = Literal["refused", "empty", "none-processed"]
+# Open to anyone by design: operations probes, and the signed-out support pages (their secret is the link).
+PUBLIC_PREFIXES = ("/health/", "/metrics", "/asyncapi.json", "/public/")
+
+
+def siret() -> str:
+    body = "".join(random.choices("0123456789", k=13))
+    return next(body + key for key in "0123456789" if is_valid_siret(body + key))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    method: str
+    template: str  # as in the OpenAPI document
+    path: str
+    body: Any = None
+    # What a signed-in caller of an unrelated structure gets: a refusal, an empty list, or (a bulk
+    # action) every item reported as not found.
+    unrelated: Expectation = "refused"
+    # For an "empty" list: structures whose users do see the resource there (else the owner's).
+    viewers: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.method} {self.template}"
+
+
+@dataclass
+class Owned:
+    """Resources created by their owners, and the matrix of endpoints over them."""
+
+    endpoints: list[Endpoint]
+    owner_structures: dict[str, list[str]]
+    owner_roles: dict[str, list[str]]
+    owner_subs: dict[str, str]
+
+
+def party(structure_id: str, service_code: str | None = None) -> dict[str, Any]:
+    return {
+        "structure_id": structure_id,
+        "name": f"Nom {structure_id}",
+        "email": f"contact-{structure_id.lower()}@example.fr",
+        "service_code": service_code,
+    }
+
+
+async def created(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: Any) -> Any:
+    response = await http.request(method, url, json=body, headers=headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+@pytest.fixture(scope="session")
+async def owned(
+    secured_platform: Platform, http: httpx.AsyncClient, identity_provider: IdentityProvider
+) -> Owned:
+    idp, platform = identity_provider, secured_platform
+    endpoints: list[Endpoint] = []
+
+    # invoicing-works: an A4 deposited by its supplier, with an MOE and an MOA
+    supplier, moe, moa = new_id("SUP"), new_id("MOE"), new_id("MOA")
+    works = platform.url("invoicing-works")
+    works_body = {
+        "number": new_id("PDM"),
+        "billing_frame": "A4",
+        "supplier": party(supplier),
+        "moe": party(moe),
+        "moa": party(moa),
+        "amount_ht": "10000.00",
+        "vat_amount": "2000.00",
+        "amount_ttc": "12000.00",
+    }
+    invoice = await created(
+        http, "POST", works + "/works-invoices", idp.headers("sam", [supplier]), works_body
+    )
+    endpoints += [
+        Endpoint("invoicing-works", "GET", "/works-invoices", "/works-invoices", unrelated="empty"),
+        Endpoint(
+            "invoicing-works", "POST", "/works-invoices", "/works-invoices", {**works_body, "number": "X-1"}
+        ),
+        Endpoint(
+            "invoicing-works",
+            "GET",
+            "/works-invoices/to-process",
+            "/works-invoices/to-process?role=MOE",
+            unrelated="empty",
+            viewers=(moe,),
+        ),
+        Endpoint(
+            "invoicing-works", "GET", "/works-invoices/{invoice_id}", f"/works-invoices/{invoice['id']}"
+        ),
+        Endpoint(
+            "invoicing-works",
+            "POST",
+            "/works-invoices/{invoice_id}/actions",
+            f"/works-invoices/{invoice['id']}/actions",
+            {"action": "VALIDATION"},
+        ),
+        Endpoint(
+            "invoicing-works",
+            "POST",
+            "/works-invoices/rejections/process",
+            "/works-invoices/rejections/process",
+            {"ids": [invoice["id"]]},
+            unrelated="none-processed",
+        ),
+    ]
+
+    # received-invoices: a recipient with a service, a supplier, an A1 deposited, a delegation
+    received = platform.url("received-invoices")
+    recipient, provider, delegate = siret(), siret(), siret()
+    for structure, kind in ((recipient, "PUBLIC"), (provider, "PRIVATE"), (delegate, "PUBLIC")):
+        await created(
+            http,
+            "POST",
+            received + "/structures",
+            idp.headers(f"user-{structure}", [structure]),
+            {
+                "identifier": structure,
+                "name": f"S {structure}",
+                "kind": kind,
+                "email": f"{structure}@example.fr",
+            },
+        )
+    owner = idp.headers(f"user-{recipient}", [recipient])
+    await created(
+        http, "POST", f"{received}/structures/{recipient}/services", owner, {"code": "SVC", "name": "Service"}
+    )
+    delegation_body: dict[str, Any] = {
+        "delegator_structure_id": recipient,
+        "delegate_structure_id": delegate,
+        "right": "VALIDATION",
+        "scope": "STRUCTURE",
+        "service_codes": [],
+        "start_date": "2026-01-01",
+        "end_date": None,
+    }
+    delegation = await created(http, "POST", received + "/delegations", owner, delegation_body)
+    invoice_body = {
+        "external_id": new_id("EXT"),
+        "number": new_id("F"),
+        "billing_frame": "A1",
+        "supplier": party(provider),
+        "recipient": party(recipient, "SVC"),
+        "amount_ht": "1000.00",
+        "vat_amount": "200.00",
+        "amount_ttc": "1200.00",
+        "currency": "EUR",
+        "issue_date": "2026-10-30",
+    }
+    received_invoice = await created(
+        http, "POST", received + "/invoices", idp.headers(f"user-{provider}", [provider]), invoice_body
+    )
+    endpoints += [
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/structures",
+            "/structures",
+            {"identifier": siret(), "name": "Autre", "kind": "PUBLIC", "email": "autre@example.fr"},
+        ),
+        Endpoint("received-invoices", "GET", "/structures/{structure_id}", f"/structures/{recipient}"),
+        Endpoint(
+            "received-invoices",
+            "GET",
+            "/structures/{structure_id}/services",
+            f"/structures/{recipient}/services",
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/structures/{structure_id}/services",
+            f"/structures/{recipient}/services",
+            {"code": "NEW", "name": "Nouveau"},
+        ),
+        Endpoint(
+            "received-invoices",
+            "PATCH",
+            "/structures/{structure_id}/services/{code}",
+            f"/structures/{recipient}/services/SVC",
+            {"active": False},
+        ),
+        Endpoint("received-invoices", "GET", "/delegations", "/delegations", unrelated="empty"),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/delegations",
+            "/delegations",
+            {**delegation_body, "start_date": "2026-02-01"},
+        ),
+        Endpoint(
+            "received-invoices",
+            "GET",
+            "/delegations/{delegation_id}",
+            f"/delegations/{delegation['id']}",
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/delegations/{delegation_id}/actions",
+            f"/delegations/{delegation['id']}/actions",
+            {"action": "REVOCATION"},
+        ),
+        Endpoint(
+            "received-invoices",
+            "GET",
+            "/invoices",
+            "/invoices?list=deposited",
+            unrelated="empty",
+            viewers=(provider,),
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/invoices",
+            "/invoices",
+            {**invoice_body, "external_id": new_id("EXT")},
+        ),
+        Endpoint("received-invoices", "GET", "/invoices/{invoice_id}", f"/invoices/{received_invoice['id']}"),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/invoices/{invoice_id}/actions",
+            f"/invoices/{received_invoice['id']}/actions",
+            {"action": "VALIDATION"},
+        ),
+    ]
+
+    # engagements: a purchase order of an issuing ministry
+    issuer = new_id("MIN")
+    engagement_body = {
+        "number": new_id("EJ"),
+        "type": "BON_DE_COMMANDE",
+        "issuer": {
+            "structure_id": issuer,
+            "name": "Ministère",
+            "email": "achats@min.gouv.fr",
+            "kind": "ETAT",
+        },
+        "supplier": {"structure_id": new_id("SUP"), "name": "BTP SA", "email": "contact@btp.example.fr"},
+        "currency": "EUR",
+        "lines": [
+            {"description": "Ciment", "quantity": "2.5", "unit": "T", "unit_price_ht": "10", "vat_rate": "20"}
+        ],
+    }
+    engagement = await created(
+        http,
+        "POST",
+        platform.url("engagements") + "/engagements",
+        idp.headers("ivy", [issuer]),
+        engagement_body,
+    )
+    endpoints += [
+        Endpoint("engagements", "GET", "/engagements", "/engagements", unrelated="empty"),
+        Endpoint(
+            "engagements", "POST", "/engagements", "/engagements", {**engagement_body, "number": "EJ-X"}
+        ),
+        Endpoint("engagements", "GET", "/engagements/{engagement_id}", f"/engagements/{engagement['id']}"),
+        Endpoint(
+            "engagements",
+            "POST",
+            "/engagements/{engagement_id}/actions",
+            f"/engagements/{engagement['id']}/actions",
+            {"action": "VALIDATION"},
+        ),
+    ]
+
+    # support-portal: a ticket submitted by a user of a structure
+    requester_structure = new_id("USR")
+    ticket_body = {
+        "category": "COMPTE",
+        "title": "Accès impossible",
+        "description": "Je ne parviens pas à me connecter.",
+        "environment": "PRODUCTION",
+        "structure_id": requester_structure,
+        "submit": True,
+    }
+    ticket = await created(
+        http,
+        "POST",
+        platform.url("support-portal") + "/tickets",
+        idp.headers("rita", [requester_structure]),
+        ticket_body,
+    )
+    endpoints += [
+        Endpoint("support-portal", "GET", "/tickets", "/tickets?list=in-progress", unrelated="empty"),
+        Endpoint("support-portal", "POST", "/tickets", "/tickets", ticket_body),
+        Endpoint("support-portal", "GET", "/tickets/{ticket_id}", f"/tickets/{ticket['id']}"),
+        Endpoint(
+            "support-portal",
+            "POST",
+            "/tickets/{ticket_id}/actions",
+            f"/tickets/{ticket['id']}/actions",
+            {"action": "CLOTURE"},
+        ),
+    ]
+
+    # notifications: decisions are read by operators only
+    admin = idp.headers("operator", [], ["admin"])
+    notifications = platform.url("notifications")
+
+    async def a_decision() -> dict[str, Any] | None:
+        response = await http.get(notifications + "/notifications", headers=admin)
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items[0] if items else None
+
+    decision = await eventually(a_decision, within=30)
+    endpoints += [
+        Endpoint("notifications", "GET", "/notifications", "/notifications"),
+        Endpoint(
+            "notifications", "GET", "/notifications/{notification_id}", f"/notifications/{decision['id']}"
+        ),
+    ]
+    return Owned(
+        endpoints,
+        owner_structures={
+            "invoicing-works": [supplier],
+            "received-invoices": [recipient],
+            "engagements": [issuer],
+            "support-portal": [requester_structure],
+            "notifications": [],
+        },
+        owner_roles={"notifications": ["admin"]},
+        # support-portal's requester lists are a user's own tickets
+        owner_subs={"support-portal": "rita"},
+    )
+
+
+def test_the_matrix_covers_every_authenticated_endpoint_of_every_service(owned: Owned):
+    documented = set()
+    for service in SERVICES:
+        paths = json.loads((ROOT / "docs" / service / "openapi.json").read_text())["paths"]
+        for template, operations in paths.items():
+            if template.startswith(PUBLIC_PREFIXES):
+                continue
+            documented |= {f"{service} {method.upper()} {template}" for method in operations}
+    assert {str(e) for e in owned.endpoints} == documented
+
+
+async def call(
+    http: httpx.AsyncClient, platform: Platform, endpoint: Endpoint, headers: dict[str, str]
+) -> httpx.Response:
+    return await http.request(
+        endpoint.method, platform.url(endpoint.service) + endpoint.path, json=endpoint.body, headers=headers
+    )
+
+
+async def test_forged_expired_or_missing_tokens_get_401_and_change_nothing(
+    secured_platform: Platform, http: httpx.AsyncClient, identity_provider: IdentityProvider, owned: Owned
+):
+    before = await quiescent_fingerprint(secured_platform)
+    calls = 0
+    for endpoint in owned.endpoints:
+        forgeries = identity_provider.forgeries(
+            owned.owner_structures[endpoint.service], owned.owner_roles.get(endpoint.service, [])
+        )
+        for kind, headers in forgeries.items():
+            response = await call(http, secured_platform, endpoint, headers)
+            calls += 1
+            assert response.status_code == 401, (str(endpoint), kind, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["type"] == "urn:chorus:problem:unauthenticated"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    assert await quiescent_fingerprint(secured_platform) == before
+    print(f"\n{calls} forged or missing credentials over {len(owned.endpoints)} endpoints: all 401")
+
+
+async def test_a_caller_of_an_unrelated_structure_is_refused_or_sees_nothing(
+    secured_platform: Platform, http: httpx.AsyncClient, identity_provider: IdentityProvider, owned: Owned
+):
+    before = await quiescent_fingerprint(secured_platform)
+    stranger = identity_provider.headers("eve", [new_id("ELSEWHERE")])
+    for endpoint in owned.endpoints:
+        response = await call(http, secured_platform, endpoint, stranger)
+        if endpoint.unrelated == "empty":
+            assert response.status_code == 200, (str(endpoint), response.text)
+            assert response.json()["items"] == [], str(endpoint)
+            # ... where its owner does see the resource
+            viewer = identity_provider.headers(
+                owned.owner_subs.get(endpoint.service, "owner"),
+                list(endpoint.viewers or owned.owner_structures[endpoint.service]),
+                owned.owner_roles.get(endpoint.service, []),
+            )
+            seen = await call(http, secured_platform, endpoint, viewer)
+            assert seen.status_code == 200 and seen.json()["items"], (str(endpoint), seen.text)
+        elif endpoint.unrelated == "none-processed":
+            assert response.status_code == 200, (str(endpoint), response.text)
+            body = response.json()
+            assert body["processed"] == 0
+            assert {result["outcome"] for result in body["results"]} == {"NOT_FOUND"}
+        else:
+            assert response.status_code in (403, 404), (str(endpoint), response.status_code, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+    assert await quiescent_fingerprint(secured_platform) == before
+
+
+async def test_a_caller_with_the_wrong_role_is_refused(
+    secured_platform: Platform, http: httpx.AsyncClient, identity_provider: IdentityProvider, owned: Owned
+):
+    """Roles the services check: `admin` for notifications, the support agent's roles for agent actions."""
+    before = await quiescent_fingerprint(secured_platform)
+    agent_of_another_team = ["support-agent-trainee", "agent:NOT-A-TEAM"]
+    for endpoint in owned.endpoints:
+        if endpoint.service == "notifications":
+            headers = identity_provider.headers("not-an-operator", [], agent_of_another_team)
+            response = await call(http, secured_platform, endpoint, headers)
+            assert response.status_code == 403, (str(endpoint), response.text)
+    ticket = next(e for e in owned.endpoints if e.template == "/tickets/{ticket_id}/actions")
+    requester = owned.owner_structures["support-portal"]
+    for action in ("PRISE_EN_CHARGE", "PROPOSITION_SOLUTION", "TRANSFERT_SUPPORT"):
+        # the requester's own ticket, but an agent's action: the requester lacks the role
+        as_requester = identity_provider.headers("rita", requester)
+        response = await http.post(
+            secured_platform.url("support-portal") + ticket.path,
+            json={"action": action, "message": "x"},
+            headers=as_requester,
+        )
+        assert response.status_code in (403, 409), (action, response.text)
+        wrong_team = identity_provider.headers("agent-x", [], agent_of_another_team)
+        response = await http.post(
+            secured_platform.url("support-portal") + ticket.path,
+            json={"action": action, "message": "x"},
+            headers=wrong_team,
+        )
+        assert response.status_code in (403, 404), (action, response.text)
+    assert await quiescent_fingerprint(secured_platform) == before

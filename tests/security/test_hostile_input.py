@@ -1,0 +1,144 @@
+"""Hostile input: oversized and deeply nested bodies are refused with a 4xx problem, and production
+refuses to start with the development token secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chorus_common.settings import DEV_JWT_SECRET
+from chorus_common.testing.platform import SERVICES, Platform
+
+from .conftest import IdentityProvider, quiescent_fingerprint
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 1024 * 1024  # MAX_BODY_BYTES of libs/common
+
+
+def json_operations() -> list[tuple[str, str, str]]:
+    """(service, method, path) of every operation taking a JSON body, path parameters filled in."""
+    found = []
+    for service in SERVICES:
+        paths = json.loads((ROOT / "docs" / service / "openapi.json").read_text())["paths"]
+        for template, operations in paths.items():
+            for method, operation in operations.items():
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    path = template
+                    for parameter in operation.get("parameters", []):
+                        if parameter["in"] == "path":
+                            path = path.replace(
+                                "{" + parameter["name"] + "}", "00000000-0000-4000-8000-000000000000"
+                            )
+                    found.append((service, method.upper(), path))
+    return found
+
+
+OPERATIONS = json_operations()
+
+
+def problem_4xx(response: httpx.Response) -> bool:
+    return 400 <= response.status_code < 500 and response.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+async def chunks(total: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    yield b'{"padding": "'
+    sent = 0
+    while sent < total:
+        yield b"x" * size
+        sent += size
+    yield b'"}'
+
+
+@pytest.mark.parametrize(("service", "method", "path"), OPERATIONS, ids=[" ".join(o) for o in OPERATIONS])
+async def test_oversized_deeply_nested_or_malformed_bodies_get_a_4xx_problem(
+    service: str,
+    method: str,
+    path: str,
+    secured_platform: Platform,
+    http: httpx.AsyncClient,
+    identity_provider: IdentityProvider,
+):
+    url = secured_platform.url(service) + path
+    headers = {
+        **identity_provider.headers("hostile", ["HOSTILE"], ["admin"]),
+        "content-type": "application/json",
+    }
+    bodies: dict[str, bytes] = {
+        "declared 2 MiB": b'{"padding": "' + b"x" * (2 * LIMIT) + b'"}',
+        "objects nested 100,000 deep": nested(100_000),
+        "arrays nested 200,000 deep": b"[" * 200_000 + b"]" * 200_000,
+        "truncated JSON": b'{"action": ',
+        "not UTF-8": b'{"action": "\xff\xfe"}',
+        "a bare number": b"1e999999",
+    }
+    for name, body in bodies.items():
+        response = await http.request(method, url, content=body, headers=headers)
+        assert problem_4xx(response), (name, response.status_code, response.text[:300])
+    # No Content-Length: the limit holds for a streamed body too, and the server stops reading early.
+    streamed = await http.request(method, url, content=chunks(8 * LIMIT), headers=headers)
+    assert streamed.status_code == 413, streamed.text[:300]
+    assert problem_4xx(streamed)
+
+
+async def test_hostile_bodies_change_nothing(secured_platform: Platform, http: httpx.AsyncClient):
+    """Run after the per-operation test above has thrown everything at every service."""
+    before = await quiescent_fingerprint(secured_platform)
+    for service, method, path in OPERATIONS:
+        response = await http.request(
+            method, secured_platform.url(service) + path, content=nested(50_000), headers={}
+        )
+        assert 400 <= response.status_code < 500
+    assert await quiescent_fingerprint(secured_platform) == before
+
+
+PROD_IDENTITY = {
+    "AUTH_JWKS_URL": "https://idp.example.org/jwks.json",
+    "AUTH_ISSUER": "https://idp.example.org/",
+    "AUTH_AUDIENCE": "chorus",
+}
+# Every service with the development secret; the other refusals, shared by all, on one service.
+REFUSED_CONFIGURATIONS = [
+    *(
+        (service, "the development secret", {**PROD_IDENTITY, "AUTH_JWT_SECRET": DEV_JWT_SECRET})
+        for service in SERVICES
+    ),
+    (
+        "engagements",
+        "another shared secret",
+        {**PROD_IDENTITY, "AUTH_JWT_SECRET": "a-long-random-shared-secret-42"},
+    ),
+    ("engagements", "no identity provider", {}),
+]
+
+
+def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity_provider(tmp_path: Path):
+    runs = []
+    for service, case, settings in REFUSED_CONFIGURATIONS:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
+            "APP_ENV": "prod",
+            "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/never_{service.replace('-', '_')}",
+            **settings,
+        }
+        command = [sys.executable, "-m", service.replace("-", "_"), "serve"]
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        runs.append((service, case, settings, process))
+    for service, case, settings, process in runs:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, (service, case, stderr[-2000:])
+        expected = "AUTH_JWT_SECRET" if "AUTH_JWT_SECRET" in settings else "AUTH_JWKS_URL"
+        assert stderr.startswith("configuration refused:") and expected in stderr, (service, case, stderr)
+        assert "Traceback" not in stderr, "a refused configuration is a message, not a crash"
