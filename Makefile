@@ -47,6 +47,12 @@ e2e: check-servers browser
 security: check-servers
 	$(PYTEST) tests/security
 
+## test-faults: processes killed, RabbitMQ stopped, PostgreSQL restarted, poison messages, concurrent
+## sweeps, the network to RabbitMQ cut; each test prints what it counted. It stops and restarts the
+## local RabbitMQ and PostgreSQL, so it runs on its own (CI runs it after `make test`).
+test-faults: check-servers
+	$(PYTEST) -s tests/faults
+
 ## docs: write each service's OpenAPI and AsyncAPI documents and the event schemas under docs/,
 ## and the Kubernetes manifests under deploy/k8s/ from their generator
 docs: install

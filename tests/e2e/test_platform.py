@@ -12,10 +12,9 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_common.testing.events import deadline_exceeded, delegation_routed, engagement_validated
 from chorus_common.testing.fixtures import BusProbe, eventually
 from chorus_common.testing.platform import Platform, decisions, wait_for_decisions
-
-from .events import deadline_exceeded, delegation_routed, engagement_validated
 
 
 async def test_state_engagement_mails_are_suppressed_until_the_flag_is_switched_on(

@@ -168,14 +168,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def database_dsn(platform: Platform, service: str) -> str:
-    url = f"{platform.env['POSTGRES_URL']}/{platform.db_prefix}{service.replace('-', '_')}"
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def fingerprint(platform: Platform, service: str) -> dict[str, str]:
     """A digest of every row of every table of the service's database, table by table."""
-    conn = await asyncpg.connect(database_dsn(platform, service))
+    conn = await asyncpg.connect(platform.database_dsn(service))
     try:
         tables = await conn.fetch(
             "SELECT schemaname, tablename FROM pg_tables"

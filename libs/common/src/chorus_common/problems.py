@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chorus_common.actions import REFUSAL_STATUS, REFUSAL_TITLE, ActionRefused
@@ -146,6 +147,16 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def is_dependency_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection to the database (or another server), as opposed to a bug."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_dependency_unavailable(cause)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem, validation errors listing their fields."""
 
@@ -192,6 +203,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal-error", "Internal server error", instance=request.url.path)
 
+    async def on_server_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_dependency_unavailable(exc):
+            return await on_unexpected(request, exc)
+        # The database (or another server) is away for a moment: the client may retry.
+        logger.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "A server this service depends on is unavailable; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
     async def on_refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ActionRefused)
         return problem_response(
@@ -206,4 +231,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ActionRefused, on_refused)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for dependency_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(dependency_error, on_server_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -142,6 +142,7 @@ class ServiceRuntime:
         await self.relay.stop()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        await self.consumer.wait_in_flight(within=10)
         await self.engine.dispose()
 
     def declare_publication(self, event_type: str) -> None:

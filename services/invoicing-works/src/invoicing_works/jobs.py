@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from datetime import date
+import sys
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -103,15 +104,26 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         type=date.fromisoformat,
         help="the Europe/Paris day to issue notices for (YYYY-MM-DD; default: today)",
     )
+    parser.add_argument(
+        "--through",
+        type=date.fromisoformat,
+        help="catch up: also every following day through this one (after missed runs)",
+    )
 
 
 async def sweep_command(args: argparse.Namespace, settings: InvoicingWorksSettings) -> int:
     clock = SystemClock()
+    first = args.as_of or paris_day(clock.now())
+    last = args.through or first
+    if last < first:
+        print("--through must not be before --as-of", file=sys.stderr)
+        return 2
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        notice_date = args.as_of or paris_day(clock.now())
-        issued = await sweep_deadlines(engine, notice_date, settings.event_source, clock)
+        for offset in range((last - first).days + 1):
+            notice_date = first + timedelta(days=offset)
+            issued = await sweep_deadlines(engine, notice_date, settings.event_source, clock)
+            print(f"{issued} deadline-exceeded notices issued for {notice_date.isoformat()}", flush=True)
     finally:
         await engine.dispose()
-    print(f"{issued} deadline-exceeded notices issued for {notice_date.isoformat()}")
     return 0

@@ -89,10 +89,28 @@ class EventConsumer:
         # Deliveries arrive concurrently (up to the prefetch of every subscription); a handler holds
         # a database connection for its whole transaction, so bound them below the pool's size.
         self._handlers = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[bool]] = set()
 
     def stop(self) -> None:
         """Stop retrying transient failures in place; in-flight messages go back to the queue."""
         self._stopping = True
+
+    async def wait_in_flight(self, within: float) -> None:
+        """Let handlers already running commit (or fail) before the database engine goes away."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=within)
+
+    def _track(self, work: asyncio.Task[bool]) -> None:
+        self._in_flight.add(work)
+
+        def done(task: asyncio.Task[bool]) -> None:
+            self._in_flight.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                # Seen by `process` unless its delivery was cancelled meanwhile; then only logged, and
+                # the redelivery handles the event.
+                logger.debug("handler ended with %r", task.exception())
+
+        work.add_done_callback(done)
 
     def subscribe(self, event_type: str, handler: EventHandler) -> None:
         queue = subscription_queue(self.service, event_type, self._delivery_limit)
@@ -126,7 +144,12 @@ class EventConsumer:
             event = ReceivedEvent(envelope, data, delivery_count)
             try:
                 async with self._handlers:
-                    handled = await self._handle_with_transient_retries(event, handler)
+                    work = asyncio.create_task(self._handle_with_transient_retries(event, handler))
+                    self._track(work)
+                    # A lost broker connection cancels this delivery; the handler, shielded, still
+                    # finishes and commits, so its effect is never left half done (a mail sent but not
+                    # recorded) and the redelivery finds the event in the inbox.
+                    handled = await asyncio.shield(work)
             except InvalidEvent as exc:
                 # Valid by the contract, refused by the service's rules (e.g. an unknown recipient):
                 # retrying cannot help, so it goes to the dead-letter queue at once with the reason.

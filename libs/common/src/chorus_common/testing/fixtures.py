@@ -138,6 +138,33 @@ class BusProbe:
         finally:
             await channel.close()
 
+    async def publish_many(
+        self,
+        messages: list[tuple[str, bytes | dict[str, Any]]],
+        exchange: str = EVENTS_EXCHANGE,
+        window: int = 200,
+    ) -> None:
+        """Publish (routing key, body) pairs on one confirming channel, `window` confirms in flight."""
+        channel = await self._connection.channel(publisher_confirms=True)
+        try:
+            target = await channel.get_exchange(exchange)
+            for start in range(0, len(messages), window):
+                await asyncio.gather(
+                    *(
+                        target.publish(
+                            aio_pika.Message(
+                                json.dumps(body).encode() if isinstance(body, dict) else body,
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                content_type="application/cloudevents+json",
+                            ),
+                            routing_key=routing_key,
+                        )
+                        for routing_key, body in messages[start : start + window]
+                    )
+                )
+        finally:
+            await channel.close()
+
     async def tap(self, routing_key: str, exchange: str = EVENTS_EXCHANGE) -> aio_pika.abc.AbstractQueue:
         """An exclusive queue receiving copies of what is published with `routing_key`."""
         channel = await self._connection.channel()

@@ -69,6 +69,11 @@ class Platform:
     env: dict[str, str]
     db_prefix: str
 
+    def database_dsn(self, service: str) -> str:
+        """The service's database, as a plain PostgreSQL DSN (for asyncpg) for tests to count rows."""
+        url = f"{self.env['POSTGRES_URL']}/{self.db_prefix}{service.replace('-', '_')}"
+        return url.replace("postgresql+asyncpg://", "postgresql://")
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{SERVICES[service] + self.offset}"
 
@@ -150,8 +155,16 @@ def launched_platform(
         LOG_LEVEL="INFO",
     )
     env.update(extra_env or {})
-    offset = free_offset()
-    process = start_platform(run_dir, offset, env)
+    for attempt in range(3):
+        offset = free_offset()
+        try:
+            process = start_platform(run_dir, offset, env)
+            break
+        except RuntimeError as exc:
+            # Another program took one of the ports between the check and the bind: try other ports.
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+            shutil.rmtree(run_dir / "logs", ignore_errors=True)
     try:
         yield Platform(run_dir, flags_path, offset, process, env, prefix)
     finally:

@@ -1,0 +1,165 @@
+"""The fault-injection suite's platform: every service as a process, reaching RabbitMQ through a TCP
+proxy that the tests can cut, with its own databases, vhost, flag file and SMTP catcher."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from chorus_common.auth import mint_dev_token
+from chorus_common.testing.platform import Platform, launched_platform
+from chorus_common.testing.proxy import TcpProxy
+from chorus_common.testing.servers import TestServers
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_proxy(rabbitmq_url: str) -> Iterator[TcpProxy]:
+    target = urlsplit(rabbitmq_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def faulty_platform(
+    servers: TestServers,
+    rabbitmq_url: str,
+    rabbitmq_proxy: TcpProxy,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
+    target = urlsplit(rabbitmq_url)
+    netloc = f"{target.username}:{target.password}@127.0.0.1:{rabbitmq_proxy.port}"
+    proxied = urlunsplit(target._replace(netloc=netloc))
+    run_dir = tmp_path_factory.mktemp("faults")
+    with launched_platform(
+        servers, rabbitmq_url, run_dir, extra_env={"RABBITMQ_URL": proxied}, name="faults"
+    ) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+def report(test: str, **counts: Any) -> None:
+    """Print what a fault test counted (shown by `make test-faults`, which runs pytest with -s)."""
+    figures = ", ".join(f"{key.replace('_', ' ')}={value}" for key, value in counts.items())
+    print(f"\n[fault] {test}: {figures}", flush=True)
+
+
+async def query(platform: Platform, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Rows from a service's database, on a new connection (the server may have been restarted)."""
+    conn = await asyncpg.connect(platform.database_dsn(service))
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def decisions_for(platform: Platform, event_ids: list[str]) -> list[asyncpg.Record]:
+    return await query(
+        platform,
+        "notifications",
+        "SELECT event_id, recipient_role, status, message_id FROM notification_decisions"
+        " WHERE event_id = ANY($1::text[])",
+        event_ids,
+    )
+
+
+async def wait_for(check: Any, within: float, interval: float = 1.0, what: str = "condition") -> Any:
+    """Poll an async check until it returns something truthy (it may raise while servers recover)."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {within}s (last: {last!r})")
+
+
+def message_ids_in_catcher(platform: Platform) -> list[str]:
+    """The Message-ID of every mail the SMTP catcher received (one entry per mail, duplicates kept)."""
+    new = platform.run_dir / "mail" / "new"
+    parser = BytesHeaderParser()
+    found = []
+    for path in new.iterdir() if new.exists() else []:
+        with path.open("rb") as mail:
+            found.append(str(parser.parse(mail)["Message-ID"]))
+    return found
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def postgres_cluster(action: str) -> None:
+    version = next(Path("/etc/postgresql").iterdir()).name
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+class EngagementClient:
+    """Creates and validates engagements through the API: each validation publishes one event."""
+
+    def __init__(self, http: httpx.AsyncClient, platform: Platform) -> None:
+        self.http = http
+        self.url = platform.url("engagements") + "/engagements"
+        self.issuer = f"MIN-{uuid.uuid4().hex[:8]}"
+        self.headers = {"authorization": "Bearer " + mint_dev_token("buyer", [self.issuer])}
+
+    async def validate_one(self) -> tuple[int, str]:
+        """(status of the last call, supplier e-mail): the e-mail identifies the event's decision."""
+        supplier_email = f"fournisseur-{uuid.uuid4().hex}@example.fr"
+        body = {
+            "number": f"EJ-{uuid.uuid4().hex[:10]}",
+            "type": "BON_DE_COMMANDE",
+            "issuer": {
+                "structure_id": self.issuer,
+                "name": "Ministère",
+                "email": "achats@min.gouv.fr",
+                "kind": "ETAT",
+            },
+            "supplier": {"structure_id": "SUP-1", "name": "BTP SA", "email": supplier_email},
+            "lines": [
+                {"description": "Ciment", "quantity": "2.5", "unit_price_ht": "100.10", "vat_rate": "20"}
+            ],
+        }
+        created = await self.http.post(self.url, json=body, headers=self.headers)
+        if created.status_code != 201:
+            return created.status_code, supplier_email
+        validated = await self.http.post(
+            f"{self.url}/{created.json()['id']}/actions", json={"action": "VALIDATION"}, headers=self.headers
+        )
+        return validated.status_code, supplier_email
+
+
+async def decisions_to(platform: Platform, emails: list[str]) -> list[asyncpg.Record]:
+    return await query(
+        platform,
+        "notifications",
+        "SELECT event_id, recipient_email, status, message_id FROM notification_decisions"
+        " WHERE recipient_email = ANY($1::text[])",
+        emails,
+    )
