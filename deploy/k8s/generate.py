@@ -166,12 +166,16 @@ def image(service: ServiceSpec) -> str:
     return f"{IMAGE_REGISTRY}/{service.name}"
 
 
+def workload_name(service: ServiceSpec, role: str) -> str:
+    return service.name if role == "api" else f"{service.name}-{role}"
+
+
 def command(service: ServiceSpec) -> list[str]:
     return ["python", "-m", service.package]
 
 
 def deployment(service: ServiceSpec, role: str) -> dict[str, Any]:
-    name = service.name if role == "api" else f"{service.name}-{role}"
+    name = workload_name(service, role)
     pod_volumes, mounts = volumes(service)
     probe_port = {"port": "http"}
     container = {
@@ -253,7 +257,7 @@ def kube_service(service: ServiceSpec) -> dict[str, Any]:
 
 
 def disruption_budget(service: ServiceSpec, role: str) -> dict[str, Any]:
-    name = service.name if role == "api" else f"{service.name}-{role}"
+    name = workload_name(service, role)
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -263,7 +267,7 @@ def disruption_budget(service: ServiceSpec, role: str) -> dict[str, Any]:
 
 
 def autoscaler(service: ServiceSpec, role: str) -> dict[str, Any]:
-    name = service.name if role == "api" else f"{service.name}-{role}"
+    name = workload_name(service, role)
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",

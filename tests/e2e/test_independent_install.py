@@ -12,14 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chorus_common.testing.fixtures import free_port
+from chorus_common.testing.platform import load_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
@@ -40,19 +39,6 @@ def workspace_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "libs" / "common", copy / "libs" / "common", ignore=ignore)
     shutil.copytree(ROOT / "services", copy / "services", ignore=ignore)
     return copy
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    return False
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -102,7 +88,8 @@ def test_a_service_installs_alone_and_starts_to_ready(
         stderr=subprocess.STDOUT,
     )
     try:
-        ready = wait_ready(f"http://127.0.0.1:{port}/health/ready", server, within=90)
+        url = f"http://127.0.0.1:{port}/health/ready"
+        ready = load_launcher().wait_ready(url, server, deadline=time.monotonic() + 90)
         assert ready, (tmp_path / "service.log").read_text()[-3000:]
     finally:
         server.terminate()

@@ -70,12 +70,22 @@ async def query(platform: Platform, service: str, sql: str, *args: Any) -> list[
 
 
 async def decisions_for(platform: Platform, event_ids: list[str]) -> list[asyncpg.Record]:
+    """notifications' decisions on these events."""
+    return await _decisions(platform, "event_id", event_ids)
+
+
+async def decisions_to(platform: Platform, emails: list[str]) -> list[asyncpg.Record]:
+    """notifications' decisions on mails to these addresses."""
+    return await _decisions(platform, "recipient_email", emails)
+
+
+async def _decisions(platform: Platform, column: str, values: list[str]) -> list[asyncpg.Record]:
     return await query(
         platform,
         "notifications",
-        "SELECT event_id, recipient_role, status, message_id FROM notification_decisions"
-        " WHERE event_id = ANY($1::text[])",
-        event_ids,
+        "SELECT event_id, recipient_role, recipient_email, status, message_id FROM notification_decisions"
+        f" WHERE {column} = ANY($1::text[])",
+        values,
     )
 
 
@@ -153,13 +163,3 @@ class EngagementClient:
             f"{self.url}/{created.json()['id']}/actions", json={"action": "VALIDATION"}, headers=self.headers
         )
         return validated.status_code, supplier_email
-
-
-async def decisions_to(platform: Platform, emails: list[str]) -> list[asyncpg.Record]:
-    return await query(
-        platform,
-        "notifications",
-        "SELECT event_id, recipient_email, status, message_id FROM notification_decisions"
-        " WHERE recipient_email = ANY($1::text[])",
-        emails,
-    )

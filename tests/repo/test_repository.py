@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 import yaml
+
+from chorus_common.testing.platform import load_launcher
 
 from .documents import DOCS, ROOT, expected_documents, services
 
@@ -72,14 +71,8 @@ def test_the_flag_file_defaults_follow_the_release_note():
     }
 
 
-def test_make_run_starts_every_workspace_service_on_its_own_port(monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location(
-        "chorus_launcher", ROOT / "deploy" / "local" / "launcher.py"
-    )
-    assert spec is not None and spec.loader is not None
-    launcher = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "chorus_launcher", launcher)  # dataclasses look their module up
-    spec.loader.exec_module(launcher)
+def test_make_run_starts_every_workspace_service_on_its_own_port():
+    launcher = load_launcher()
     started = {service.name: service for service in launcher.SERVICES}
     assert set(started) == set(services())
     assert len({service.port for service in launcher.SERVICES}) == len(started)

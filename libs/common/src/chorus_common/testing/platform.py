@@ -7,6 +7,7 @@ several can run side by side with a developer's `make run`.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -107,6 +109,16 @@ class Platform:
     def log(self, name: str) -> str:
         path = self.run_dir / "logs" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def load_launcher() -> ModuleType:
+    """`deploy/local/launcher.py` as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("chorus_launcher", LAUNCHER)
+    assert spec is not None and spec.loader is not None
+    launcher = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = launcher  # dataclasses look their module up there
+    spec.loader.exec_module(launcher)
+    return launcher
 
 
 def start_platform(run_dir: Path, offset: int, env: dict[str, str]) -> subprocess.Popen[str]:
