@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: install check-servers browser run test lint typecheck unit integration e2e security test-faults docs bench
+.PHONY: install check-servers browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -27,6 +27,7 @@ lint: install
 # One mypy run per service: service folders are not importable names, so each is its own base.
 typecheck: install
 	$(RUN) mypy conftest.py libs deploy tests
+	$(RUN) mypy bench
 	@set -e; for service in services/*; do echo "mypy $$service"; $(RUN) mypy $$service; done
 
 unit: install
@@ -59,6 +60,11 @@ docs: install
 	$(RUN) python tests/repo/documents.py --write
 	$(RUN) python deploy/k8s/generate.py --write
 
-## bench: every benchmark in bench/, printing its figures (minutes; not part of `make test`)
-bench: check-servers
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(RUN) python $$script; done
+## bench: every benchmark in bench/, then one table of their figures (printed, and written to
+## bench/results/<date>.md and .json); minutes, not part of `make test`
+bench: check-servers bench-tools
+	$(RUN) python bench/run_all.py
+
+# The HTTP benchmark's load generator is Debian's wrk.
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || (echo "installing Debian's wrk" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)

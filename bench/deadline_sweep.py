@@ -24,6 +24,8 @@ from pathlib import Path
 import aio_pika
 import sqlalchemy as sa
 import uvloop
+from _figures import HEADER, RULE, Figure, record
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.clock import FixedClock
 from chorus_common.db import create_engine, drop_database
@@ -71,16 +73,6 @@ WHERE billing_frame = 'A4' AND status = 'MISE_A_DISPOSITION_MOE'
   AND moa_structure_id IS NOT NULL AND moe_deadline < :notice_date
 """
 )
-
-
-def summary(name: str, seconds: list[float], per: int | None = None) -> str:
-    median = statistics.median(seconds)
-    line = f"| {name} | {median:.3f} s | {min(seconds):.3f} s | {max(seconds):.3f} s |"
-    if per:
-        line += f" {per / median:,.0f}/s |"
-    else:
-        line += " |"
-    return line
 
 
 def queue_depth(vhost: str, queue: str) -> int:
@@ -158,28 +150,38 @@ async def main(invoices: int, runs: int, batch_size: int) -> None:
         await connection.close()
 
         sweep_ratio = statistics.median(sweep_times) / statistics.median(count_times)
-        print()
-        print(f"| figure ({invoices:,} invoices, {overdue:,} due; {runs} runs) | median | min | max | rate |")
-        print("|---|---|---|---|---|")
-        print(summary("baseline: SELECT count(*) of the sweep's predicate", count_times))
-        print(summary("sweep: claim the day + write the events to the outbox", sweep_times, overdue))
-        print(
-            summary(
-                f"relay: outbox to RabbitMQ with confirms (batches of {batch_size})", relay_times, overdue
+        print(HEADER)
+        print(RULE)
+        record(
+            Figure(
+                "deadline sweep",
+                f"sweep: claim the day, write {overdue:,} events to the outbox ({invoices:,} invoices)",
+                "s",
+                sweep_times,
+                baseline="SELECT count(*) of the predicate",
+                baseline_runs=count_times,
+                target="<= 10x the count",
+                met=sweep_ratio <= 10,
             )
         )
-        print()
-        print(f"sweep / count = {sweep_ratio:.1f}x (target <= 10x)")
-        print(f"relay = {overdue / statistics.median(relay_times):,.0f} events/s (target >= 5,000/s)")
+        relay_rates = [overdue / t for t in relay_times]
+        record(
+            Figure(
+                "deadline sweep",
+                f"relay: outbox to RabbitMQ with confirms (batches of {batch_size})",
+                "/s",
+                relay_rates,
+                target=">= 5,000/s",
+                met=statistics.median(relay_rates) >= 5000,
+            )
+        )
     finally:
         await engine.dispose()
         await drop_database(database_url)
         delete_vhost(vhost)
 
 
-async def _scalar(
-    engine: sa.ext.asyncio.AsyncEngine, statement: sa.Executable, params: dict | None = None
-) -> int:
+async def _scalar(engine: AsyncEngine, statement: sa.Executable, params: dict | None = None) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(statement, params or {}) or 0)
 

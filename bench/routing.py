@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import aio_pika
 import sqlalchemy as sa
 import uvloop
+from _figures import HEADER, RULE, Figure, record
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.db import create_engine, drop_database
 from chorus_common.migrations import upgrade_async
@@ -104,7 +105,7 @@ async def publish_all(channel: aio_pika.abc.AbstractChannel, bodies: list[bytes]
         )
 
 
-async def routing_run(engine: sa.ext.asyncio.AsyncEngine, url: str, events: int) -> float:
+async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
     async with engine.begin() as conn:
         await conn.execute(sa.text("TRUNCATE received_invoice_history, received_invoices, inbox, outbox"))
     bodies = [invoice_event(n) for n in range(events)]
@@ -212,18 +213,18 @@ async def main(events: int, runs: int) -> None:
             f"{events:,} invoice-submitted events per run, {DELEGATIONS:,} delegations,"
             f" {delegated:,} routed to a delegate"
         )
-        print()
-        print("| figure | median | min | max |")
-        print("|---|---|---|---|")
-        for name, times in (
-            ("baseline: aio-pika publish (confirms) -> quorum queue -> consume (ack), no work", baseline),
-            ("received-invoices: publish -> validated, routed, committed (inbox, outbox)", routing),
-        ):
-            rates = sorted(events / t for t in times)
-            print(f"| {name} | {statistics.median(rates):,.0f}/s | {rates[0]:,.0f}/s | {rates[-1]:,.0f}/s |")
-        ratio = statistics.median(baseline) / statistics.median(routing)
-        print()
-        print(f"routing / baseline = {ratio:.2f}x")
+        print(HEADER)
+        print(RULE)
+        record(
+            Figure(
+                "routing",
+                f"received-invoices: invoice-submitted published -> routed and committed ({events:,} events)",
+                "/s",
+                [events / t for t in routing],
+                baseline="raw aio-pika, confirms, quorum queue, acks",
+                baseline_runs=[events / t for t in baseline],
+            )
+        )
     finally:
         service.terminate()
         service.wait(timeout=30)
