@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from chorus_common.problems import Problem
 from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
@@ -47,6 +48,10 @@ class TokenVerifier:
         self._issuer = settings.auth_issuer
         self._audience = settings.auth_audience
         self._jwks = jwt.PyJWKClient(settings.auth_jwks_url) if settings.auth_jwks_url else None
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
         options: Any = {"require": ["sub", "exp"], "verify_aud": self._audience is not None}
@@ -120,16 +125,20 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     token = _bearer_token(request)
     if token is None:
         return None
     verifier: TokenVerifier = request.app.state.token_verifier
+    if verifier.fetches_keys:
+        # The JWKS client may fetch the keys over the network: not on the event loop.
+        return await run_in_threadpool(verifier.verify, token)
+    # A shared-secret check is pure computation, cheaper than a hop to the threadpool.
     return verifier.verify(token)
 
 
-def require_principal(request: Request) -> Principal:
-    principal = optional_principal(request)
+async def require_principal(request: Request) -> Principal:
+    principal = await optional_principal(request)
     if principal is None:
         raise _unauthenticated("A bearer token is required")
     return principal

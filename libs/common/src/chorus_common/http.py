@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus_common.events import Party
@@ -49,20 +50,31 @@ class ExactJSONRoute(APIRoute):
         return exact_handler
 
 
-class BodySizeLimit:
-    """Refuses a body streamed past the limit (no Content-Length) as the route reads it: 413."""
+class ObservedRequests:
+    """Request ids (in logs and responses), Prometheus metrics, and the bound on body size.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` runs each request in a task group of
+    its own, which costs more than the rest of a simple read.
+    """
+
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
         self.app = app
+        self.service = service
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
         received = 0
 
         async def limited_receive() -> Message:
+            # A body streamed without Content-Length is cut as the route reads it past the limit.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -72,39 +84,37 @@ class BodySizeLimit:
                     raise HTTPException(413, f"Request bodies are limited to {self.max_body_bytes} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("x-request-id", request_id)
+            await send(message)
+
+        try:
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                response = problem_response(
+                    413,
+                    "payload-too-large",
+                    "Payload too large",
+                    f"Request bodies are limited to {self.max_body_bytes} bytes",
+                    instance=scope["path"],
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, limited_receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
 
 
 def install_http_middleware(app: FastAPI, service: str, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     """Request ids in logs and responses, Prometheus metrics, and a bound on body size."""
-
-    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        try:
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-                response: Response = problem_response(
-                    413,
-                    "payload-too-large",
-                    "Payload too large",
-                    f"Request bodies are limited to {max_body_bytes} bytes",
-                    instance=request.url.path,
-                )
-            else:
-                response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
-        response.headers["x-request-id"] = request_id
-        return response
+    app.add_middleware(ObservedRequests, service=service, max_body_bytes=max_body_bytes)
 
 
 class PartyIn(Party):
