@@ -24,14 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 from _figures import HEADER, RULE, Figure, record
+from _servers import bare_app, serving
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.db import drop_database
@@ -42,16 +41,6 @@ from received_invoices.domain import is_valid_siret
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 3
 CONNECTIONS = 64
-BARE_APP = """
-import sys
-import uvicorn
-from fastapi import FastAPI
-app = FastAPI()
-@app.get("/constant")
-async def constant() -> dict[str, str]:
-    return {"status": "ok"}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
-"""
 DEPOSIT_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
@@ -77,31 +66,6 @@ wrk.headers["authorization"] = "Bearer %(token)s"
 def siret(seed: int) -> str:
     body = f"{seed:013d}"
     return next(body + key for key in "0123456789" if is_valid_siret(body + key))
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited ({url})")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"not ready: {url}")
-
-
-@contextmanager
-def serving(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator[None]:
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    try:
-        wait_ready(ready_url, process)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def wrk(url: str, seconds: int, script: str | None = None) -> tuple[float, int]:
@@ -247,9 +211,7 @@ def main(seconds: int) -> None:
             read_url = f"{base}/invoices/{first.json()['id']}"
 
         bare = f"http://127.0.0.1:{bare_port}"
-        stack.enter_context(
-            serving([sys.executable, "-c", BARE_APP, str(bare_port)], bare + "/constant", env)
-        )
+        stack.enter_context(serving(bare_app(bare_port), bare + "/constant", env))
 
         print("measuring the maximum rates", flush=True)
         baseline = [wrk(bare + "/constant", seconds)[0] for _ in range(RUNS)]

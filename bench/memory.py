@@ -12,36 +12,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
-import sys
+import os
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 import aio_pika
 import asyncpg
 from _figures import HEADER, RULE, Figure, record
+from _servers import bare_app, serving
 
 from chorus_common.testing.events import delegation_routed
-from chorus_common.testing.fixtures import free_port
+from chorus_common.testing.fixtures import BusProbe, free_port
 from chorus_common.testing.platform import SERVICES, launched_platform
 from chorus_common.testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
 
 TARGET_MB = 150
 SAMPLES = 3
-BARE_APP = """
-import sys
-import uvicorn
-from fastapi import FastAPI
-app = FastAPI()
-@app.get("/health/ready")
-async def ready() -> dict[str, str]:
-    return {"status": "ready"}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
 
 
 def resident_mb(pid: int) -> float:
@@ -61,35 +49,15 @@ def samples(pid: int) -> list[float]:
 
 def bare_app_samples() -> list[float]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
-    try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with serving(bare_app(port), f"http://127.0.0.1:{port}/constant", dict(os.environ)) as process:
         return samples(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def mail_burst(url: str, dsn: str, events: int) -> None:
-    bodies = [delegation_routed() for _ in range(events)]
     connection = await aio_pika.connect_robust(url)
-    channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange("chorus.events")
-    for start in range(0, events, 500):
-        await asyncio.gather(
-            *(
-                exchange.publish(
-                    aio_pika.Message(json.dumps(body).encode(), delivery_mode=2),
-                    routing_key="delegation-routed",
-                )
-                for body in bodies[start : start + 500]
-            )
-        )
+    await BusProbe(connection).publish_many(
+        [("delegation-routed", delegation_routed()) for _ in range(events)]
+    )
     await connection.close()
     while True:
         conn = await asyncpg.connect(dsn)

@@ -15,11 +15,9 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.db import create_engine, drop_database
 from chorus_common.migrations import upgrade_async
+from chorus_common.testing.fixtures import free_port
+from chorus_common.testing.platform import load_launcher
 from chorus_common.testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +55,6 @@ SELECT gen_random_uuid(), 'MIN-' || n, 'DELEGATE-' || (n % 100 + 1),
        DATE '2020-01-01', NULL, 'ACTIVE', 'bench', now()
 FROM generate_series(1, :delegations) AS n;
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def invoice_event(n: int) -> bytes:
@@ -162,20 +155,6 @@ async def baseline_run(url: str, events: int) -> float:
     return elapsed
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError("received-invoices exited")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("received-invoices did not become ready")
-
-
 async def main(events: int, runs: int) -> None:
     postgres = os.environ.get("POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
     rabbitmq = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -200,7 +179,9 @@ async def main(events: int, runs: int) -> None:
         async with engine.begin() as conn:
             for statement in SEED.strip().split(";\n"):
                 await conn.execute(sa.text(statement), {"delegations": DELEGATIONS})
-        wait_ready(port, service)
+        ready = f"http://127.0.0.1:{port}/health/ready"
+        if not load_launcher().wait_ready(ready, service, deadline=time.monotonic() + 60):
+            raise RuntimeError("received-invoices did not become ready")
         routing, baseline = [], []
         for _ in range(runs):
             baseline.append(await baseline_run(url, events))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from email.parser import BytesHeaderParser
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from chorus_common.auth import mint_dev_token
+from chorus_common.testing.fixtures import eventually
 from chorus_common.testing.platform import Platform, launched_platform
 from chorus_common.testing.proxy import TcpProxy
 from chorus_common.testing.servers import TestServers
@@ -89,20 +89,13 @@ async def _decisions(platform: Platform, column: str, values: list[str]) -> list
     )
 
 
+# What a check may raise while the servers it reads from restart.
+RECOVERING = (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 async def wait_for(check: Any, within: float, interval: float = 1.0, what: str = "condition") -> Any:
-    """Poll an async check until it returns something truthy (it may raise while servers recover)."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not reached within {within}s (last: {last!r})")
+    """`eventually`, polling less often and riding over servers that restart."""
+    return await eventually(check, within=within, interval=interval, what=what, tolerate=RECOVERING)
 
 
 def message_ids_in_catcher(platform: Platform) -> list[str]:
@@ -163,3 +156,14 @@ class EngagementClient:
             f"{self.url}/{created.json()['id']}/actions", json={"action": "VALIDATION"}, headers=self.headers
         )
         return validated.status_code, supplier_email
+
+    async def keep_validating(self, stop: asyncio.Event, pause: float = 0.0) -> list[tuple[int, str]]:
+        """Validate engagements one after another until `stop` is set; (0, "") for a lost connection."""
+        results = []
+        while not stop.is_set():
+            try:
+                results.append(await self.validate_one())
+            except httpx.HTTPError:
+                results.append((0, ""))
+            await asyncio.sleep(pause)
+        return results

@@ -21,14 +21,6 @@ from .conftest import (
 )
 
 
-async def keep_validating(client: EngagementClient, stop: asyncio.Event) -> list[tuple[int, str]]:
-    """Create and validate engagements one after another until `stop` is set."""
-    results = []
-    while not stop.is_set():
-        results.append(await client.validate_one())
-    return results
-
-
 async def all_decided(platform: Platform, emails: list[str], within: float) -> list:
     async def decided() -> list:
         found = await decisions_to(platform, emails)
@@ -46,7 +38,7 @@ async def test_rabbitmq_stopped_for_20_seconds_the_outbox_absorbs_and_delivers_e
     stop = asyncio.Event()
     rabbitmqctl("stop_app")
     try:
-        validating = asyncio.create_task(keep_validating(client, stop))
+        validating = asyncio.create_task(client.keep_validating(stop))
         await asyncio.sleep(20)
         ready = await http.get(platform.url("engagements") + "/health/ready")
         stop.set()
@@ -81,7 +73,7 @@ async def test_the_network_to_rabbitmq_cut_while_publishing_loses_and_doubles_no
     try:
         client = EngagementClient(http, platform)
         stop = asyncio.Event()
-        validating = asyncio.create_task(keep_validating(client, stop))
+        validating = asyncio.create_task(client.keep_validating(stop))
         cut = 0
         for _ in range(3):
             await asyncio.sleep(4)

@@ -32,17 +32,6 @@ async def watch_readiness(
     return seen
 
 
-async def keep_validating(client: EngagementClient, stop: asyncio.Event) -> list[tuple[int, str]]:
-    results = []
-    while not stop.is_set():
-        try:
-            results.append(await client.validate_one())
-        except httpx.HTTPError:
-            results.append((0, ""))
-        await asyncio.sleep(0.05)
-    return results
-
-
 async def test_postgresql_restarted_under_load_services_recover_alone_and_lose_nothing(
     faulty_platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
@@ -51,7 +40,7 @@ async def test_postgresql_restarted_under_load_services_recover_alone_and_lose_n
     client = EngagementClient(http, platform)
     stop = asyncio.Event()
     watching = asyncio.create_task(watch_readiness(http, platform, stop))
-    validating = asyncio.create_task(keep_validating(client, stop))
+    validating = asyncio.create_task(client.keep_validating(stop, pause=0.05))
     published: list[str] = []
 
     async def publish_events() -> None:

@@ -27,6 +27,16 @@ def services() -> list[str]:
     return sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 
 
+def settings_class(service: str) -> Any:
+    """The settings class a service reads its environment with."""
+    module = importlib.import_module(f"{service.replace('-', '_')}.settings")
+    return next(
+        value
+        for name, value in vars(module).items()
+        if name.endswith("Settings") and getattr(value, "__module__", "") == module.__name__
+    )
+
+
 def render(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
@@ -38,13 +48,7 @@ def expected_documents() -> dict[Path, str]:
     for service in services():
         package = service.replace("-", "_")
         app_module = importlib.import_module(f"{package}.app")
-        settings_module = importlib.import_module(f"{package}.settings")
-        settings_class = next(
-            value
-            for name, value in vars(settings_module).items()
-            if name.endswith("Settings") and getattr(value, "__module__", "") == settings_module.__name__
-        )
-        app = app_module.build_app(settings_class(**DOC_SETTINGS))
+        app = app_module.build_app(settings_class(service)(**DOC_SETTINGS))
         documents[DOCS / service / "openapi.json"] = render(app.openapi())
         documents[DOCS / service / "asyncapi.json"] = render(
             app.state.runtime.asyncapi(app.title, app.version)

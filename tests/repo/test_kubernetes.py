@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from chorus_common.testing.platform import load_script
+
+from .documents import settings_class
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.32"  # the kubectl this machine has
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chorus_k8s_generate", K8S / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = load_generator()
+GENERATOR = load_script(K8S / "generate.py", "chorus_k8s_generate")
 SERVICE_NAMES = [service.name for service in GENERATOR.SERVICES]
 OVERLAYS = [
     path.parent.relative_to(K8S).as_posix() for path in sorted((K8S / "overlays").rglob("kustomization.yaml"))
@@ -156,15 +147,6 @@ def test_the_deadline_sweep_is_a_paris_cronjob_and_not_also_run_in_process():
     assert container["args"] == ["jobs", "sweep-deadlines"]
     settings = next(d for d in documents if d["kind"] == "ConfigMap")
     assert settings["data"]["DEADLINE_SWEEP_INTERVAL_SECONDS"] == "0"
-
-
-def settings_class(service: str) -> type:
-    module = importlib.import_module(f"{service.replace('-', '_')}.settings")
-    return next(
-        value
-        for name, value in vars(module).items()
-        if name.endswith("Settings") and getattr(value, "__module__", "") == module.__name__
-    )
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

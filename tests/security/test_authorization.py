@@ -431,20 +431,18 @@ async def test_a_caller_with_the_wrong_role_is_refused(
             assert response.status_code == 403, (str(endpoint), response.text)
     ticket = next(e for e in owned.endpoints if e.template == "/tickets/{ticket_id}/actions")
     requester = owned.owner_structures["support-portal"]
-    for action in ("PRISE_EN_CHARGE", "PROPOSITION_SOLUTION", "TRANSFERT_SUPPORT"):
+    callers = [
         # the requester's own ticket, but an agent's action: the requester lacks the role
-        as_requester = identity_provider.headers("rita", requester)
-        response = await http.post(
-            secured_platform.url("support-portal") + ticket.path,
-            json={"action": action, "message": "x"},
-            headers=as_requester,
-        )
-        assert response.status_code in (403, 409), (action, response.text)
-        wrong_team = identity_provider.headers("agent-x", [], agent_of_another_team)
-        response = await http.post(
-            secured_platform.url("support-portal") + ticket.path,
-            json={"action": action, "message": "x"},
-            headers=wrong_team,
-        )
-        assert response.status_code in (403, 404), (action, response.text)
+        (identity_provider.headers("rita", requester), (403, 409)),
+        # an agent of another team
+        (identity_provider.headers("agent-x", [], agent_of_another_team), (403, 404)),
+    ]
+    for action in ("PRISE_EN_CHARGE", "PROPOSITION_SOLUTION", "TRANSFERT_SUPPORT"):
+        for headers, refusals in callers:
+            response = await http.post(
+                secured_platform.url("support-portal") + ticket.path,
+                json={"action": action, "message": "x"},
+                headers=headers,
+            )
+            assert response.status_code in refusals, (action, response.text)
     assert await quiescent_fingerprint(secured_platform) == before

@@ -211,16 +211,31 @@ async def bus(rabbitmq_url: str) -> AsyncIterator[BusProbe]:
     await connection.close()
 
 
-async def eventually(check: Callable[[], Any], within: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll an (async) check until it returns something truthy; fail with its last value."""
+async def eventually(
+    check: Callable[[], Any],
+    within: float = 15.0,
+    interval: float = 0.1,
+    what: str = "condition",
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Poll an (async) check until it returns something truthy; fail with its last value.
+
+    Errors of the `tolerate` types count as a falsy value (e.g. while a server restarts).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
+        try:
+            value = check()
+            if asyncio.iscoroutine(value):
+                value = await value
+        except tolerate as exc:
+            value = None
+            last_error: BaseException | None = exc
+        else:
+            last_error = None
         if value or loop.time() > deadline:
-            assert value, f"condition not met within {within}s (last value: {value!r})"
+            assert value, f"{what} not met within {within}s (last: {last_error or value!r})"
             return value
         await asyncio.sleep(interval)
 

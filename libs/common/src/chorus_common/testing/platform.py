@@ -111,14 +111,19 @@ class Platform:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def load_launcher() -> ModuleType:
-    """`deploy/local/launcher.py` as a module (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("chorus_launcher", LAUNCHER)
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script of the repository (not a package) as a module named `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
-    launcher = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = launcher  # dataclasses look their module up there
-    spec.loader.exec_module(launcher)
-    return launcher
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_launcher() -> ModuleType:
+    """`deploy/local/launcher.py`, the process runner of `make run`."""
+    return load_script(LAUNCHER, "chorus_launcher")
 
 
 def start_platform(run_dir: Path, offset: int, env: dict[str, str]) -> subprocess.Popen[str]:
