@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from chorus_common.db import create_engine
 from chorus_common.events import CloudEvent
 from chorus_common.health import health_router
 from chorus_common.http import install_http_middleware
-from chorus_common.messaging.consumer import EventConsumer, EventHandler
+from chorus_common.messaging.consumer import BatchHandler, EventConsumer, EventHandler
 from chorus_common.messaging.inbox import inbox_table
 from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_table
 from chorus_common.messaging.topology import EVENTS_EXCHANGE, create_broker, declare_topology
@@ -78,6 +78,7 @@ class ServiceRuntime:
             prefetch=settings.consumer_prefetch,
             retry_delay=settings.consumer_retry_delay_seconds,
             concurrency=settings.consumer_concurrency,
+            batch_size=settings.consumer_batch_size,
             on_committed=self.relay.wake,
         )
 
@@ -85,6 +86,13 @@ class ServiceRuntime:
         """Consume `event_type` (only when this process runs the worker role)."""
         if self.settings.runs_worker:
             self.consumer.subscribe(event_type, handler)
+
+    def subscribe_batched(self, event_types: Iterable[str], handler: BatchHandler) -> None:
+        """Consume `event_types` together in batches, each batch in one transaction (worker role only)."""
+        if self.settings.runs_worker:
+            batcher = self.consumer.batcher(handler)
+            for event_type in event_types:
+                self.consumer.subscribe_batched(event_type, handler, batcher)
 
     def add_job(self, job: BackgroundJob) -> None:
         """A long-running coroutine started with the worker role (e.g. a periodic sweep)."""

@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     consumer_delivery_limit: int = Field(default=5, ge=1)
     consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)
     consumer_concurrency: int = Field(default=4, ge=1)
+    # The most events one transaction handles, for a service that consumes in batches.
+    consumer_batch_size: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
     def _handlers_fit_in_the_pool(self) -> ServiceSettings:

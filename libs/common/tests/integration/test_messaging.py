@@ -12,7 +12,7 @@ from faststream.rabbit import RabbitBroker
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.db import create_engine, ensure_database
-from chorus_common.events import EngagementValidated, EventType, build_event, encode_event
+from chorus_common.events import EngagementValidated, EventType, InvalidEvent, build_event, encode_event
 from chorus_common.messaging.consumer import EventConsumer, ReceivedEvent
 from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER, create_broker, declare_topology
@@ -209,5 +209,64 @@ async def test_a_transient_failure_is_retried_in_place_not_dead_lettered(
         await eventually(lambda: effect_count(engine, event.id), within=30)
         assert handler.calls == 5
         assert await bus.drain(f"{service}.dead-letter", 1, within=0.5) == []
+    finally:
+        await broker.stop()
+
+
+class BatchRecorder:
+    """A batch handler writing one effect per event; refuses the events whose number it is told."""
+
+    def __init__(self, refused: str = "") -> None:
+        self.batch_sizes: list[int] = []
+        self.refused = refused
+        self.open = asyncio.Event()  # handling waits until the test opens it
+
+    async def __call__(self, events: list[ReceivedEvent], conn: AsyncConnection) -> None:
+        await self.open.wait()
+        self.batch_sizes.append(len(events))
+        for event in events:
+            if isinstance(event.data, EngagementValidated) and event.data.number == self.refused:
+                raise InvalidEvent(f"engagement {self.refused} refused")
+        await conn.execute(effects.insert(), [{"event_id": event.envelope.id} for event in events])
+
+
+async def test_batched_events_are_each_handled_once_and_a_bad_one_spoils_only_itself(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = BatchRecorder(refused="EJ-REFUSED")
+    broker = create_broker(rabbitmq_url)
+    consumer = EventConsumer(service, broker, engine, inbox, prefetch=100, concurrency=2, batch_size=20)
+    consumer.subscribe_batched(EventType.ENGAGEMENT_VALIDATED, handler)
+    await broker.connect()
+    await declare_topology(broker, service)
+    await broker.start()
+    events = [an_event(f"EJ-{n}") for n in range(300)]
+    refused = an_event("EJ-REFUSED")
+    try:
+        await bus.publish_many(
+            [
+                (event.type, encode_event(event))
+                for event in [*events[:150], refused, *events[150:], *events[:5]]
+            ]
+        )
+        # Deliveries have piled up behind the first batches meanwhile.
+        handler.open.set()
+
+        async def all_handled() -> bool:
+            counts = [await effect_count(engine, event.id) for event in events[::30]]
+            return all(counts) and await effect_count(engine, events[-1].id) == 1
+
+        await eventually(all_handled, within=30)
+        dead = await bus.drain(f"{service}.dead-letter", 1)
+        await asyncio.sleep(0.5)
+        async with engine.connect() as conn:
+            handled = await conn.scalar(
+                sa.select(sa.func.count()).where(effects.c.event_id.in_([event.id for event in events]))
+            )
+        assert handled == len(events), "each event once, duplicates included"
+        assert await effect_count(engine, refused.id) == 0
+        assert [str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead] == ["engagement EJ-REFUSED refused"]
+        assert max(handler.batch_sizes) == 20, "waiting events are handled together, at most 20 at once"
     finally:
         await broker.stop()

@@ -22,15 +22,17 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     flags = FeatureFlags(settings, domain=settings.service_name)
-    register_subscribers(runtime, NotificationHandler(runtime, settings, flags, SmtpMailer(settings)))
+    mailer = SmtpMailer(settings)
+    register_subscribers(runtime, NotificationHandler(runtime, settings, flags, mailer))
 
     async def start_flags() -> None:
         if settings.runs_worker:
             await asyncio.to_thread(flags.start)
 
-    async def stop_flags() -> None:
+    async def stop_flags_and_mail() -> None:
         if settings.runs_worker:
             flags.stop()
+        await mailer.close()
 
     app = create_app(
         runtime,
@@ -39,7 +41,7 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
         description="E-mails sent from platform events, each kind behind a feature flag.",
         routers=[api.router],
         on_startup=start_flags,
-        on_shutdown=stop_flags,
+        on_shutdown=stop_flags_and_mail,
     )
     app.state.flags = flags
     return app

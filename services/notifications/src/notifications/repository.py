@@ -30,17 +30,20 @@ class Decision:
     decided_at: datetime
 
 
-async def decided_roles(conn: AsyncConnection, event_id: str) -> set[str]:
-    rows = await conn.execute(sa.select(decisions.c.recipient_role).where(decisions.c.event_id == event_id))
-    return set(rows.scalars())
-
-
-async def record_decision(conn: AsyncConnection, decision: Decision) -> None:
-    await conn.execute(
-        insert(decisions)
-        .values(id=uuid.uuid4(), **decision.__dict__)
-        .on_conflict_do_nothing(constraint="uq_decision_event_role")
+async def decided_roles(conn: AsyncConnection, event_ids: list[str]) -> set[tuple[str, str]]:
+    """The (event id, recipient role) pairs among `event_ids` already decided."""
+    rows = await conn.execute(
+        sa.select(decisions.c.event_id, decisions.c.recipient_role).where(decisions.c.event_id.in_(event_ids))
     )
+    return {(event_id, role) for event_id, role in rows}
+
+
+_RECORD = insert(decisions).on_conflict_do_nothing(constraint="uq_decision_event_role")
+
+
+async def record_decisions(conn: AsyncConnection, recorded: list[Decision]) -> None:
+    if recorded:
+        await conn.execute(_RECORD, [{"id": uuid.uuid4(), **decision.__dict__} for decision in recorded])
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email.utils import formataddr, parseaddr
+from functools import cached_property
+
 from pydantic import Field
 
 from chorus_common.flags import FlagSettings
@@ -12,9 +15,12 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     service_name: str = "notifications"
     http_port: int = 8005
     database_url: str = default_database_url("chorus_notifications")
-    # One mail at a time between the relay's acceptance and the recorded decision, so that a crash
-    # repeats at most one mail.
-    consumer_concurrency: int = 1
+    # Events are handled in batches of up to CONSUMER_BATCH_SIZE, CONSUMER_CONCURRENCY batches at a
+    # time; a batch's decisions commit once its mails are accepted, so a crash repeats at most the
+    # mails of the batches in flight (same Message-IDs, so a receiving system can drop them).
+    consumer_batch_size: int = Field(default=50, ge=1)
+    consumer_concurrency: int = 2
+    consumer_prefetch: int = Field(default=200, ge=1)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -22,8 +28,22 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_tls: bool = False
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # SMTP sessions kept open and used in parallel.
+    smtp_connections: int = Field(default=8, ge=1)
+    smtp_local_hostname: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_retry_attempts: int = Field(default=4, ge=1)
     smtp_retry_base_delay_seconds: float = Field(default=0.5, ge=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
+
+    @cached_property
+    def envelope_sender(self) -> str:
+        """The address of MAIL FROM: the one in MAIL_FROM."""
+        return parseaddr(self.mail_from)[1]
+
+    @cached_property
+    def mail_from_header(self) -> str:
+        """MAIL_FROM as a From header, its display name encoded if it is not ASCII."""
+        name, address = parseaddr(self.mail_from)
+        return formataddr((name, address), charset="utf-8")

@@ -173,17 +173,24 @@ async def test_an_unevaluable_flag_fails_closed_and_says_why(
 async def test_an_smtp_failure_is_retried_then_recorded_as_failed(
     notifications: RunningNotifications, bus: BusProbe
 ):
-    settings = notifications.app.state.runtime.settings
-    working_port = settings.smtp_port
-    settings.smtp_port = 9  # nothing listens on the discard port here
+    attempts = notifications.app.state.runtime.settings.smtp_retry_attempts
+    notifications.smtp.refusal = "451 4.3.0 Mail server temporarily rejected message"
+    refused_before = notifications.smtp.refused
     try:
         event = deadline_exceeded()
         await bus.publish(event["type"], event)
         decisions = await notifications.wait_decisions(event["id"], 2)
         assert {d["status"] for d in decisions} == {"FAILED"}
         assert all("SMTP delivery failed" in str(d["reason"]) for d in decisions)
+        assert all("temporarily rejected" in str(d["reason"]) for d in decisions)
+        assert notifications.smtp.refused - refused_before == 2 * attempts
     finally:
-        settings.smtp_port = working_port
+        notifications.smtp.refusal = None
+    # The relay answers again: the next event's mails go out on fresh sessions.
+    event = deadline_exceeded()
+    await bus.publish(event["type"], event)
+    decisions = await notifications.wait_decisions(event["id"], 2)
+    assert {d["status"] for d in decisions} == {"SENT"}
 
 
 async def test_malformed_messages_are_dead_lettered_and_later_events_still_flow(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
 from chorus_common.logging import event_id_var
-from chorus_common.messaging.inbox import claim_event
+from chorus_common.messaging.inbox import claim_events
 from chorus_common.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_REASON_HEADER,
@@ -40,6 +40,8 @@ class ReceivedEvent:
 
 
 EventHandler = Callable[[ReceivedEvent, AsyncConnection], Awaitable[None]]
+# Handles several events in one transaction, e.g. to write their effects in one statement.
+BatchHandler = Callable[[list[ReceivedEvent], AsyncConnection], Awaitable[None]]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -74,6 +76,7 @@ class EventConsumer:
         prefetch: int = 32,
         retry_delay: float = 0.1,
         concurrency: int = 8,
+        batch_size: int = 50,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
@@ -89,7 +92,9 @@ class EventConsumer:
         # Deliveries arrive concurrently (up to the prefetch of every subscription); a handler holds
         # a database connection for its whole transaction, so bound them below the pool's size.
         self._handlers = asyncio.Semaphore(concurrency)
-        self._in_flight: set[asyncio.Task[bool]] = set()
+        self._concurrency = concurrency
+        self._batch_size = batch_size
+        self._in_flight: set[asyncio.Task[Any]] = set()
 
     def stop(self) -> None:
         """Stop retrying transient failures in place; in-flight messages go back to the queue."""
@@ -100,10 +105,10 @@ class EventConsumer:
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=within)
 
-    def _track(self, work: asyncio.Task[bool]) -> None:
+    def _track(self, work: asyncio.Task[Any]) -> None:
         self._in_flight.add(work)
 
-        def done(task: asyncio.Task[bool]) -> None:
+        def done(task: asyncio.Task[Any]) -> None:
             self._in_flight.discard(task)
             if not task.cancelled() and task.exception() is not None:
                 # Seen by `process` unless its delivery was cancelled meanwhile; then only logged, and
@@ -113,10 +118,43 @@ class EventConsumer:
         work.add_done_callback(done)
 
     def subscribe(self, event_type: str, handler: EventHandler) -> None:
+        """Handle each event of `event_type` in its own transaction, up to `concurrency` at once."""
+
+        async def handle(events: list[ReceivedEvent], conn: AsyncConnection) -> None:
+            await handler(events[0], conn)
+
+        async def commit(event: ReceivedEvent) -> bool:
+            return (await self._commit([event], handle))[0]
+
+        async def one_at_a_time(event: ReceivedEvent) -> asyncio.Future[bool]:
+            async with self._handlers:
+                work = asyncio.create_task(commit(event))
+                self._track(work)
+                await asyncio.wait([work])
+            return work
+
+        self._register(event_type, one_at_a_time)
+
+    def subscribe_batched(
+        self, event_type: str, handler: BatchHandler, batcher: EventBatcher | None = None
+    ) -> None:
+        """Handle events of `event_type` in batches: one transaction for all the events waiting.
+
+        Pass the same `batcher` to several subscriptions to batch their events together.
+        """
+        batcher = batcher or self.batcher(handler)
+        self._register(event_type, batcher.submit)
+
+    def batcher(self, handler: BatchHandler) -> EventBatcher:
+        return EventBatcher(self, handler, self._batch_size, self._concurrency)
+
+    def _register(
+        self, event_type: str, submit: Callable[[ReceivedEvent], Awaitable[asyncio.Future[bool]]]
+    ) -> None:
         queue = subscription_queue(self.service, event_type, self._delivery_limit)
 
         async def on_message(message: RabbitMessage) -> None:
-            await self.process(event_type, handler, message)
+            await self.process(event_type, submit, message)
 
         on_message.__name__ = f"on_{event_type.replace('-', '_').replace('.', '_')}"
         self._broker.subscriber(
@@ -128,7 +166,12 @@ class EventConsumer:
             description=f"{self.service} consumes {event_type}",
         )(on_message)
 
-    async def process(self, event_type: str, handler: EventHandler, message: Any) -> None:
+    async def process(
+        self,
+        event_type: str,
+        submit: Callable[[ReceivedEvent], Awaitable[asyncio.Future[bool]]],
+        message: Any,
+    ) -> None:
         try:
             envelope, data = parse_event(message.body)
             if envelope.type != event_type:
@@ -143,13 +186,11 @@ class EventConsumer:
             delivery_count = int((message.headers or {}).get("x-delivery-count", 0) or 0)
             event = ReceivedEvent(envelope, data, delivery_count)
             try:
-                async with self._handlers:
-                    work = asyncio.create_task(self._handle_with_transient_retries(event, handler))
-                    self._track(work)
-                    # A lost broker connection cancels this delivery; the handler, shielded, still
-                    # finishes and commits, so its effect is never left half done (a mail sent but not
-                    # recorded) and the redelivery finds the event in the inbox.
-                    handled = await asyncio.shield(work)
+                outcome = await submit(event)
+                # A lost broker connection cancels this delivery; the handling, shielded, still
+                # finishes and commits, so its effect is never left half done (a mail sent but not
+                # recorded) and the redelivery finds the event in the inbox.
+                handled = await asyncio.shield(outcome)
             except InvalidEvent as exc:
                 # Valid by the contract, refused by the service's rules (e.g. an unknown recipient):
                 # retrying cannot help, so it goes to the dead-letter queue at once with the reason.
@@ -166,22 +207,33 @@ class EventConsumer:
         finally:
             event_id_var.reset(token)
 
-    async def _handle_with_transient_retries(self, event: ReceivedEvent, handler: EventHandler) -> bool:
+    async def _commit(self, events: list[ReceivedEvent], handler: BatchHandler) -> list[bool]:
+        """Claim `events` in the inbox and handle the new ones in one transaction, retrying transient
+        failures in place; for each event, whether it was handled (False: already was)."""
         attempt = 0
         while True:
             try:
                 async with self._engine.begin() as conn:
-                    if not await claim_event(conn, self._inbox, event.envelope):
-                        return False
-                    await handler(event, conn)
-                return True
+                    claimed = await claim_events(conn, self._inbox, [event.envelope for event in events])
+                    # The first of the same event delivered twice in one batch is the one handled.
+                    fresh: dict[str, ReceivedEvent] = {}
+                    for event in events:
+                        if event.envelope.id in claimed:
+                            fresh.setdefault(event.envelope.id, event)
+                    if fresh:
+                        await handler(list(fresh.values()), conn)
+                return [fresh.get(event.envelope.id) is event for event in events]
             except Exception as exc:
                 if not is_transient(exc) or self._stopping:
                     raise
                 attempt += 1
                 delay = min(MAX_TRANSIENT_RETRY_DELAY_SECONDS, 0.25 * 2**attempt)
                 logger.warning(
-                    "transient failure handling %s, retrying in %.1fs: %r", event.envelope.id, delay, exc
+                    "transient failure handling %d event(s) from %s, retrying in %.1fs: %r",
+                    len(events),
+                    events[0].envelope.id,
+                    delay,
+                    exc,
                 )
                 await asyncio.sleep(delay)
 
@@ -222,3 +274,62 @@ class EventConsumer:
             timeout=10,
         )
         await message.ack()
+
+
+class EventBatcher:
+    """Gathers the events waiting to be handled into batches, `concurrency` batches at a time.
+
+    No batch waits to fill up: the first event is handled at once, and the events that arrive
+    while batches are running make up the next ones, so batches grow only with the load.
+    """
+
+    def __init__(self, consumer: EventConsumer, handler: BatchHandler, size: int, concurrency: int) -> None:
+        self._consumer = consumer
+        self._handler = handler
+        self._size = size
+        self._concurrency = concurrency
+        self._running = 0
+        self._waiting: list[tuple[ReceivedEvent, asyncio.Future[bool]]] = []
+
+    async def submit(self, event: ReceivedEvent) -> asyncio.Future[bool]:
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, outcome))
+        self._start_batches()
+        return outcome
+
+    def _start_batches(self) -> None:
+        while self._waiting and self._running < self._concurrency:
+            batch, self._waiting = self._waiting[: self._size], self._waiting[self._size :]
+            self._running += 1
+            self._consumer._track(asyncio.create_task(self._run(batch)))
+
+    async def _run(self, batch: list[tuple[ReceivedEvent, asyncio.Future[bool]]]) -> None:
+        try:
+            try:
+                outcomes = await self._consumer._commit([event for event, _ in batch], self._handler)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    return
+                # One event may have spoilt the batch: handle each on its own, so that only it fails.
+                logger.warning("a batch of %d events failed (%r); handling them one by one", len(batch), exc)
+                for event, outcome in batch:
+                    try:
+                        _settle(outcome, (await self._consumer._commit([event], self._handler))[0])
+                    except Exception as single:
+                        _settle(outcome, single)
+                return
+            for (_, outcome), handled in zip(batch, outcomes, strict=True):
+                _settle(outcome, handled)
+        finally:
+            self._running -= 1
+            self._start_batches()
+
+
+def _settle(outcome: asyncio.Future[bool], result: bool | BaseException) -> None:
+    if outcome.done():
+        return
+    if isinstance(result, BaseException):
+        outcome.set_exception(result)
+    else:
+        outcome.set_result(result)

@@ -28,13 +28,18 @@ def _claim(inbox: sa.Table) -> sa.Insert:
     return insert(inbox).on_conflict_do_nothing(index_elements=["event_id"]).returning(inbox.c.event_id)
 
 
-async def claim_event(conn: AsyncConnection, inbox: sa.Table, event: CloudEvent) -> bool:
-    """Record the event as handled; False if it already was (a redelivery or a duplicate).
+async def claim_events(conn: AsyncConnection, inbox: sa.Table, events: list[CloudEvent]) -> set[str]:
+    """Record the events as handled; the ids of those that were not yet (not redeliveries or duplicates).
 
     A concurrent claim of the same id waits on the primary key until the first transaction ends,
-    so two consumers can never both handle one event.
+    so two consumers can never both handle one event. Ids are claimed in sorted order so that two
+    batches sharing ids wait on each other instead of deadlocking.
     """
-    result = await conn.execute(
-        _claim(inbox), {"event_id": event.id, "event_type": event.type, "source": event.source}
+    rows = sorted(
+        {
+            event.id: {"event_id": event.id, "event_type": event.type, "source": event.source}
+            for event in events
+        }.items()
     )
-    return result.first() is not None
+    result = await conn.execute(_claim(inbox), [row for _, row in rows])
+    return set(result.scalars())

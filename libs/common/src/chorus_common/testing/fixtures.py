@@ -89,8 +89,14 @@ class SmtpCatcher:
 
     port: int
     messages: list[CapturedMail] = field(default_factory=list)
+    # While set, every message is refused with this reply (e.g. "451 4.3.0 try again later").
+    refusal: str | None = None
+    refused: int = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusal is not None:
+            self.refused += 1
+            return self.refusal
         self.messages.append(
             CapturedMail(
                 envelope.mail_from,
