@@ -25,6 +25,7 @@ from pathlib import Path
 import aio_pika
 import sqlalchemy as sa
 import uvloop
+from _bus import publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -87,17 +88,6 @@ def invoice_event(n: int) -> bytes:
     ).encode()
 
 
-async def publish_all(channel: aio_pika.abc.AbstractChannel, bodies: list[bytes], routing_key: str) -> None:
-    exchange = await channel.get_exchange("chorus.events")
-    for start in range(0, len(bodies), 500):
-        await asyncio.gather(
-            *(
-                exchange.publish(aio_pika.Message(body, delivery_mode=2), routing_key=routing_key)
-                for body in bodies[start : start + 500]
-            )
-        )
-
-
 async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
     async with engine.begin() as conn:
         await conn.execute(sa.text("TRUNCATE received_invoice_history, received_invoices, inbox, outbox"))
@@ -120,37 +110,6 @@ async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
             break
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    await connection.close()
-    return elapsed
-
-
-async def baseline_run(url: str, events: int) -> float:
-    connection = await aio_pika.connect_robust(url)
-    channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.declare_exchange("chorus.events", aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue("bench.baseline", durable=True, arguments={"x-queue-type": "quorum"})
-    await queue.bind(exchange, "bench-baseline")
-    consumer_connection = await aio_pika.connect_robust(url)
-    consumer_channel = await consumer_connection.channel()
-    await consumer_channel.set_qos(prefetch_count=32)
-    consumed = 0
-    finished = asyncio.Event()
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        nonlocal consumed
-        await message.ack()
-        consumed += 1
-        if consumed >= events:
-            finished.set()
-
-    bodies = [invoice_event(n) for n in range(events)]
-    consumer_queue = await consumer_channel.get_queue("bench.baseline")
-    await consumer_queue.consume(on_message)
-    started = time.perf_counter()
-    await publish_all(channel, bodies, "bench-baseline")
-    await finished.wait()
-    elapsed = time.perf_counter() - started
-    await consumer_connection.close()
     await connection.close()
     return elapsed
 
@@ -184,7 +143,7 @@ async def main(events: int, runs: int) -> None:
             raise RuntimeError("received-invoices did not become ready")
         routing, baseline = [], []
         for _ in range(runs):
-            baseline.append(await baseline_run(url, events))
+            baseline.append(await raw_baseline_seconds(url, [invoice_event(n) for n in range(events)]))
             routing.append(await routing_run(engine, url, events))
         async with engine.connect() as conn:
             delegated = await conn.scalar(
