@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -182,7 +183,7 @@ async def open_loop_run(pipeline: Pipeline, rate: float, seconds: float) -> HdrH
     exchange = await channel.get_exchange(EVENTS_EXCHANGE)
     interval_ns = 1e9 / rate
     scheduled: dict[str, int] = {}
-    confirms: set[asyncio.Future[object]] = set()
+    confirms: set[asyncio.Future[Any]] = set()
     start_ns = time.time_ns() + 50_000_000
     sent = 0
     while sent < count:
