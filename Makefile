@@ -65,6 +65,10 @@ docs: install
 bench: check-servers bench-tools
 	$(RUN) python bench/run_all.py
 
-# The HTTP benchmark's load generator is Debian's wrk.
+# The HTTP benchmark's load generator is Debian's wrk; the pipeline benchmark's relay is smtp-sink,
+# from Debian's postfix (installed unconfigured: no mail system is set up or started).
 bench-tools:
-	@command -v wrk >/dev/null 2>&1 || (echo "installing Debian's wrk" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	@command -v wrk >/dev/null 2>&1 && test -x /usr/sbin/smtp-sink || ( \
+		echo "installing Debian's wrk and postfix (for smtp-sink)" && apt-get update -qq && \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postfix >/dev/null)

@@ -12,6 +12,7 @@ import asyncpg
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 from faststream import AckPolicy
+from faststream.message import StreamMessage
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -42,6 +43,11 @@ class ReceivedEvent:
 EventHandler = Callable[[ReceivedEvent, AsyncConnection], Awaitable[None]]
 # Handles several events in one transaction, e.g. to write their effects in one statement.
 BatchHandler = Callable[[list[ReceivedEvent], AsyncConnection], Awaitable[None]]
+
+
+async def the_message_itself(message: StreamMessage[Any]) -> Any:
+    """The subscriber's argument: the message, undecoded (`process` parses the body itself)."""
+    return message
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -162,6 +168,7 @@ class EventConsumer:
             EVENTS_EXCHANGE,
             channel=Channel(prefetch_count=self._prefetch),
             ack_policy=AckPolicy.MANUAL,
+            decoder=the_message_itself,
             title=queue.name,
             description=f"{self.service} consumes {event_type}",
         )(on_message)
