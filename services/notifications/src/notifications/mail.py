@@ -7,17 +7,18 @@ import base64
 import binascii
 import contextlib
 import logging
-from dataclasses import dataclass, field
+import socket
 from datetime import date, datetime
 from decimal import Decimal
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
 
-import aiosmtplib
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from chorus_common.clock import PARIS
 from notifications.domain import PlannedMail
 from notifications.settings import NotificationsSettings
+from notifications.smtp import SmtpEndpoint, SmtpError, SmtpSession
 
 logger = logging.getLogger("notifications.mail")
 
@@ -66,8 +67,8 @@ def encoded_words(value: str) -> str:
     size = 0
     for char in value:
         width = len(char.encode())
-        # 45 bytes make 60 base64 characters: each encoded word stays within 75 characters.
-        if size + width > 45:
+        # 39 bytes make 52 base64 characters: with its header name, each line stays within 78.
+        if size + width > 39:
             words.append("".join(chunk))
             chunk, size = [], 0
         chunk.append(char)
@@ -79,6 +80,21 @@ def encoded_words(value: str) -> str:
 def _one_line(value: str) -> str:
     # A line break inside a header value would start a header of the sender's choosing.
     return " ".join(value.split())
+
+
+def address(name: str, email: str) -> str:
+    """`Name <email>` for an address header; a non-ASCII name as encoded words, folded."""
+    name = _one_line(name)
+    if not name:
+        return email
+    if name.isascii():
+        return formataddr((name, email))
+    return f"{encoded_words(name)}\r\n <{email}>"
+
+
+@cache
+def from_header(mail_from: str) -> str:
+    return address(*parseaddr(mail_from))
 
 
 def compose_message(
@@ -95,11 +111,9 @@ def compose_message(
     Written directly rather than through `email.message.EmailMessage`, whose header machinery costs
     ~0.8 ms a message: the most expensive step of a notification.
     """
-    name = _one_line(mail.to_name)
-    to = formataddr((name, mail.to_email), charset="utf-8") if name else mail.to_email
     headers = (
-        f"From: {settings.mail_from_header}\r\n"
-        f"To: {to}\r\n"
+        f"From: {from_header(settings.mail_from)}\r\n"
+        f"To: {address(mail.to_name, mail.to_email)}\r\n"
         f"Subject: {encoded_words(_one_line(subject))}\r\n"
         f"Message-ID: {message_id}\r\n"
         f"Date: {format_datetime(sent_at)}\r\n"
@@ -114,63 +128,52 @@ def compose_message(
     return headers.encode() + binascii.b2a_qp(text, istext=True)
 
 
-@dataclass
 class SmtpConnections:
-    """Up to `size` SMTP sessions kept open and reused, one message at a time on each."""
+    """Up to `size` SMTP sessions kept open and reused, one mail transaction at a time on each."""
 
-    settings: NotificationsSettings
-    size: int
-    _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
-    _slots: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(self.size)
-
-    def _new_client(self) -> aiosmtplib.SMTP:
-        settings = self.settings
-        return aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
+    def __init__(self, settings: NotificationsSettings, size: int) -> None:
+        self._endpoint = SmtpEndpoint(
+            host=settings.smtp_host,
             port=settings.smtp_port,
-            start_tls=settings.smtp_starttls,
-            use_tls=settings.smtp_tls,
+            timeout=settings.smtp_timeout_seconds,
+            tls=settings.smtp_tls,
+            starttls=settings.smtp_starttls,
             username=settings.smtp_username,
             password=settings.smtp_password,
-            timeout=settings.smtp_timeout_seconds,
-            local_hostname=settings.smtp_local_hostname,
+            local_hostname=settings.smtp_local_hostname or socket.getfqdn(),
         )
+        self._sender = settings.envelope_sender
+        self._idle: list[SmtpSession] = []
+        self._slots = asyncio.Semaphore(size)
 
     async def send(self, recipient: str, message: bytes) -> None:
-        """One SMTP transaction; a session the relay closed meanwhile is replaced once at no cost."""
+        """One mail; a session the relay closed while idle is replaced once, at no cost."""
         async with self._slots:
-            for reused in (True, False):
-                client = self._idle.pop() if reused and self._idle else None
-                if client is None:
-                    reused = False
-                    client = self._new_client()
-                    await client.connect()
+            while True:
+                reused = bool(self._idle)
+                session = self._idle.pop() if reused else await SmtpSession.open(self._endpoint)
                 try:
-                    await client.sendmail(self.settings.envelope_sender, [recipient], message)
-                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
-                    client.close()
+                    await session.send(self._sender, recipient, message)
+                except ConnectionError:
+                    session.close()
                     if reused:
                         continue
                     raise
                 except BaseException:
-                    # The session's state is unknown after a failure: start the next one afresh.
-                    client.close()
+                    session.close()
                     raise
-                self._idle.append(client)
+                self._idle.append(session)
                 return
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for client in idle:
+        for session in idle:
             with contextlib.suppress(Exception):
-                await client.quit()
+                await session.quit()
 
 
 class SmtpMailer:
-    """Sends messages over reused SMTP sessions, retrying with exponential back-off before giving up."""
+    """Sends mails over reused SMTP sessions, retrying with exponential back-off before giving up."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self._settings = settings
@@ -184,7 +187,7 @@ class SmtpMailer:
             try:
                 await self._connections.send(recipient, message)
                 return
-            except (aiosmtplib.SMTPException, OSError) as exc:
+            except (SmtpError, OSError, TimeoutError) as exc:
                 if attempt >= settings.smtp_retry_attempts:
                     raise
                 delay = settings.smtp_retry_base_delay_seconds * 2 ** (attempt - 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from functools import cached_property
 
 from pydantic import Field
@@ -41,9 +41,3 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     def envelope_sender(self) -> str:
         """The address of MAIL FROM: the one in MAIL_FROM."""
         return parseaddr(self.mail_from)[1]
-
-    @cached_property
-    def mail_from_header(self) -> str:
-        """MAIL_FROM as a From header, its display name encoded if it is not ASCII."""
-        name, address = parseaddr(self.mail_from)
-        return formataddr((name, address), charset="utf-8")

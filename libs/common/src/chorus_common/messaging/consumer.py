@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
 from chorus_common.logging import event_id_var
 from chorus_common.messaging.inbox import claim_events
+from chorus_common.messaging.outbox import OUTBOX_WRITTEN
 from chorus_common.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_REASON_HEADER,
@@ -93,7 +94,7 @@ class EventConsumer:
         self._prefetch = prefetch
         self._retry_delay = retry_delay
         self._stopping = False
-        # Called after each handled event's commit, e.g. to wake the outbox relay for what it wrote.
+        # Called after a commit that wrote to the outbox, to wake the relay for what it wrote.
         self._on_committed = on_committed
         # Deliveries arrive concurrently (up to the prefetch of every subscription); a handler holds
         # a database connection for its whole transaction, so bound them below the pool's size.
@@ -207,8 +208,6 @@ class EventConsumer:
             except Exception as exc:
                 await self._on_failure(message, event_type, event, exc)
                 return
-            if handled and self._on_committed is not None:
-                self._on_committed()
             await message.ack()
             EVENTS_CONSUMED.labels(self.service, event_type, "handled" if handled else "duplicate").inc()
         finally:
@@ -221,6 +220,7 @@ class EventConsumer:
         while True:
             try:
                 async with self._engine.begin() as conn:
+                    conn.info.pop(OUTBOX_WRITTEN, None)
                     claimed = await claim_events(conn, self._inbox, [event.envelope for event in events])
                     # The first of the same event delivered twice in one batch is the one handled.
                     fresh: dict[str, ReceivedEvent] = {}
@@ -229,6 +229,9 @@ class EventConsumer:
                             fresh.setdefault(event.envelope.id, event)
                     if fresh:
                         await handler(list(fresh.values()), conn)
+                    wrote_events = conn.info.pop(OUTBOX_WRITTEN, False)
+                if wrote_events and self._on_committed is not None:
+                    self._on_committed()
                 return [fresh.get(event.envelope.id) is event for event in events]
             except Exception as exc:
                 if not is_transient(exc) or self._stopping:

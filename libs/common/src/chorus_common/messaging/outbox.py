@@ -46,10 +46,15 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+# Set on a connection whose transaction wrote to the outbox: the relay is woken only after those.
+OUTBOX_WRITTEN = "chorus.outbox_written"
+
+
 async def add_to_outbox(
     conn: AsyncConnection, outbox: sa.Table, event: CloudEvent, erase_after_publish: bool = False
 ) -> None:
     """Record `event` for publication, inside the caller's transaction."""
+    conn.info[OUTBOX_WRITTEN] = True
     await conn.execute(
         outbox.insert(),
         {

@@ -92,6 +92,16 @@ class SmtpCatcher:
     # While set, every message is refused with this reply (e.g. "451 4.3.0 try again later").
     refusal: str | None = None
     refused: int = 0
+    # Offer PIPELINING (RFC 2920), as most relays do; aiosmtpd reads pipelined commands in order.
+    pipelining: bool = True
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refusal is not None:
