@@ -64,10 +64,18 @@ async def test_1000_malformed_among_10000_valid_are_dead_lettered_and_the_rest_p
         found = await decisions_for(platform, valid_ids)
         return found if len(found) >= VALID else []
 
+    async def all_recorded() -> list:
+        found = await query(
+            platform,
+            "engagements",
+            "SELECT count(*) AS n FROM inbox WHERE event_id = ANY($1::text[])",
+            valid_ids,
+        )
+        return found if found[0]["n"] >= VALID else []
+
     decided = await wait_for(all_decided, within=600, what=f"{VALID} decisions")
-    recorded = await query(
-        platform, "engagements", "SELECT count(*) AS n FROM inbox WHERE event_id = ANY($1::text[])", valid_ids
-    )
+    # Each subscriber drains its own queue at its own pace.
+    recorded = await wait_for(all_recorded, within=600, what=f"{VALID} events recorded by engagements")
     dead: dict[str, list] = {}
     for service in SUBSCRIBERS:
         dead[service] = await bus.drain(dead_letter_queue_name(service), MALFORMED, within=120)
