@@ -14,6 +14,10 @@ from chorus_common.problems import Problem
 from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+# A verified token is trusted again without checking its signature until it expires, for at most this
+# long (so that a key withdrawn from the JWKS stops being honoured soon), among this many tokens.
+VERIFIED_TOKEN_SECONDS = 300.0
+VERIFIED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,18 @@ class TokenVerifier:
         self._issuer = settings.auth_issuer
         self._audience = settings.auth_audience
         self._jwks = jwt.PyJWKClient(settings.auth_jwks_url) if settings.auth_jwks_url else None
+        self._verified: dict[str, tuple[Principal, float]] = {}
+
+    def already_verified(self, token: str) -> Principal | None:
+        """The principal of a token verified recently and not expired since; None otherwise."""
+        known = self._verified.get(token)
+        if known is None:
+            return None
+        principal, trusted_until = known
+        if time.time() < trusted_until:
+            return principal
+        self._verified.pop(token, None)
+        return None
 
     @property
     def fetches_keys(self) -> bool:
@@ -73,7 +89,11 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise _unauthenticated(f"Invalid token: {exc}") from exc
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, min(float(claims["exp"]), time.time() + VERIFIED_TOKEN_SECONDS))
+        return principal
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -130,6 +150,9 @@ async def optional_principal(request: Request) -> Principal | None:
     if token is None:
         return None
     verifier: TokenVerifier = request.app.state.token_verifier
+    known = verifier.already_verified(token)
+    if known is not None:
+        return known
     if verifier.fetches_keys:
         # The JWKS client may fetch the keys over the network: not on the event loop.
         return await run_in_threadpool(verifier.verify, token)

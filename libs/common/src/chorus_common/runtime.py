@@ -50,6 +50,9 @@ class ServiceRuntime:
     inbox: sa.Table
     clock: Clock = field(default_factory=SystemClock)
     engine: AsyncEngine = field(init=False)
+    # The same pool without transactions, for reads of a single statement: no BEGIN and ROLLBACK
+    # round trips. Never for writes, nor for reads that must see several statements in one snapshot.
+    reads: AsyncEngine = field(init=False)
     broker: RabbitBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: EventConsumer = field(init=False)
@@ -60,6 +63,7 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         settings = self.settings
         self.engine = create_engine(settings.database_url, settings.db_pool_size)
+        self.reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.broker = create_broker(settings.rabbitmq_url)
         self.relay = OutboxRelay(
             settings.service_name,

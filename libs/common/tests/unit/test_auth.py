@@ -65,3 +65,23 @@ def test_production_refuses_to_start_without_its_database():
             auth_issuer="https://idp",
             auth_audience="chorus",
         )
+
+
+def test_a_verified_token_is_trusted_again_only_until_it_expires(monkeypatch: pytest.MonkeyPatch):
+    verifier = dev_verifier()
+    token = mint_dev_token("alice", ["S1"], ttl_seconds=60)
+    assert verifier.already_verified(token) is None, "nothing is trusted before it is verified"
+    principal = verifier.verify(token)
+    assert verifier.already_verified(token) == principal
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    # Expired: verified afresh, which refuses it (see test_bad_tokens_are_refused_with_401).
+    assert verifier.already_verified(token) is None
+
+
+def test_a_bad_token_is_never_trusted():
+    verifier = dev_verifier()
+    forged = mint_dev_token("alice", ["S1"], secret="another-secret-of-sufficient-length-0123")
+    with pytest.raises(Problem):
+        verifier.verify(forged)
+    assert verifier.already_verified(forged) is None

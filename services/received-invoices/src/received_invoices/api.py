@@ -283,11 +283,11 @@ def _can_see(principal: Principal, row: RowMapping) -> bool:
 
 
 async def _invoice_out(conn: AsyncConnection, principal: Principal, invoice_id: uuid.UUID) -> InvoiceOut:
-    row = await repository.get_invoice(conn, invoice_id)
-    if row is None or not _can_see(principal, row):
+    found = await repository.get_invoice_with_history(conn, invoice_id)
+    if found is None or not _can_see(principal, found[0]):
         raise not_found("Invoice")
-    history = await repository.get_history(conn, invoice_id)
-    return InvoiceOut.model_validate({**row, "history": [dict(h) for h in history]})
+    row, history = found
+    return InvoiceOut.model_validate({**row, "history": history})
 
 
 @invoice_router.post("", status_code=status.HTTP_201_CREATED, response_model=InvoiceOut)
@@ -308,7 +308,7 @@ async def deposit_invoice(
         runtime.events_committed()
     else:
         response.status_code = status.HTTP_200_OK  # the same external_id again: nothing new
-    async with runtime.engine.connect() as conn:
+    async with runtime.reads.connect() as conn:
         return await _invoice_out(conn, principal, received.invoice_id)
 
 
@@ -337,7 +337,7 @@ async def list_invoices(
 
 @invoice_router.get("/{invoice_id}", response_model=InvoiceOut)
 async def get_invoice(request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID) -> InvoiceOut:
-    async with runtime_of(request).engine.connect() as conn:
+    async with runtime_of(request).reads.connect() as conn:
         return await _invoice_out(conn, principal, invoice_id)
 
 
@@ -385,5 +385,5 @@ async def act_on_invoice(
                 at=now,
             ),
         )
-    async with runtime.engine.connect() as conn:
+    async with runtime.reads.connect() as conn:
         return await _invoice_out(conn, principal, invoice_id)

@@ -173,13 +173,31 @@ async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: Histo
     await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.__dict__})
 
 
-async def get_history(conn: AsyncConnection, invoice_id: uuid.UUID) -> list[RowMapping]:
-    rows = await conn.execute(
-        sa.select(invoice_history)
-        .where(invoice_history.c.invoice_id == invoice_id)
-        .order_by(invoice_history.c.id)
+_HISTORY_COLUMNS = [column for column in invoice_history.c if column.name not in ("id", "invoice_id")]
+_INVOICE_WITH_HISTORY = (
+    sa.select(
+        invoices,
+        invoice_history.c.id.label("history_id"),
+        *(c.label(f"history_{c.name}") for c in _HISTORY_COLUMNS),
     )
-    return list(rows.mappings())
+    .select_from(invoices.outerjoin(invoice_history, invoice_history.c.invoice_id == invoices.c.id))
+    .order_by(invoice_history.c.id)
+)
+
+
+async def get_invoice_with_history(
+    conn: AsyncConnection, invoice_id: uuid.UUID
+) -> tuple[RowMapping, list[dict[str, object]]] | None:
+    """The invoice and its history, oldest first, in one statement (so one snapshot)."""
+    rows = (await conn.execute(_INVOICE_WITH_HISTORY.where(invoices.c.id == invoice_id))).mappings().all()
+    if not rows:
+        return None
+    history = [
+        {column.name: row[f"history_{column.name}"] for column in _HISTORY_COLUMNS}
+        for row in rows
+        if row["history_id"] is not None
+    ]
+    return rows[0], history
 
 
 def work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[bool]:
