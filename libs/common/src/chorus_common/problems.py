@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chorus_common.actions import REFUSAL_STATUS, REFUSAL_TITLE, ActionRefused
+from chorus_common.db import DRIVER_CONNECTION_ERRORS
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:chorus:problem:"
@@ -151,7 +152,7 @@ def is_dependency_unavailable(exc: BaseException) -> bool:
     """A lost or refused connection to the database (or another server), as opposed to a bug."""
     if isinstance(exc, sa_exc.DBAPIError):
         return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
+    if isinstance(exc, (sa_exc.TimeoutError, ConnectionError, TimeoutError, *DRIVER_CONNECTION_ERRORS)):
         return True
     cause = exc.__cause__ or exc.__context__
     return cause is not None and cause is not exc and is_dependency_unavailable(cause)
@@ -231,6 +232,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ActionRefused, on_refused)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    for dependency_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, ConnectionError, TimeoutError):
+    for dependency_error in (
+        sa_exc.DBAPIError,
+        sa_exc.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+        *DRIVER_CONNECTION_ERRORS,
+    ):
         app.add_exception_handler(dependency_error, on_server_error)
     app.add_exception_handler(Exception, on_unexpected)

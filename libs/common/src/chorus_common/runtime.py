@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chorus_common.asyncapi import asyncapi_document
 from chorus_common.auth import TokenVerifier
 from chorus_common.clock import Clock, SystemClock
-from chorus_common.db import create_engine
+from chorus_common.db import DirectReads, create_engine
 from chorus_common.events import CloudEvent
 from chorus_common.health import health_router
 from chorus_common.http import install_http_middleware
@@ -50,9 +50,7 @@ class ServiceRuntime:
     inbox: sa.Table
     clock: Clock = field(default_factory=SystemClock)
     engine: AsyncEngine = field(init=False)
-    # The same pool without transactions, for reads of a single statement: no BEGIN and ROLLBACK
-    # round trips. Never for writes, nor for reads that must see several statements in one snapshot.
-    reads: AsyncEngine = field(init=False)
+    direct_reads: DirectReads = field(init=False)
     broker: RabbitBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: EventConsumer = field(init=False)
@@ -63,7 +61,7 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         settings = self.settings
         self.engine = create_engine(settings.database_url, settings.db_pool_size)
-        self.reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.direct_reads = DirectReads(settings.database_url, settings.db_pool_size)
         self.broker = create_broker(settings.rabbitmq_url)
         self.relay = OutboxRelay(
             settings.service_name,
@@ -156,6 +154,7 @@ class ServiceRuntime:
             await self.broker.stop()
         await self.consumer.wait_in_flight(within=10)
         await self.engine.dispose()
+        await self.direct_reads.close()
 
     def declare_publication(self, event_type: str) -> None:
         """Name an event type this service publishes (through the outbox), for its AsyncAPI document."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -12,7 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.auth import CurrentPrincipal, Principal
-from chorus_common.db import fetch_page
+from chorus_common.db import DirectReads, fetch_page
 from chorus_common.http import ExactJSONRoute, Page, Pagination, page_of
 from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import runtime_of
@@ -275,15 +276,15 @@ async def act_on_delegation(
 # --- Invoices --------------------------------------------------------------------------------
 
 
-def _can_see(principal: Principal, row: RowMapping) -> bool:
+def _can_see(principal: Principal, row: Mapping[str, Any] | RowMapping) -> bool:
     return any(
         principal.acts_for(row[column])
         for column in ("supplier_structure_id", "recipient_structure_id", "delegate_structure_id")
     )
 
 
-async def _invoice_out(conn: AsyncConnection, principal: Principal, invoice_id: uuid.UUID) -> InvoiceOut:
-    found = await repository.get_invoice_with_history(conn, invoice_id)
+async def _invoice_out(reads: DirectReads, principal: Principal, invoice_id: uuid.UUID) -> InvoiceOut:
+    found = await repository.get_invoice_with_history(reads, invoice_id)
     if found is None or not _can_see(principal, found[0]):
         raise not_found("Invoice")
     row, history = found
@@ -308,8 +309,7 @@ async def deposit_invoice(
         runtime.events_committed()
     else:
         response.status_code = status.HTTP_200_OK  # the same external_id again: nothing new
-    async with runtime.reads.connect() as conn:
-        return await _invoice_out(conn, principal, received.invoice_id)
+    return await _invoice_out(runtime.direct_reads, principal, received.invoice_id)
 
 
 @invoice_router.get("", response_model=Page[InvoiceSummary])
@@ -337,8 +337,7 @@ async def list_invoices(
 
 @invoice_router.get("/{invoice_id}", response_model=InvoiceOut)
 async def get_invoice(request: Request, principal: CurrentPrincipal, invoice_id: uuid.UUID) -> InvoiceOut:
-    async with runtime_of(request).reads.connect() as conn:
-        return await _invoice_out(conn, principal, invoice_id)
+    return await _invoice_out(runtime_of(request).direct_reads, principal, invoice_id)
 
 
 @invoice_router.post("/{invoice_id}/actions", response_model=InvoiceOut)
@@ -385,5 +384,4 @@ async def act_on_invoice(
                 at=now,
             ),
         )
-    async with runtime.reads.connect() as conn:
-        return await _invoice_out(conn, principal, invoice_id)
+    return await _invoice_out(runtime.direct_reads, principal, invoice_id)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chorus_common.db import DirectReads
 from received_invoices.db import delegations, invoice_history, invoices, structure_services, structures
 from received_invoices.domain import Coverage, InvoiceStatus, Scope
 
@@ -178,26 +179,28 @@ _INVOICE_WITH_HISTORY = (
     sa.select(
         invoices,
         invoice_history.c.id.label("history_id"),
-        *(c.label(f"history_{c.name}") for c in _HISTORY_COLUMNS),
+        *(column.label(f"history_{column.name}") for column in _HISTORY_COLUMNS),
     )
     .select_from(invoices.outerjoin(invoice_history, invoice_history.c.invoice_id == invoices.c.id))
+    .where(invoices.c.id == sa.bindparam("invoice_id"))
     .order_by(invoice_history.c.id)
 )
 
 
 async def get_invoice_with_history(
-    conn: AsyncConnection, invoice_id: uuid.UUID
-) -> tuple[RowMapping, list[dict[str, object]]] | None:
-    """The invoice and its history, oldest first, in one statement (so one snapshot)."""
-    rows = (await conn.execute(_INVOICE_WITH_HISTORY.where(invoices.c.id == invoice_id))).mappings().all()
+    reads: DirectReads, invoice_id: uuid.UUID
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The invoice and its history, oldest first: one statement, so one snapshot (the hottest read)."""
+    rows = await reads.fetch(_INVOICE_WITH_HISTORY, invoice_id=invoice_id)
     if not rows:
         return None
+    invoice = {column.name: rows[0][column.name] for column in invoices.c}
     history = [
         {column.name: row[f"history_{column.name}"] for column in _HISTORY_COLUMNS}
         for row in rows
         if row["history_id"] is not None
     ]
-    return rows[0], history
+    return invoice, history
 
 
 def work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[bool]:

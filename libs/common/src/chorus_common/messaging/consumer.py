@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 from faststream import AckPolicy
@@ -17,6 +16,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chorus_common.db import DRIVER_CONNECTION_ERRORS
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
 from chorus_common.logging import event_id_var
 from chorus_common.messaging.inbox import claim_events
@@ -59,15 +59,9 @@ def is_transient(exc: BaseException) -> bool:
         return is_transient(exc.orig) if exc.orig is not None else False
     if isinstance(exc, sa_exc.TimeoutError):
         return True
-    return isinstance(
-        exc,
-        OSError
-        | TimeoutError
-        | asyncpg.exceptions.PostgresConnectionError
-        | asyncpg.exceptions.InterfaceError
-        | asyncpg.exceptions.CannotConnectNowError
-        | asyncpg.exceptions.AdminShutdownError,
-    ) or (exc.__cause__ is not None and is_transient(exc.__cause__))
+    return isinstance(exc, (OSError, TimeoutError, *DRIVER_CONNECTION_ERRORS)) or (
+        exc.__cause__ is not None and is_transient(exc.__cause__)
+    )
 
 
 class EventConsumer:
