@@ -70,9 +70,10 @@ class DirectReads:
             async with pool.acquire() as conn:
                 rows: list[asyncpg.Record] = await conn.fetch(read.sql, *arguments)
                 return rows
-        except DRIVER_CONNECTION_ERRORS:
+        except (*DRIVER_CONNECTION_ERRORS, asyncpg.exceptions.InternalClientError):
             # Connections made before a database restart are dead: drop them all (as SQLAlchemy's pool
-            # does) and read again, once, on a new one. A read can safely be repeated.
+            # does) and read again, once, on a new one. A read can safely be repeated. (A connection
+            # still taking in the server's farewell when the query starts raises InternalClientError.)
             pool.expire_connections()
             async with pool.acquire() as conn:
                 rows = await conn.fetch(read.sql, *arguments)
