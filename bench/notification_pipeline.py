@@ -43,7 +43,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 import uvloop
-from _bus import EVENTS_EXCHANGE, raw_baseline_seconds
+from _bus import EVENTS_EXCHANGE, publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from _servers import ROOT, bare_app, serving
 from hdrh.histogram import HdrHistogram
@@ -67,7 +67,6 @@ class Pipeline:
     url: str  # the vhost's AMQP URL
     dsn: str  # notifications' database, for asyncpg
     workers: list[subprocess.Popen[bytes]]
-    sink_dir: Path
 
 
 def cpu_seconds(pid: int) -> float:
@@ -153,20 +152,8 @@ async def max_rate_run(pipeline: Pipeline, count: int) -> tuple[float, float]:
     cpu_before = sum(cpu_seconds(worker.pid) for worker in pipeline.workers)
     connection = await aio_pika.connect_robust(pipeline.url)
     channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
     started_ns = time.time_ns()
-    for start in range(0, count, 500):
-        await asyncio.gather(
-            *(
-                exchange.publish(
-                    aio_pika.Message(
-                        body, delivery_mode=2, headers={"x-published-ns": time.time_ns()}, message_id=event_id
-                    ),
-                    routing_key="delegation-routed",
-                )
-                for event_id, body in batch[start : start + 500]
-            )
-        )
+    await publish_all(channel, [body for _, body in batch], "delegation-routed")
     await connection.close()
     found = await wait_decided(pipeline.dsn, [event_id for event_id, _ in batch])
     cpu = sum(cpu_seconds(worker.pid) for worker in pipeline.workers) - cpu_before
@@ -297,9 +284,7 @@ def main(count: int, runs: int, seconds: float, workers: int) -> None:
         }
         processes, started = start_workers(workers, env)
         stack.enter_context(processes)
-        pipeline = Pipeline(
-            url, database_url.replace("postgresql+asyncpg://", "postgresql://"), started, sink_dir
-        )
+        pipeline = Pipeline(url, database_url.replace("postgresql+asyncpg://", "postgresql://"), started)
         uvloop.run(measure(pipeline, count, runs, seconds))
         decided_count = asyncio.run(count_decisions(pipeline.dsn))
         mails = sink_count(sink_dir)

@@ -3,37 +3,19 @@
 import asyncio
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_common.testing.events import cloud_event, party
+from chorus_common.testing.events import cloud_event, deadline_exceeded, party
 from chorus_common.testing.fixtures import BusProbe, write_flags
 
 from .conftest import RunningNotifications
 
 
-def deadline_exceeded() -> dict[str, Any]:
-    return cloud_event(
-        "deadline-exceeded",
-        {
-            "works_invoice_id": str(uuid.uuid4()),
-            "number": "PDM-2026-001",
-            "billing_frame": "A4",
-            "supplier": party("supplier"),
-            "moe": party("moe"),
-            "moa": party("moa"),
-            "made_available_at": (datetime.now(UTC) - timedelta(days=9)).isoformat(),
-            "deadline": (date.today() - timedelta(days=2)).isoformat(),
-            "days_overdue": 2,
-            "notice_date": date.today().isoformat(),
-        },
-        source="/services/invoicing-works",
-    )
-
-
 def engagement_validated(kind: str = "ETAT") -> dict[str, Any]:
+    # Amounts the mail assertions below look for.
     return cloud_event(
         "engagement-validated",
         {
