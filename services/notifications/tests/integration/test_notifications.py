@@ -4,31 +4,13 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_common.testing.events import cloud_event, deadline_exceeded, party
+from chorus_common.testing.events import cloud_event, deadline_exceeded, engagement_validated, party
 from chorus_common.testing.fixtures import BusProbe, write_flags
 
 from .conftest import RunningNotifications
-
-
-def engagement_validated(kind: str = "ETAT") -> dict[str, Any]:
-    # Amounts the mail assertions below look for.
-    return cloud_event(
-        "engagement-validated",
-        {
-            "number": f"EJ-{uuid.uuid4().hex[:6]}",
-            "issuer": {**party("ministry"), "kind": kind},
-            "supplier": party("supplier"),
-            "total_ht": "3086.42",
-            "total_ttc": "3703.70",
-            "currency": "EUR",
-            "validated_at": datetime.now(UTC).isoformat(),
-        },
-        source="/erp/chorus-etat",
-    )
 
 
 async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
@@ -86,7 +68,7 @@ async def test_engagement_mails_are_suppressed_by_default_and_sent_once_the_flag
     write_flags(notifications.flags_path, {"notify-engagement-validated": True})
     try:
         await asyncio.sleep(0.5)  # the file provider polls every 100 ms here
-        sent = engagement_validated()
+        sent = engagement_validated(total_ht="3086.42", total_ttc="3703.70")
         await bus.publish(sent["type"], sent)
         [decision] = await notifications.wait_decisions(sent["id"], 1)
         assert decision["status"] == "SENT"

@@ -30,15 +30,15 @@ def cloud_event(event_type: str, data: dict[str, Any], source: str = "/tests") -
     }
 
 
-def engagement_validated() -> dict[str, Any]:
+def engagement_validated(total_ht: str = "1000.00", total_ttc: str = "1200.00") -> dict[str, Any]:
     return cloud_event(
         "engagement-validated",
         {
             "number": f"EJ-{uuid.uuid4().hex[:8]}",
             "issuer": {**party("ministere"), "kind": "ETAT"},
             "supplier": party("fournisseur"),
-            "total_ht": "1000.00",
-            "total_ttc": "1200.00",
+            "total_ht": total_ht,
+            "total_ttc": total_ttc,
             "currency": "EUR",
             "validated_at": datetime.now(UTC).isoformat(),
         },
