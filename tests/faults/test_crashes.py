@@ -19,7 +19,7 @@ from .conftest import decisions_for, message_ids_in_catcher, report, wait_for
 EVENTS = 5_000
 KILLS = 5
 # The most mails sent but not yet recorded at any moment, with notifications' default settings.
-IN_FLIGHT = NotificationsSettings().consumer_batch_size * NotificationsSettings().consumer_concurrency
+IN_FLIGHT = NotificationsSettings().mails_a_crash_can_repeat
 
 
 async def test_notifications_killed_five_times_during_5000_events_decides_each_once(

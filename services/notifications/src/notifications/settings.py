@@ -37,6 +37,11 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
 
+    @property
+    def mails_a_crash_can_repeat(self) -> int:
+        """The most mails sent but not yet recorded at any moment: a crash repeats at most these."""
+        return self.consumer_batch_size * self.consumer_concurrency
+
     @cached_property
     def envelope_sender(self) -> str:
         """The address of MAIL FROM: the one in MAIL_FROM."""
