@@ -1,1 +1,1 @@
-pytest_plugins = ["chorus_common.testing.fixtures"]
+pytest_plugins = ["chorus_testing.fixtures"]

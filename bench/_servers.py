@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from chorus_common.testing.platform import load_launcher
+from chorus_testing.platform import load_launcher
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,12 +28,13 @@ from _figures import HEADER, RULE, Figure, record
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.clock import FixedClock
-from chorus_common.db import create_engine, drop_database
+from chorus_common.db import DirectReads, create_engine, drop_database
 from chorus_common.messaging.outbox import OutboxRelay
 from chorus_common.migrations import upgrade_async
-from chorus_common.testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
+from chorus_common.unit_of_work import UnitOfWork
+from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 from invoicing_works.db import outbox
-from invoicing_works.jobs import sweep_deadlines
+from invoicing_works.use_cases import sweep_deadlines
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "services" / "invoicing-works" / "migrations"
@@ -104,6 +105,7 @@ async def main(invoices: int, runs: int, batch_size: int) -> None:
     await upgrade_async(MIGRATIONS, database_url, "alembic_version_invoicing_works")
     create_vhost(vhost)
     engine = create_engine(database_url)
+    reads = DirectReads(database_url, 1)
     clock = FixedClock(datetime(2026, 11, 20, 6, 0, tzinfo=UTC))
     try:
         started = time.perf_counter()
@@ -134,7 +136,8 @@ async def main(invoices: int, runs: int, batch_size: int) -> None:
             count_times.append(time.perf_counter() - started)
 
             started = time.perf_counter()
-            issued = await sweep_deadlines(engine, NOTICE_DATE, "/services/invoicing-works", clock)
+            unit = UnitOfWork(engine, outbox, clock, "/services/invoicing-works", reads, lambda: None)
+            issued = await sweep_deadlines(unit, NOTICE_DATE)
             sweep_times.append(time.perf_counter() - started)
             assert issued == overdue, (issued, overdue)
 

@@ -38,8 +38,8 @@ from _servers import bare_app, serving
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.db import drop_database
-from chorus_common.testing.fixtures import free_port
-from chorus_common.testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
+from chorus_testing.fixtures import free_port
+from chorus_testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
 from received_invoices.domain import is_valid_siret
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,9 +20,9 @@ from pathlib import Path
 from _figures import HEADER, RULE, Figure, record
 from _servers import bare_app, serving
 
-from chorus_common.testing.fixtures import free_port
-from chorus_common.testing.platform import SERVICES, launched_platform
-from chorus_common.testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
+from chorus_testing.fixtures import free_port
+from chorus_testing.platform import SERVICES, launched_platform
+from chorus_testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
 
 TARGET_MB = 150
 SAMPLES = 3

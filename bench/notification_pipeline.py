@@ -50,9 +50,9 @@ from hdrh.histogram import HdrHistogram
 
 from chorus_common.db import drop_database
 from chorus_common.migrations import upgrade_async
-from chorus_common.testing.events import delegation_routed
-from chorus_common.testing.fixtures import free_port, write_flags
-from chorus_common.testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
+from chorus_testing.events import delegation_routed
+from chorus_testing.fixtures import free_port, write_flags
+from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
 MIGRATIONS = ROOT / "services" / "notifications" / "migrations"
 LOAD_LEVELS = (0.25, 0.5, 0.9)

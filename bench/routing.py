@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.db import create_engine, drop_database
 from chorus_common.migrations import upgrade_async
-from chorus_common.testing.fixtures import free_port
-from chorus_common.testing.platform import load_launcher
-from chorus_common.testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
+from chorus_testing.fixtures import free_port
+from chorus_testing.platform import load_launcher
+from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "services" / "received-invoices" / "migrations"

@@ -23,23 +23,11 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
+from deploy.roster import Service, services  # noqa: E402  (run as a script, from any folder)
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    package: str
-    port: int
-
-
-# A new service joins the platform by adding its line here.
-SERVICES = [
-    Service("invoicing-works", "invoicing_works", 8001),
-    Service("received-invoices", "received_invoices", 8002),
-    Service("engagements", "engagements", 8003),
-    Service("support-portal", "support_portal", 8004),
-    Service("notifications", "notifications", 8005),
-]
+SERVICES = services()
 
 SMTP_PORT = 1025
 SUPPORT_PORTAL_PORT = 8004

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from chorus_common.testing.platform import Platform, launched_platform
-from chorus_common.testing.servers import TestServers
+from chorus_testing.platform import Platform, launched_platform
+from chorus_testing.servers import TestServers
 
 
 @pytest.fixture(scope="session")

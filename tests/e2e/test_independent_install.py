@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from chorus_common.testing.fixtures import free_port
-from chorus_common.testing.platform import load_launcher
+from chorus_testing.fixtures import free_port
+from chorus_testing.platform import load_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
@@ -38,6 +38,9 @@ def workspace_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "tests", ".pytest_cache", ".mypy_cache")
     shutil.copytree(ROOT / "libs" / "common", copy / "libs" / "common", ignore=ignore)
     shutil.copytree(ROOT / "services", copy / "services", ignore=ignore)
+    # The test harness is a workspace member too: uv reads its manifest, and installs none of it.
+    (copy / "libs" / "testing").mkdir()
+    shutil.copy(ROOT / "libs" / "testing" / "pyproject.toml", copy / "libs" / "testing")
     return copy
 
 
@@ -66,7 +69,9 @@ def test_a_service_installs_alone_and_starts_to_ready(
     probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
     importable = subprocess.run([python, "-c", probe, *others], capture_output=True, text=True, check=True)
     assert importable.stdout.strip() == "[]", f"{service} can import other services: {importable.stdout}"
-    dev_only = subprocess.run([python, "-c", probe, "pytest", "aiosmtpd"], capture_output=True, text=True)
+    dev_only = subprocess.run(
+        [python, "-c", probe, "pytest", "aiosmtpd", "chorus_testing"], capture_output=True, text=True
+    )
     assert dev_only.stdout.strip() == "[]"
 
     port = free_port()

@@ -12,9 +12,9 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_common.testing.events import deadline_exceeded, delegation_routed, engagement_validated
-from chorus_common.testing.fixtures import BusProbe, eventually
-from chorus_common.testing.platform import Platform, decisions, wait_for_decisions
+from chorus_testing.events import deadline_exceeded, delegation_routed, engagement_validated
+from chorus_testing.fixtures import BusProbe, eventually
+from chorus_testing.platform import Platform, decisions, wait_for_decisions
 from notifications.settings import NotificationsSettings
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.testing.fixtures import BusProbe, eventually
-from chorus_common.testing.platform import Platform
+from chorus_testing.fixtures import BusProbe, eventually
+from chorus_testing.platform import Platform
 from received_invoices.domain import is_valid_siret
 
 

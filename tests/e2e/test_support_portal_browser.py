@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.testing.fixtures import eventually
-from chorus_common.testing.platform import ROOT, Platform
+from chorus_testing.fixtures import eventually
+from chorus_testing.platform import ROOT, Platform
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

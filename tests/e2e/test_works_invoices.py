@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from chorus_common.clock import SystemClock, paris_day
-from chorus_common.testing.auth import bearer as user_bearer
-from chorus_common.testing.events import party
-from chorus_common.testing.fixtures import eventually
-from chorus_common.testing.platform import Platform
+from chorus_testing.auth import bearer as user_bearer
+from chorus_testing.events import party
+from chorus_testing.fixtures import eventually
+from chorus_testing.platform import Platform
 
 
 def bearer(*structures: str) -> dict[str, str]:

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.testing.fixtures import eventually
-from chorus_common.testing.platform import Platform, launched_platform
-from chorus_common.testing.proxy import TcpProxy
-from chorus_common.testing.servers import TestServers
+from chorus_testing.fixtures import eventually
+from chorus_testing.platform import Platform, launched_platform
+from chorus_testing.proxy import TcpProxy
+from chorus_testing.servers import TestServers
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 
-from chorus_common.testing.platform import SERVICES, Platform
-from chorus_common.testing.proxy import TcpProxy
+from chorus_testing.platform import SERVICES, Platform
+from chorus_testing.proxy import TcpProxy
 
 from .conftest import (
     EngagementClient,

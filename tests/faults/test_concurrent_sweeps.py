@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from chorus_common.testing.auth import bearer
-from chorus_common.testing.fixtures import BusProbe, take
-from chorus_common.testing.platform import ROOT, Platform
+from chorus_testing.auth import bearer
+from chorus_testing.fixtures import BusProbe, take
+from chorus_testing.platform import ROOT, Platform
 
 from .conftest import report, wait_for
 

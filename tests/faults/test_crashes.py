@@ -9,9 +9,9 @@ import signal
 import time
 from collections import Counter
 
-from chorus_common.testing.events import delegation_routed
-from chorus_common.testing.fixtures import BusProbe
-from chorus_common.testing.platform import Platform
+from chorus_testing.events import delegation_routed
+from chorus_testing.fixtures import BusProbe
+from chorus_testing.platform import Platform
 from notifications.settings import NotificationsSettings
 
 from .conftest import decisions_for, message_ids_in_catcher, report, wait_for

@@ -8,9 +8,9 @@ from collections import Counter
 
 import httpx
 
-from chorus_common.testing.events import delegation_routed
-from chorus_common.testing.fixtures import BusProbe
-from chorus_common.testing.platform import SERVICES, Platform
+from chorus_testing.events import delegation_routed
+from chorus_testing.fixtures import BusProbe
+from chorus_testing.platform import SERVICES, Platform
 
 from .conftest import EngagementClient, decisions_for, decisions_to, postgres_cluster, report, wait_for
 

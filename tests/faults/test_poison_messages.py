@@ -8,9 +8,9 @@ from collections import Counter
 from typing import Any
 
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER, dead_letter_queue_name
-from chorus_common.testing.events import engagement_validated
-from chorus_common.testing.fixtures import BusProbe
-from chorus_common.testing.platform import Platform
+from chorus_testing.events import engagement_validated
+from chorus_testing.fixtures import BusProbe
+from chorus_testing.platform import Platform
 
 from .conftest import decisions_for, query, report, wait_for
 

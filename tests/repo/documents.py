@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chorus_common.events.catalogue import envelope_schema, json_schemas
+from chorus_testing.platform import load_roster
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -24,7 +25,7 @@ DOC_SETTINGS = {
 
 
 def services() -> list[str]:
-    return sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
+    return sorted(service.name for service in load_roster().services())
 
 
 def settings_class(service: str) -> Any:

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from chorus_common.testing.platform import load_script
+from chorus_testing.platform import load_script
 
 from .documents import settings_class
 

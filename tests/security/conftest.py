@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from chorus_common.testing.platform import SERVICES, Platform, launched_platform
-from chorus_common.testing.servers import TestServers
+from chorus_testing.platform import SERVICES, Platform, launched_platform
+from chorus_testing.servers import TestServers
 
 ISSUER = "https://idp.chorus.test/"
 AUDIENCE = "chorus"

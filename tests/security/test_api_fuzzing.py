@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from chorus_common.testing.platform import Platform
+from chorus_testing.platform import Platform
 
 from .conftest import IdentityProvider
 

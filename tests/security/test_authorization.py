@@ -15,8 +15,8 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from chorus_common.testing.fixtures import eventually
-from chorus_common.testing.platform import SERVICES, Platform
+from chorus_testing.fixtures import eventually
+from chorus_testing.platform import SERVICES, Platform
 from received_invoices.domain import is_valid_siret
 
 from .conftest import IdentityProvider, new_id, quiescent_fingerprint

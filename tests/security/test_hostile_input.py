@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from chorus_common.settings import DEV_JWT_SECRET
-from chorus_common.testing.platform import SERVICES, Platform
+from chorus_testing.platform import SERVICES, Platform
 
 from .conftest import IdentityProvider, quiescent_fingerprint
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from chorus_common.problems import Problem
@@ -34,7 +35,7 @@ class Principal:
         return role in self.roles
 
 
-def _unauthenticated(detail: str) -> Problem:
+def unauthenticated(detail: str) -> Problem:
     return Problem(
         401,
         "unauthenticated",
@@ -78,7 +79,7 @@ class TokenVerifier:
             elif self._secret is not None:
                 key, algorithms = self._secret, ["HS256"]
             else:
-                raise _unauthenticated("No token verification is configured")
+                raise unauthenticated("No token verification is configured")
             claims = jwt.decode(
                 token,
                 key,
@@ -88,7 +89,7 @@ class TokenVerifier:
                 options=options,
             )
         except jwt.PyJWTError as exc:
-            raise _unauthenticated(f"Invalid token: {exc}") from exc
+            raise unauthenticated(f"Invalid token: {exc}") from exc
         principal = principal_from_claims(claims)
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
@@ -100,7 +101,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     structures = claims.get("structures", [])
     roles = claims.get("roles", [])
     if not isinstance(structures, list) or not isinstance(roles, list):
-        raise _unauthenticated("Claims 'structures' and 'roles' must be lists")
+        raise unauthenticated("Claims 'structures' and 'roles' must be lists")
     return Principal(
         sub=str(claims["sub"]),
         email=claims.get("email"),
@@ -137,18 +138,16 @@ def mint_dev_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+# Declares the bearer scheme in the OpenAPI documents; verification is `TokenVerifier`'s.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A JWT: HS256 with the dev secret in APP_ENV=dev, else RS256/ES256 from AUTH_JWKS_URL",
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-async def optional_principal(request: Request) -> Principal | None:
-    token = _bearer_token(request)
-    if token is None:
-        return None
+async def verified_principal(request: Request, token: str) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     known = verifier.already_verified(token)
     if known is not None:
@@ -160,15 +159,13 @@ async def optional_principal(request: Request) -> Principal | None:
     return verifier.verify(token)
 
 
-async def require_principal(request: Request) -> Principal:
-    principal = await optional_principal(request)
-    if principal is None:
-        raise _unauthenticated("A bearer token is required")
-    return principal
+async def require_principal(request: Request, credentials: BearerCredentials) -> Principal:
+    if credentials is None or not credentials.credentials.strip():
+        raise unauthenticated("A bearer token is required")
+    return await verified_principal(request, credentials.credentials.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def require_role(principal: Principal, role: str) -> None:

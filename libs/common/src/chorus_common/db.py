@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -33,6 +34,18 @@ DRIVER_CONNECTION_ERRORS = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
 )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection to the database (or another server), as opposed to a fault of the
+    request or the message: an HTTP request gets a 503 for it, a consumer retries the event in place."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+    elif isinstance(exc, (sa_exc.TimeoutError, OSError, TimeoutError, *DRIVER_CONNECTION_ERRORS)):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_unavailable(cause)
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class DirectReads:
             # Connections made before a database restart are dead: drop them all (as SQLAlchemy's pool
             # does) and read again, once, on a new one. A read can safely be repeated. (A connection
             # still taking in the server's farewell when the query starts raises InternalClientError.)
-            pool.expire_connections()
+            await pool.expire_connections()
             async with pool.acquire() as conn:
                 rows = await conn.fetch(read.sql, *arguments)
                 return rows

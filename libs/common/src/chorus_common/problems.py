@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chorus_common.actions import REFUSAL_STATUS, REFUSAL_TITLE, ActionRefused
-from chorus_common.db import DRIVER_CONNECTION_ERRORS
+from chorus_common.actions import REFUSAL_STATUS, ActionRefused
+from chorus_common.db import DRIVER_CONNECTION_ERRORS, is_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:chorus:problem:"
@@ -148,16 +148,6 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def is_dependency_unavailable(exc: BaseException) -> bool:
-    """A lost or refused connection to the database (or another server), as opposed to a bug."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    if isinstance(exc, (sa_exc.TimeoutError, ConnectionError, TimeoutError, *DRIVER_CONNECTION_ERRORS)):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and is_dependency_unavailable(cause)
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem, validation errors listing their fields."""
 
@@ -205,7 +195,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "internal-error", "Internal server error", instance=request.url.path)
 
     async def on_server_error(request: Request, exc: Exception) -> JSONResponse:
-        if not is_dependency_unavailable(exc):
+        if not is_unavailable(exc):
             return await on_unexpected(request, exc)
         # The database (or another server) is away for a moment: the client may retry.
         logger.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
@@ -223,7 +213,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             REFUSAL_STATUS[exc.refusal],
             exc.slug,
-            REFUSAL_TITLE[exc.refusal],
+            exc.title,
             str(exc),
             instance=request.url.path,
         )

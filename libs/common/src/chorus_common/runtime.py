@@ -1,7 +1,8 @@
 """What a running service is made of, and the FastAPI app that starts and stops it.
 
 A service's `app.py` builds a `ServiceRuntime` from its settings, registers its subscriptions
-and background jobs, and calls `create_app`; the broker lives in the app's lifespan.
+and background jobs, and calls `create_app`; the broker lives in the app's lifespan. Everything a
+use case needs of it comes through a `UnitOfWork` (see `unit_of_work.py` and `dependencies.py`).
 """
 
 from __future__ import annotations
@@ -15,27 +16,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from faststream.rabbit import RabbitBroker
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.asyncapi import asyncapi_document
-from chorus_common.auth import TokenVerifier
+from chorus_common.auth import Principal, TokenVerifier
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.db import DirectReads, create_engine
-from chorus_common.events import CloudEvent
 from chorus_common.health import health_router
 from chorus_common.http import install_http_middleware
-from chorus_common.messaging.consumer import BatchHandler, EventConsumer, EventHandler
+from chorus_common.messaging.consumer import EventConsumer, ReceivedEvent
 from chorus_common.messaging.inbox import inbox_table
-from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_table
+from chorus_common.messaging.outbox import OutboxRelay, outbox_table
 from chorus_common.messaging.topology import EVENTS_EXCHANGE, create_broker, declare_topology
 from chorus_common.problems import document_problems, install_problem_handlers
 from chorus_common.settings import ServiceSettings
+from chorus_common.unit_of_work import UnitOfWork
 
 logger = logging.getLogger("chorus.runtime")
 
 BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
+# A subscriber: handles an event within the consumer's transaction, which records it in the inbox.
+EventHandler = Callable[[ReceivedEvent, UnitOfWork], Awaitable[None]]
+# Handles several events in one transaction, e.g. to write their effects in one statement.
+BatchHandler = Callable[[list[ReceivedEvent], UnitOfWork], Awaitable[None]]
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -84,33 +90,52 @@ class ServiceRuntime:
             on_committed=self.relay.wake,
         )
 
+    def unit_of_work(self, principal: Principal | None = None) -> UnitOfWork:
+        """A unit of work of this service, for `principal` when a caller is known."""
+        return UnitOfWork(
+            self.engine,
+            self.outbox,
+            self.clock,
+            self.settings.event_source,
+            self.direct_reads,
+            self.relay.wake,
+            principal,
+        )
+
+    def _joined(self, conn: AsyncConnection) -> UnitOfWork:
+        return UnitOfWork(
+            self.engine,
+            self.outbox,
+            self.clock,
+            self.settings.event_source,
+            self.direct_reads,
+            self.relay.wake,
+            joined=conn,
+        )
+
     def subscribe(self, event_type: str, handler: EventHandler) -> None:
         """Consume `event_type` (only when this process runs the worker role)."""
         if self.settings.runs_worker:
-            self.consumer.subscribe(event_type, handler)
+
+            async def in_consumer_transaction(event: ReceivedEvent, conn: AsyncConnection) -> None:
+                await handler(event, self._joined(conn))
+
+            self.consumer.subscribe(event_type, in_consumer_transaction)
 
     def subscribe_batched(self, event_types: Iterable[str], handler: BatchHandler) -> None:
         """Consume `event_types` together in batches, each batch in one transaction (worker role only)."""
         if self.settings.runs_worker:
-            batcher = self.consumer.batcher(handler)
+
+            async def in_consumer_transaction(events: list[ReceivedEvent], conn: AsyncConnection) -> None:
+                await handler(events, self._joined(conn))
+
+            batcher = self.consumer.batcher(in_consumer_transaction)
             for event_type in event_types:
-                self.consumer.subscribe_batched(event_type, handler, batcher)
+                self.consumer.subscribe_batched(event_type, in_consumer_transaction, batcher)
 
     def add_job(self, job: BackgroundJob) -> None:
         """A long-running coroutine started with the worker role (e.g. a periodic sweep)."""
         self._jobs.append(job)
-
-    async def publish(
-        self, conn: AsyncConnection, event: CloudEvent, erase_after_publish: bool = False
-    ) -> None:
-        """Write `event` to the outbox in the caller's transaction; call `events_committed` after.
-
-        `erase_after_publish` for an event carrying a secret: its stored body is erased once published.
-        """
-        await add_to_outbox(conn, self.outbox, event, erase_after_publish)
-
-    def events_committed(self) -> None:
-        self.relay.wake()
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as conn:
@@ -170,12 +195,6 @@ class ServiceRuntime:
         return asyncapi_document(self.broker, self.settings.service_name, title, version)
 
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    """The runtime of the service handling `request`."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -200,7 +219,13 @@ def create_app(
             if on_shutdown is not None:
                 await on_shutdown()
 
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
     install_problem_handlers(app)
@@ -215,4 +240,14 @@ def create_app(
     async def asyncapi_json() -> dict[str, Any]:
         return runtime.asyncapi(title, version)
 
+    ids = [operation_id(route) for route in app.routes if isinstance(route, APIRoute)]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"two operations of {title} share an operationId: {repeated}")
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI operationId of a route: its handler's name in camelCase (`actOnInvoice`)."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)

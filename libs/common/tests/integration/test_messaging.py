@@ -17,7 +17,7 @@ from chorus_common.messaging.consumer import EventConsumer, ReceivedEvent
 from chorus_common.messaging.outbox import OutboxRelay, add_to_outbox
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER, create_broker, declare_topology
 from chorus_common.runtime import messaging_tables
-from chorus_common.testing.fixtures import BusProbe, eventually, take
+from chorus_testing.fixtures import BusProbe, eventually, take
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from chorus_common.db import ensure_database
 from chorus_common.runtime import ServiceRuntime, create_app, messaging_tables
 from chorus_common.settings import ServiceSettings
-from chorus_common.testing.fixtures import eventually, free_port
+from chorus_testing.fixtures import eventually, free_port
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)

@@ -17,11 +17,11 @@ VERSION = "1.0.0"
 def build_app(settings: EngagementsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or EngagementsSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
-    register_events(runtime, settings)
+    register_events(runtime)
     return create_app(
         runtime,
         title="Chorus engagements",
         version=VERSION,
         description="Legal commitments (engagements juridiques) with exact decimal line amounts.",
-        routers=[api.router],
+        routers=api.ROUTERS,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from chorus_common.actions import ActionRefused, Refusal
+from chorus_common.transitions import Transition
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -40,6 +40,11 @@ class Action(StrEnum):
 class Capacity(StrEnum):
     ISSUER = "EMETTEUR"
     SUPPLIER = "FOURNISSEUR"
+    EXTERNAL_SYSTEM = "SYSTEME_EXTERNE"  # recorded from a State system's event
+
+
+class CreationAction(StrEnum):
+    CREATION = "CREATION"
 
 
 class Origin(StrEnum):
@@ -72,15 +77,7 @@ def totals(lines: Iterable[LineAmounts]) -> LineAmounts:
     return LineAmounts(ht, ttc - ht, ttc)
 
 
-@dataclass(frozen=True)
-class Transition:
-    capacity: Capacity
-    sources: frozenset[EngagementStatus]
-    target: EngagementStatus
-    reason_required: bool = False
-
-
-TRANSITIONS: dict[Action, Transition] = {
+TRANSITIONS: dict[Action, Transition[EngagementStatus, Capacity]] = {
     Action.VALIDATION: Transition(
         Capacity.ISSUER, frozenset({EngagementStatus.BROUILLON}), EngagementStatus.COMMANDE
     ),
@@ -88,10 +85,7 @@ TRANSITIONS: dict[Action, Transition] = {
         Capacity.SUPPLIER, frozenset({EngagementStatus.COMMANDE}), EngagementStatus.PRISE_EN_COMPTE
     ),
     Action.REFUS: Transition(
-        Capacity.SUPPLIER,
-        frozenset({EngagementStatus.COMMANDE}),
-        EngagementStatus.REFUSEE,
-        reason_required=True,
+        Capacity.SUPPLIER, frozenset({EngagementStatus.COMMANDE}), EngagementStatus.REFUSEE, needs="reason"
     ),
     Action.INACTIVATION: Transition(
         Capacity.ISSUER,
@@ -106,17 +100,77 @@ def decide(
 ) -> tuple[EngagementStatus, Capacity]:
     """The status `action` leads to from `status`, and the capacity the caller acts in."""
     transition = TRANSITIONS[action]
-    if transition.capacity not in capacities:
-        raise ActionRefused(
-            f"{action} is taken by the engagement's {transition.capacity.name.lower()}", Refusal.FORBIDDEN
+    return transition.apply(action, capacities, status, reason, "engagement"), transition.capacity
+
+
+def capacities(
+    structures: frozenset[str], issuer_structure_id: str, supplier_structure_id: str, status: EngagementStatus
+) -> set[Capacity]:
+    """The capacities in which a user of `structures` may see and act on an engagement."""
+    found = set()
+    if issuer_structure_id in structures:
+        found.add(Capacity.ISSUER)
+    if supplier_structure_id in structures and visible_to_supplier(status):
+        found.add(Capacity.SUPPLIER)
+    return found
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """A line as the issuer writes it; an unnumbered line takes its position."""
+
+    line_number: int | None
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_ht: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    line_number: int
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_ht: Decimal
+    vat_rate: Decimal
+    amount_ht: Decimal
+    amount_ttc: Decimal
+
+
+def priced(drafts: Iterable[LineDraft]) -> tuple[list[Line], LineAmounts]:
+    """The lines of a new engagement with their amounts, and its totals (each amount computed once)."""
+    lines, amounts = [], []
+    for index, draft in enumerate(drafts, start=1):
+        line = line_amounts(draft.quantity, draft.unit_price_ht, draft.vat_rate)
+        amounts.append(line)
+        lines.append(
+            Line(
+                draft.line_number or index,
+                draft.description,
+                draft.quantity,
+                draft.unit,
+                draft.unit_price_ht,
+                draft.vat_rate,
+                line.amount_ht,
+                line.amount_ttc,
+            )
         )
-    if status not in transition.sources:
-        raise ActionRefused(f"{action} is not possible on an engagement in status {status}", Refusal.NOT_NOW)
-    if transition.reason_required and not (reason and reason.strip()):
-        raise ActionRefused(f"{action} requires a reason", Refusal.INCOMPLETE, "reason-required")
-    return transition.target, transition.capacity
+    return lines, totals(amounts)
 
 
 def visible_to_supplier(status: EngagementStatus) -> bool:
     """A supplier sees an engagement once it has been validated, never as a draft."""
     return status is not EngagementStatus.BROUILLON
+
+
+@dataclass(frozen=True)
+class EngagementQuery:
+    """What a list of engagements is filtered on (each criterion when given)."""
+
+    status: EngagementStatus | None = None
+    type: EngagementType | None = None
+    number: str | None = None
+    issuer_structure_id: str | None = None
+    supplier_structure_id: str | None = None

@@ -1,9 +1,9 @@
-"""Reading and writing engagements, their lines and their history."""
+"""Every SQL statement of engagements: engagements, their lines and their history."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,34 +13,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
+from chorus_common.history import HistoryEntry
 from engagements.db import engagement_history, engagement_lines, engagements
-from engagements.domain import EngagementStatus
+from engagements.domain import EngagementQuery, EngagementStatus, Line
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    action: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    actor_structure_id: str | None
-    capacity: str
-    reason: str | None
-    at: datetime
-
-
-async def insert_engagement(
-    conn: AsyncConnection, values: dict[str, Any], lines: list[dict[str, Any]], entry: HistoryEntry
-) -> None:
-    await conn.execute(engagements.insert().values(**values))
-    if lines:
-        await conn.execute(
-            engagement_lines.insert(), [{"engagement_id": values["id"], **line} for line in lines]
-        )
-    await add_history(conn, values["id"], entry)
-
-
-async def insert_engagement_once(conn: AsyncConnection, values: dict[str, Any], entry: HistoryEntry) -> bool:
+async def insert_engagement_once(
+    conn: AsyncConnection, values: dict[str, Any], lines: list[Line], entry: HistoryEntry
+) -> bool:
     """Insert unless the issuer already has an engagement with this number; True if inserted."""
     inserted = await conn.execute(
         insert(engagements)
@@ -50,12 +30,16 @@ async def insert_engagement_once(conn: AsyncConnection, values: dict[str, Any], 
     )
     if inserted.first() is None:
         return False
+    if lines:
+        await conn.execute(
+            engagement_lines.insert(), [{"engagement_id": values["id"], **asdict(line)} for line in lines]
+        )
     await add_history(conn, values["id"], entry)
     return True
 
 
 async def add_history(conn: AsyncConnection, engagement_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(engagement_history.insert().values(engagement_id=engagement_id, **entry.__dict__))
+    await conn.execute(engagement_history.insert().values(engagement_id=engagement_id, **entry.as_row()))
 
 
 async def get_row(conn: AsyncConnection, engagement_id: uuid.UUID, lock: bool = False) -> RowMapping | None:
@@ -95,36 +79,28 @@ async def set_status(
     await conn.execute(engagements.update().where(engagements.c.id == engagement_id).values(**values))
 
 
-@dataclass(frozen=True)
-class EngagementFilter:
-    structures: frozenset[str]
-    status: str | None = None
-    type: str | None = None
-    number: str | None = None
-    issuer_structure_id: str | None = None
-    supplier_structure_id: str | None = None
-
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        structures = list(self.structures)
-        visible = sa.or_(
-            engagements.c.issuer_structure_id.in_(structures),
-            sa.and_(
-                engagements.c.supplier_structure_id.in_(structures),
-                engagements.c.status != EngagementStatus.BROUILLON,
-            ),
-        )
-        wanted = {
-            engagements.c.status: self.status,
-            engagements.c.type: self.type,
-            engagements.c.number: self.number,
-            engagements.c.issuer_structure_id: self.issuer_structure_id,
-            engagements.c.supplier_structure_id: self.supplier_structure_id,
-        }
-        return [visible, *(column == value for column, value in wanted.items() if value is not None)]
+def visible(structures: frozenset[str], query: EngagementQuery) -> list[sa.ColumnElement[bool]]:
+    """What users of `structures` may see (a supplier no draft) among the engagements `query` asks for."""
+    mine = list(structures)
+    seen = sa.or_(
+        engagements.c.issuer_structure_id.in_(mine),
+        sa.and_(
+            engagements.c.supplier_structure_id.in_(mine),
+            engagements.c.status != EngagementStatus.BROUILLON,
+        ),
+    )
+    wanted = {
+        engagements.c.status: query.status,
+        engagements.c.type: query.type,
+        engagements.c.number: query.number,
+        engagements.c.issuer_structure_id: query.issuer_structure_id,
+        engagements.c.supplier_structure_id: query.supplier_structure_id,
+    }
+    return [seen, *(column == value for column, value in wanted.items() if value is not None)]
 
 
 async def list_rows(
-    conn: AsyncConnection, where: EngagementFilter, offset: int, limit: int
+    conn: AsyncConnection, structures: frozenset[str], query: EngagementQuery, offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
     order = [engagements.c.created_at.desc(), engagements.c.id]
-    return await fetch_page(conn, engagements, where.conditions(), order, offset, limit)
+    return await fetch_page(conn, engagements, visible(structures, query), order, offset, limit)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_common.testing.fixtures import serving
+from chorus_testing.fixtures import serving
 from engagements.__main__ import cli
 from engagements.app import build_app
 from engagements.settings import EngagementsSettings

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chorus_common.testing.auth import bearer
-from chorus_common.testing.fixtures import BusProbe, eventually, take
+from chorus_testing.auth import bearer
+from chorus_testing.fixtures import BusProbe, eventually, take
 
 from .conftest import RunningEngagements
 

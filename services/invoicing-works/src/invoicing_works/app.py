@@ -29,5 +29,5 @@ def build_app(settings: InvoicingWorksSettings | None = None, clock: Clock | Non
         title="Chorus invoicing-works",
         version=VERSION,
         description="Works invoices: the MOE's 7-day deadline, MOA take-over, 'Traiter le rejet'.",
-        routers=[api.router],
+        routers=api.ROUTERS,
     )

@@ -61,7 +61,7 @@ works_invoice_history = sa.Table(
     sa.Column("to_status", sa.String(30), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("actor_structure_id", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("capacity", sa.String(20), nullable=False),
     sa.Column("acting_for", sa.String(20)),
     sa.Column("reason_code", sa.String(30)),
     sa.Column("reason", sa.Text),

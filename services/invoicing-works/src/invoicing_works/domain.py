@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import paris_day
+from chorus_common.transitions import Transition
 
 MOE_DEADLINE_DAYS = 7  # CCAG Travaux, article 12.2.2
 
@@ -52,6 +53,14 @@ class Role(StrEnum):
     MOA = "MOA"
 
 
+class Filing(StrEnum):
+    """The history's own action codes, besides the parties' actions."""
+
+    DEPOT = "DEPOT"
+    MISE_A_DISPOSITION = "MISE_A_DISPOSITION"
+    TRAITEMENT_REJET = "TRAITEMENT_REJET"
+
+
 class Action(StrEnum):
     PRISE_EN_COMPTE = "PRISE_EN_COMPTE"
     VALIDATION = "VALIDATION"  # MOE: accept (amounts possibly modified) and pass to the MOA
@@ -71,27 +80,22 @@ MOE_STATUSES = frozenset({Status.MISE_A_DISPOSITION_MOE, Status.PRISE_EN_COMPTE_
 MOA_STATUSES = frozenset({Status.MISE_A_DISPOSITION_MOA, Status.PRISE_EN_COMPTE_MOA})
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[Status]
-    target: Status
-
-
-TRANSITIONS: dict[tuple[Action, Role], Transition] = {
+# Keyed by (action, capacity): the MOE and the MOA take the same actions at their own stages.
+TRANSITIONS: dict[tuple[Action, Role], Transition[Status, Role]] = {
     (Action.PRISE_EN_COMPTE, Role.MOE): Transition(
-        frozenset({Status.MISE_A_DISPOSITION_MOE}), Status.PRISE_EN_COMPTE_MOE
+        Role.MOE, frozenset({Status.MISE_A_DISPOSITION_MOE}), Status.PRISE_EN_COMPTE_MOE
     ),
-    (Action.VALIDATION, Role.MOE): Transition(MOE_STATUSES, Status.MISE_A_DISPOSITION_MOA),
-    (Action.REFUS, Role.MOE): Transition(MOE_STATUSES, Status.REFUSEE_MOE),
-    (Action.REJET, Role.MOE): Transition(MOE_STATUSES, Status.REJETEE),
+    (Action.VALIDATION, Role.MOE): Transition(Role.MOE, MOE_STATUSES, Status.MISE_A_DISPOSITION_MOA),
+    (Action.REFUS, Role.MOE): Transition(Role.MOE, MOE_STATUSES, Status.REFUSEE_MOE),
+    (Action.REJET, Role.MOE): Transition(Role.MOE, MOE_STATUSES, Status.REJETEE),
     (Action.PRISE_EN_COMPTE, Role.MOA): Transition(
-        frozenset({Status.MISE_A_DISPOSITION_MOA}), Status.PRISE_EN_COMPTE_MOA
+        Role.MOA, frozenset({Status.MISE_A_DISPOSITION_MOA}), Status.PRISE_EN_COMPTE_MOA
     ),
-    (Action.VALIDATION, Role.MOA): Transition(MOA_STATUSES, Status.TRANSMISE_MOA),
-    (Action.REFUS, Role.MOA): Transition(MOA_STATUSES, Status.REFUSEE_MOA),
-    (Action.REJET, Role.MOA): Transition(MOA_STATUSES, Status.REJETEE),
+    (Action.VALIDATION, Role.MOA): Transition(Role.MOA, MOA_STATUSES, Status.TRANSMISE_MOA),
+    (Action.REFUS, Role.MOA): Transition(Role.MOA, MOA_STATUSES, Status.REFUSEE_MOA),
+    (Action.REJET, Role.MOA): Transition(Role.MOA, MOA_STATUSES, Status.REJETEE),
     (Action.MISE_EN_PAIEMENT, Role.MOA): Transition(
-        frozenset({Status.TRANSMISE_MOA}), Status.MISE_EN_PAIEMENT
+        Role.MOA, frozenset({Status.TRANSMISE_MOA}), Status.MISE_EN_PAIEMENT
     ),
 }
 
@@ -129,6 +133,14 @@ class Decision:
     acting_for: Role | None  # the MOA acting in the MOE's place after the deadline
 
 
+def check_amendment(decision: Decision) -> None:
+    """The MOE's modified amounts go with the invoice passing to the MOA, and with nothing else."""
+    if decision.target is not Status.MISE_A_DISPOSITION_MOA:
+        raise ActionRefused(
+            "amounts may be modified only when passing to the MOA", Refusal.INCOMPLETE, "action-invalid"
+        )
+
+
 def decide(
     action: Action,
     roles: set[Role],
@@ -164,7 +176,7 @@ def decide(
 
 def _checked(
     action: Action,
-    transition: Transition,
+    transition: Transition[Status, Role],
     invoice: InvoiceState,
     reason_code: RefusalReason | None,
     reason: str | None,
@@ -195,3 +207,13 @@ def rejection_outcome(status: Status | None, is_supplier: bool, processed: bool)
     if processed:
         return RejectionOutcome.ALREADY_PROCESSED
     return RejectionOutcome.PROCESSED
+
+
+@dataclass(frozen=True)
+class InvoiceQuery:
+    """What a list of works invoices is filtered on (each criterion when given)."""
+
+    role: Role | None = None
+    status: Status | None = None
+    billing_frame: BillingFrame | None = None
+    number: str | None = None

@@ -1,4 +1,5 @@
-"""Events of invoicing-works: it publishes `deadline-exceeded` (see jobs.py) and consumes none."""
+"""Events of invoicing-works: it publishes `deadline-exceeded` (written by the sweep, see
+`repository.SWEEP`) and consumes none."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading and writing works invoices and their history."""
+"""Every SQL statement of invoicing-works: works invoices, their history, the deadline sweep."""
 
 from __future__ import annotations
 
@@ -9,39 +9,48 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
+from chorus_common.events import DeadlineExceeded, EventType
+from chorus_common.events.sql import cloudevent_sql, json_object_sql
+from chorus_common.history import HistoryEntry
+from chorus_common.messaging.outbox import add_many_to_outbox
 from invoicing_works.db import works_invoice_history, works_invoices
-from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, Role, Status
+from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, InvoiceQuery, Role, Status
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    action: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    actor_structure_id: str
-    role: str
-    at: datetime
+@dataclass(frozen=True, kw_only=True)
+class WorksHistoryEntry(HistoryEntry):
+    """A works invoice's history also says whose place the actor took, its refusal code, and the
+    amounts the MOE modified."""
+
     acting_for: str | None = None
     reason_code: str | None = None
-    reason: str | None = None
     amounts: dict[str, str] | None = None
 
 
-async def insert_invoice(
+async def insert_invoice_once(
     conn: AsyncConnection, values: dict[str, Any], entries: Sequence[HistoryEntry]
-) -> None:
-    await conn.execute(works_invoices.insert().values(**values))
+) -> bool:
+    """Insert unless the supplier already has a works invoice with this number; True if inserted."""
+    inserted = await conn.execute(
+        insert(works_invoices)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="uq_works_invoice_supplier_number")
+        .returning(works_invoices.c.id)
+    )
+    if inserted.first() is None:
+        return False
     for entry in entries:
         await add_history(conn, values["id"], entry)
+    return True
 
 
 async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(works_invoice_history.insert().values(works_invoice_id=invoice_id, **entry.__dict__))
+    await conn.execute(works_invoice_history.insert().values(works_invoice_id=invoice_id, **entry.as_row()))
 
 
 async def get_row(conn: AsyncConnection, invoice_id: uuid.UUID, lock: bool = False) -> RowMapping | None:
@@ -77,24 +86,17 @@ def visible_to(structures: frozenset[str], role: Role | None = None) -> sa.Colum
     return sa.or_(*(column.in_(ids) for column in columns))
 
 
-@dataclass(frozen=True)
-class InvoiceFilter:
-    structures: frozenset[str]
-    role: Role | None = None
-    status: str | None = None
-    billing_frame: str | None = None
-    number: str | None = None
-
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        wanted = {
-            works_invoices.c.status: self.status,
-            works_invoices.c.billing_frame: self.billing_frame,
-            works_invoices.c.number: self.number,
-        }
-        return [
-            visible_to(self.structures, self.role),
-            *(column == value for column, value in wanted.items() if value is not None),
-        ]
+def matching(structures: frozenset[str], query: InvoiceQuery) -> list[sa.ColumnElement[bool]]:
+    """The works invoices of `structures` (in the query's role, if any) that `query` asks for."""
+    wanted = {
+        works_invoices.c.status: query.status,
+        works_invoices.c.billing_frame: query.billing_frame,
+        works_invoices.c.number: query.number,
+    }
+    return [
+        visible_to(structures, query.role),
+        *(column == value for column, value in wanted.items() if value is not None),
+    ]
 
 
 def to_process_conditions(
@@ -130,3 +132,61 @@ async def lock_many(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UU
         .with_for_update()
     )
     return {row["id"]: row for row in rows.mappings()}
+
+
+# Claims (invoice, day) in deadline_notices and writes the event to the outbox in the same statement;
+# the primary key makes a second sweep of the day, on any replica, find nothing left to claim. The
+# event's JSON is generated from the catalogue's `DeadlineExceeded` and CloudEvents models.
+_DEADLINE_EXCEEDED = cloudevent_sql(
+    id="claimed.event_id::text",
+    source="CAST(:source AS text)",
+    type="CAST(:event_type AS text)",
+    time="CAST(:time AS timestamptz)",
+    subject="due.id::text",
+    data=json_object_sql(
+        DeadlineExceeded,
+        {
+            "works_invoice_id": "due.id::text",
+            "number": "due.number",
+            "billing_frame": "due.billing_frame",
+            "supplier": "due.supplier",
+            "moe": "due.moe",
+            "moa": "due.moa",
+            "made_available_at": "due.made_available_at",
+            "deadline": "due.moe_deadline",
+            "days_overdue": "CAST(:notice_date AS date) - due.moe_deadline",
+            "notice_date": "CAST(:notice_date AS date)",
+        },
+    ),
+)
+SWEEP = sa.text(
+    f"""
+WITH due AS (
+    SELECT id, number, billing_frame, supplier, moe, moa, made_available_at, moe_deadline
+    FROM works_invoices
+    WHERE billing_frame = 'A4'
+      AND status = 'MISE_A_DISPOSITION_MOE'
+      AND moa_structure_id IS NOT NULL
+      AND moe_deadline < CAST(:notice_date AS date)
+), claimed AS (
+    INSERT INTO deadline_notices (works_invoice_id, notice_date, event_id)
+    SELECT id, CAST(:notice_date AS date), gen_random_uuid() FROM due
+    ON CONFLICT (works_invoice_id, notice_date) DO NOTHING
+    RETURNING works_invoice_id, event_id
+)
+INSERT INTO outbox (event_id, event_type, body)
+SELECT claimed.event_id::text, CAST(:event_type AS text), ({_DEADLINE_EXCEEDED})::text
+FROM claimed JOIN due ON due.id = claimed.works_invoice_id
+"""
+)
+
+
+async def issue_deadline_notices(conn: AsyncConnection, notice_date: date, source: str, at: datetime) -> int:
+    """Write to the outbox the `deadline-exceeded` events due on `notice_date`; how many."""
+    parameters = {
+        "notice_date": notice_date,
+        "source": source,
+        "event_type": EventType.DEADLINE_EXCEEDED.value,
+        "time": at,
+    }
+    return await add_many_to_outbox(conn, SWEEP, parameters)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from chorus_common.clock import FixedClock
 from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import serving
+from chorus_testing.fixtures import serving
 from invoicing_works.__main__ import cli
 from invoicing_works.app import build_app
 from invoicing_works.settings import InvoicingWorksSettings

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from chorus_common.events import DeadlineExceeded, parse_event
-from chorus_common.testing.auth import bearer
-from chorus_common.testing.fixtures import BusProbe, eventually, take
+from chorus_testing.auth import bearer
+from chorus_testing.fixtures import BusProbe, eventually, take
 from invoicing_works.db import deadline_notices, outbox
-from invoicing_works.jobs import sweep_deadlines
+from invoicing_works.use_cases import sweep_deadlines
 
 from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks
 
@@ -248,7 +248,7 @@ async def notices_for(service: RunningInvoicingWorks, invoice_id: str) -> list[d
 
 
 async def sweep(service: RunningInvoicingWorks, day: date) -> int:
-    return await sweep_deadlines(service.runtime.engine, day, "/services/invoicing-works", service.clock)
+    return await sweep_deadlines(service.runtime.unit_of_work(), day)
 
 
 async def test_three_concurrent_sweeps_issue_one_notice_per_invoice(invoicing_works: RunningInvoicingWorks):
@@ -291,7 +291,6 @@ async def test_the_outbox_carries_each_notice_to_the_bus(
     invoice = await deposited(invoicing_works, parties)
     day = date(2026, 11, 13)
     await sweep(invoicing_works, day)
-    invoicing_works.runtime.events_committed()
     messages: list[aio_pika.abc.AbstractIncomingMessage] = []
 
     async def outbox_empty() -> bool:

@@ -11,9 +11,10 @@ from chorus_common.flags import FeatureFlags
 from chorus_common.runtime import ServiceRuntime, create_app
 from notifications import api
 from notifications.db import inbox, outbox
-from notifications.events import NotificationHandler, register_subscribers
+from notifications.events import register_subscribers
 from notifications.mail import SmtpMailer
 from notifications.settings import NotificationsSettings
+from notifications.use_cases import Notifier
 
 VERSION = "1.0.0"
 
@@ -23,7 +24,7 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     flags = FeatureFlags(settings, domain=settings.service_name)
     mailer = SmtpMailer(settings)
-    register_subscribers(runtime, NotificationHandler(runtime, settings, flags, mailer))
+    register_subscribers(runtime, Notifier(settings, flags, mailer))
 
     async def start_flags() -> None:
         if settings.runs_worker:
@@ -39,7 +40,7 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
         title="Chorus notifications",
         version=VERSION,
         description="E-mails sent from platform events, each kind behind a feature flag.",
-        routers=[api.router],
+        routers=api.ROUTERS,
         on_startup=start_flags,
         on_shutdown=stop_flags_and_mail,
     )

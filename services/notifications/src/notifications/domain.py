@@ -110,3 +110,13 @@ def plan_notifications(event_type: str, source: str, data: EventData) -> Notific
 def message_id(event_id: str, role: str, domain: str) -> str:
     """A Message-ID that is the same for every attempt at the same (event, recipient role)."""
     return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{role}').hex}@{domain}>"
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """What a list of recorded decisions is filtered on (each criterion when given)."""
+
+    event_id: str | None = None
+    event_type: str | None = None
+    status: str | None = None
+    recipient_email: str | None = None

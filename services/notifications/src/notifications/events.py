@@ -1,23 +1,12 @@
-"""Subscribers: each event becomes e-mails, or recorded reasons for sending none."""
+"""Subscribers of notifications: every event that may mean a mail, handled in batches."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import dataclass
-
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from chorus_common.events import EventType
-from chorus_common.flags import FeatureFlags, FlagDecision
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.runtime import ServiceRuntime
-from notifications import repository
-from notifications.domain import DecisionStatus, PlannedMail, message_id, plan_notifications
-from notifications.mail import MailRenderer, SmtpMailer, compose_message
-from notifications.settings import NotificationsSettings
-
-logger = logging.getLogger("notifications.events")
+from chorus_common.unit_of_work import UnitOfWork
+from notifications.use_cases import Notifier
 
 SUBSCRIBED_EVENTS = (
     EventType.DEADLINE_EXCEEDED,
@@ -28,105 +17,8 @@ SUBSCRIBED_EVENTS = (
 )
 
 
-@dataclass
-class Outgoing:
-    """One recipient's e-mail for an event, rendered, and the decision it is waiting for."""
+def register_subscribers(runtime: ServiceRuntime, notifier: Notifier) -> None:
+    async def on_events(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
+        await notifier.notify(uow, events)
 
-    event: ReceivedEvent
-    mail: PlannedMail
-    subject: str
-    message_id: str
-    flag: FlagDecision
-    flag_key: str
-    message: bytes | None  # None when the flag suppresses it
-
-
-class NotificationHandler:
-    """Turns a batch of events into their decisions, one per (event, recipient role).
-
-    Everything that can refuse an event (planning, rendering) happens before any mail leaves, so
-    a bad event fails its batch before anything is sent. Then the mails go out over reused SMTP
-    sessions, several events at once, each event's mails in order (the MOA before the supplier);
-    the decisions are recorded in the consumer's transaction, which also holds the events' inbox
-    claims: once they commit, a redelivery sends nothing again. A crash before the commit repeats
-    the batch's mails, with the same Message-IDs.
-    """
-
-    def __init__(
-        self,
-        runtime: ServiceRuntime,
-        settings: NotificationsSettings,
-        flags: FeatureFlags,
-        mailer: SmtpMailer,
-    ) -> None:
-        self._runtime = runtime
-        self._settings = settings
-        self._flags = flags
-        self._mailer = mailer
-        self._renderer = MailRenderer()
-
-    async def __call__(self, events: list[ReceivedEvent], conn: AsyncConnection) -> None:
-        already = await repository.decided_roles(conn, [event.envelope.id for event in events])
-        per_event = [self._prepare(event, already) for event in events]
-        decided = await asyncio.gather(*(self._deliver(outgoing) for outgoing in per_event if outgoing))
-        await repository.record_decisions(conn, [decision for batch in decided for decision in batch])
-
-    def _prepare(self, event: ReceivedEvent, already: set[tuple[str, str]]) -> list[Outgoing]:
-        envelope = event.envelope
-        plan = plan_notifications(envelope.type, envelope.source, event.data)
-        flag = self._flags.evaluate(plan.flag, envelope.id, plan.flag_attributes)
-        now = self._runtime.clock.now()
-        prepared = []
-        for mail in plan.mails:
-            if (envelope.id, mail.role) in already:
-                continue  # decided by an earlier delivery that recorded it
-            subject, body = self._renderer.render(mail)
-            mail_id = message_id(envelope.id, mail.role, self._settings.message_id_domain)
-            message = (
-                compose_message(self._settings, mail, subject, body, mail_id, envelope.id, now)
-                if flag.enabled
-                else None
-            )
-            prepared.append(Outgoing(event, mail, subject, mail_id, flag, plan.flag, message))
-        return prepared
-
-    async def _deliver(self, outgoing: list[Outgoing]) -> list[repository.Decision]:
-        decided = []
-        for item in outgoing:
-            if item.message is None:
-                status, reason = DecisionStatus.SUPPRESSED, item.flag.reason
-            else:
-                status, reason = await self._send(item.mail, item.message)
-                reason = f"{item.flag.reason}; {reason}"
-            envelope = item.event.envelope
-            decided.append(
-                repository.Decision(
-                    event_id=envelope.id,
-                    event_type=envelope.type,
-                    event_source=envelope.source,
-                    recipient_role=item.mail.role,
-                    recipient_email=item.mail.to_email,
-                    status=status,
-                    flag_key=item.flag_key,
-                    reason=reason,
-                    subject=item.subject,
-                    message_id=item.message_id,
-                    decided_at=self._runtime.clock.now(),
-                )
-            )
-            logger.debug(
-                "notification %s for %s", status, item.mail.role, extra={"event_type": envelope.type}
-            )
-        return decided
-
-    async def _send(self, mail: PlannedMail, message: bytes) -> tuple[DecisionStatus, str]:
-        try:
-            await self._mailer.send(mail.to_email, message)
-        except Exception as exc:
-            logger.error("mail to %s failed: %r", mail.role, exc)
-            return DecisionStatus.FAILED, f"SMTP delivery failed: {exc!r}"[:2000]
-        return DecisionStatus.SENT, "accepted by the SMTP relay"
-
-
-def register_subscribers(runtime: ServiceRuntime, handler: NotificationHandler) -> None:
-    runtime.subscribe_batched(SUBSCRIBED_EVENTS, handler)
+    runtime.subscribe_batched(SUBSCRIBED_EVENTS, on_events)

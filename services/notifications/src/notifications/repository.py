@@ -1,4 +1,4 @@
-"""Queries over recorded decisions."""
+"""Every SQL statement of notifications: the recorded decisions."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
 from notifications.db import decisions
+from notifications.domain import DecisionFilter
 
 
 @dataclass(frozen=True)
@@ -46,28 +47,21 @@ async def record_decisions(conn: AsyncConnection, recorded: list[Decision]) -> N
         await conn.execute(_RECORD, [{"id": uuid.uuid4(), **decision.__dict__} for decision in recorded])
 
 
-@dataclass(frozen=True)
-class DecisionFilter:
-    event_id: str | None = None
-    event_type: str | None = None
-    status: str | None = None
-    recipient_email: str | None = None
-
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        wanted = {
-            decisions.c.event_id: self.event_id,
-            decisions.c.event_type: self.event_type,
-            decisions.c.status: self.status,
-            decisions.c.recipient_email: self.recipient_email,
-        }
-        return [column == value for column, value in wanted.items() if value is not None]
+def _matching(where: DecisionFilter) -> list[sa.ColumnElement[bool]]:
+    wanted = {
+        decisions.c.event_id: where.event_id,
+        decisions.c.event_type: where.event_type,
+        decisions.c.status: where.status,
+        decisions.c.recipient_email: where.recipient_email,
+    }
+    return [column == value for column, value in wanted.items() if value is not None]
 
 
 async def list_decisions(
     conn: AsyncConnection, where: DecisionFilter, offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
     order = [decisions.c.decided_at, decisions.c.id]
-    return await fetch_page(conn, decisions, where.conditions(), order, offset, limit)
+    return await fetch_page(conn, decisions, _matching(where), order, offset, limit)
 
 
 async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapping | None:

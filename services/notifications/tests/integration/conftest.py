@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.testing.fixtures import SmtpCatcher, eventually, serving, write_flags
+from chorus_testing.fixtures import SmtpCatcher, eventually, serving, write_flags
 from notifications.__main__ import cli
 from notifications.app import build_app
 from notifications.settings import NotificationsSettings

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_common.testing.events import cloud_event, deadline_exceeded, engagement_validated, party
-from chorus_common.testing.fixtures import BusProbe, write_flags
+from chorus_testing.events import cloud_event, deadline_exceeded, engagement_validated, party
+from chorus_testing.fixtures import BusProbe, write_flags
 
 from .conftest import RunningNotifications
 

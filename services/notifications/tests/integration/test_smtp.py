@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from chorus_common.testing.fixtures import free_port
-from chorus_common.testing.proxy import TcpProxy
+from chorus_testing.fixtures import free_port
+from chorus_testing.proxy import TcpProxy
 from notifications.mail import SmtpConnections
 from notifications.settings import NotificationsSettings
 from notifications.smtp import SmtpEndpoint, SmtpError, SmtpSession

@@ -23,5 +23,5 @@ def build_app(settings: ReceivedInvoicesSettings | None = None, clock: Clock | N
         title="Chorus received-invoices",
         version=VERSION,
         description="Received invoices, the directory, and delegation of validation with A1 routing.",
-        routers=[api.directory, api.delegation_router, api.invoice_router],
+        routers=api.ROUTERS,
     )

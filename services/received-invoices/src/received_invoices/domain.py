@@ -82,6 +82,60 @@ def first_overlap(candidate: Coverage, active: Iterable[tuple[str, Coverage]]) -
     return next((delegation_id for delegation_id, coverage in active if candidate.overlaps(coverage)), None)
 
 
+def _delegation_refused(detail: str, slug: str, refusal: Refusal = Refusal.INVALID) -> ActionRefused:
+    return ActionRefused(detail, refusal, slug, "Delegation refused")
+
+
+def check_not_self(delegator_id: str, delegate_id: str) -> None:
+    if delegate_id == delegator_id:
+        raise _delegation_refused("A structure cannot delegate to itself", "self-delegation")
+
+
+def check_delegation(
+    delegator_kind: StructureKind,
+    delegate_id: str,
+    delegate_known: bool,
+    unknown_services: set[str],
+    delegator_id: str,
+    coverage: Coverage,
+    active: Iterable[tuple[str, Coverage]],
+) -> None:
+    """Why a new delegation may not be made, if it may not: only a public structure delegates, to a
+    structure of the directory, over its own active services, and never twice over the same day."""
+    if delegator_kind is not StructureKind.PUBLIC:
+        raise _delegation_refused(
+            "Only a public structure delegates its received invoices", "private-delegator"
+        )
+    if not delegate_known:
+        raise _delegation_refused(f"No structure {delegate_id!r} in the directory", "unknown-delegate")
+    if unknown_services:
+        raise _delegation_refused(
+            f"Not active services of {delegator_id}: {sorted(unknown_services)}", "unknown-services"
+        )
+    clash = first_overlap(coverage, active)
+    if clash is not None:
+        raise _delegation_refused(
+            f"An active delegation ({clash}) already covers part of this on some day",
+            "delegation-overlap",
+            Refusal.CONFLICT,
+        )
+
+
+class DelegationStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+
+
+def check_revocation(is_delegator: bool, status: DelegationStatus, delegation_id: str) -> None:
+    """Only the delegating structure revokes a delegation, once."""
+    if not is_delegator:
+        raise ActionRefused(
+            "Only the delegating structure revokes a delegation", Refusal.FORBIDDEN, title="Forbidden"
+        )
+    if status is not DelegationStatus.ACTIVE:
+        raise ActionRefused(delegation_id, Refusal.NOT_NOW, title="Delegation already revoked")
+
+
 ROUTED_FRAME = "A1"
 
 
@@ -97,6 +151,10 @@ class InvoiceStatus(StrEnum):
     MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
 
 
+class Arrival(StrEnum):
+    DEPOT = "DEPOT"  # the history's first entry: the invoice arrived, by HTTP or as an event
+
+
 class Action(StrEnum):
     VALIDATION = "VALIDATION"
     REFUS = "REFUS"
@@ -110,6 +168,7 @@ class Action(StrEnum):
 
 
 class Capacity(StrEnum):
+    SUPPLIER = "FOURNISSEUR"  # depositing the invoice
     RECIPIENT = "DESTINATAIRE"
     DELEGATE = "VALIDEUR_DELEGUE"
     SUBSTITUTE = "DESTINATAIRE_SUBSTITUT"  # the recipient deciding in the delegate's place

@@ -1,29 +1,63 @@
-"""Events: `invoice-submitted` consumed (routed like an HTTP deposit); `delegation-routed` published."""
+"""Events of received-invoices: `invoice-submitted` consumed (received like an HTTP deposit);
+`delegation-routed` built here and published when an A1 invoice goes to a delegated validator."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+import uuid
+from datetime import datetime
 
-from chorus_common.events import EventType, InvalidEvent, InvoiceSubmitted
+from chorus_common.events import (
+    CloudEvent,
+    DelegationRouted,
+    EventType,
+    InvalidEvent,
+    InvoiceSubmitted,
+    Party,
+    build_event,
+)
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.runtime import ServiceRuntime
-from received_invoices.receiving import InvoiceRefused, receive_invoice
+from chorus_common.unit_of_work import UnitOfWork
+from received_invoices import use_cases
+from received_invoices.repository import Addressee
 
 
-class SubmittedInvoiceHandler:
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
+def delegation_routed(
+    invoice_id: uuid.UUID,
+    data: InvoiceSubmitted,
+    recipient: Party,
+    addressee: Addressee,
+    source: str,
+    routed_at: datetime,
+) -> CloudEvent:
+    assert addressee.delegate_id and addressee.delegate_name and addressee.delegate_email
+    routed = DelegationRouted(
+        invoice_id=str(invoice_id),
+        number=data.number,
+        billing_frame="A1",
+        supplier=data.supplier,
+        recipient=recipient,
+        delegate=Party(
+            structure_id=addressee.delegate_id, name=addressee.delegate_name, email=addressee.delegate_email
+        ),
+        right=addressee.delegation_right,
+        delegation_id=str(addressee.delegation_id),
+        amount_ttc=data.amount_ttc,
+        currency=data.currency,
+        routed_at=routed_at,
+    )
+    return build_event(EventType.DELEGATION_ROUTED, source, routed, routed_at, subject=str(invoice_id))
 
-    async def __call__(self, event: ReceivedEvent, conn: AsyncConnection) -> None:
-        assert isinstance(event.data, InvoiceSubmitted)
-        try:
-            await receive_invoice(
-                conn, self._runtime, event.data, event.envelope.source, actor=event.envelope.source
-            )
-        except InvoiceRefused as refused:
-            raise InvalidEvent(f"invoice refused: {refused}") from refused
+
+async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
+    assert isinstance(event.data, InvoiceSubmitted)
+    source = event.envelope.source
+    try:
+        await use_cases.receive_invoice(uow, event.data, source, actor=source)
+    except use_cases.InvoiceRefused as refused:
+        raise InvalidEvent(f"invoice refused: {refused}") from refused
 
 
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.DELEGATION_ROUTED)
-    runtime.subscribe(EventType.INVOICE_SUBMITTED, SubmittedInvoiceHandler(runtime))
+    runtime.subscribe(EventType.INVOICE_SUBMITTED, on_invoice_submitted)

@@ -1,4 +1,4 @@
-"""Queries of received-invoices: the directory, delegations, invoices and their history."""
+"""Every SQL statement of received-invoices: the directory, delegations, invoices and their history."""
 
 from __future__ import annotations
 
@@ -12,12 +12,54 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.db import DirectReads
+from chorus_common.db import DirectReads, fetch_page
+from chorus_common.history import HistoryEntry
 from received_invoices.db import delegations, invoice_history, invoices, structure_services, structures
-from received_invoices.domain import Coverage, InvoiceStatus, Scope
+from received_invoices.domain import Coverage, DelegationStatus, InvoiceStatus, Scope
 
-ACTIVE = "ACTIVE"
-REVOKED = "REVOKED"
+# --- The directory ---------------------------------------------------------------------------
+
+
+async def insert_structure_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Register a structure unless its identifier is taken; True if registered."""
+    inserted = await conn.execute(
+        insert(structures).values(**values).on_conflict_do_nothing().returning(structures.c.id)
+    )
+    return inserted.first() is not None
+
+
+async def insert_service_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Add a service to a structure unless its code is taken; True if added."""
+    inserted = await conn.execute(
+        insert(structure_services)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(structure_services.c.code)
+    )
+    return inserted.first() is not None
+
+
+async def update_service(
+    conn: AsyncConnection, structure_id: str, code: str, changes: dict[str, Any]
+) -> None:
+    await conn.execute(
+        structure_services.update()
+        .where(structure_services.c.structure_id == structure_id, structure_services.c.code == code)
+        .values(**changes)
+    )
+
+
+async def list_services(
+    conn: AsyncConnection, structure_id: str, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    return await fetch_page(
+        conn,
+        structure_services,
+        [structure_services.c.structure_id == structure_id],
+        [structure_services.c.code],
+        offset,
+        limit,
+    )
 
 
 async def get_structure(conn: AsyncConnection, structure_id: str, lock: bool = False) -> RowMapping | None:
@@ -43,6 +85,46 @@ async def active_service_codes(conn: AsyncConnection, structure_id: str) -> set[
     return set(rows.scalars())
 
 
+# --- Delegations -----------------------------------------------------------------------------
+
+
+async def insert_delegation(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(delegations.insert().values(**values))
+
+
+async def get_delegation(
+    conn: AsyncConnection, delegation_id: uuid.UUID, lock: bool = False
+) -> RowMapping | None:
+    query = sa.select(delegations).where(delegations.c.id == delegation_id)
+    if lock:
+        query = query.with_for_update()
+    return (await conn.execute(query)).mappings().first()
+
+
+async def revoke_delegation(conn: AsyncConnection, delegation_id: uuid.UUID, by: str, at: datetime) -> None:
+    await conn.execute(
+        delegations.update()
+        .where(delegations.c.id == delegation_id)
+        .values(status=DelegationStatus.REVOKED, revoked_by=by, revoked_at=at)
+    )
+
+
+async def list_delegations(
+    conn: AsyncConnection,
+    structures_ids: frozenset[str],
+    given: bool,
+    status: DelegationStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    """The delegations given (or received) by `structures_ids`, newest first."""
+    party = delegations.c.delegator_structure_id if given else delegations.c.delegate_structure_id
+    conditions: list[sa.ColumnElement[bool]] = [party.in_(list(structures_ids))]
+    if status is not None:
+        conditions.append(delegations.c.status == status)
+    return await fetch_page(conn, delegations, conditions, [delegations.c.created_at.desc()], offset, limit)
+
+
 def coverage_of(row: RowMapping) -> Coverage:
     return Coverage(Scope(row["scope"]), frozenset(row["service_codes"]), row["start_date"], row["end_date"])
 
@@ -50,7 +132,8 @@ def coverage_of(row: RowMapping) -> Coverage:
 async def active_coverages(conn: AsyncConnection, delegator_id: str) -> list[tuple[str, Coverage]]:
     rows = await conn.execute(
         sa.select(delegations).where(
-            delegations.c.delegator_structure_id == delegator_id, delegations.c.status == ACTIVE
+            delegations.c.delegator_structure_id == delegator_id,
+            delegations.c.status == DelegationStatus.ACTIVE,
         )
     )
     return [(str(row["id"]), coverage_of(row)) for row in rows.mappings()]
@@ -68,7 +151,7 @@ def _addressee_query() -> sa.Select[Any]:
         .where(
             sa.bindparam("routed", type_=sa.Boolean),
             delegations.c.delegator_structure_id == structures.c.id,
-            delegations.c.status == ACTIVE,
+            delegations.c.status == DelegationStatus.ACTIVE,
             delegations.c.start_date <= day,
             sa.or_(delegations.c.end_date.is_(None), delegations.c.end_date >= day),
             sa.or_(
@@ -130,6 +213,9 @@ async def find_addressee(
     return Addressee(**row) if row is not None else None
 
 
+# --- Invoices --------------------------------------------------------------------------------
+
+
 INSERT_INVOICE_ONCE = (
     insert(invoices)
     .on_conflict_do_nothing(constraint="uq_received_invoice_external_id")
@@ -158,20 +244,12 @@ async def get_invoice(conn: AsyncConnection, invoice_id: uuid.UUID, lock: bool =
     return (await conn.execute(query)).mappings().first()
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    action: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    actor_structure_id: str
-    capacity: str
-    reason: str | None
-    at: datetime
+async def update_invoice(conn: AsyncConnection, invoice_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    await conn.execute(invoices.update().where(invoices.c.id == invoice_id).values(**changes))
 
 
 async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.__dict__})
+    await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.as_row()})
 
 
 _HISTORY_COLUMNS = [column for column in invoice_history.c if column.name not in ("id", "invoice_id")]
@@ -203,7 +281,7 @@ async def get_invoice_with_history(
     return invoice, history
 
 
-def work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[bool]:
+def _work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[bool]:
     mine = list(structures_ids)
     if name == "to-validate":
         return sa.and_(
@@ -212,3 +290,18 @@ def work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[boo
     if name == "received":
         return sa.and_(invoices.c.recipient_structure_id.in_(mine), invoices.c.with_recipient.is_(True))
     return invoices.c.supplier_structure_id.in_(mine)
+
+
+async def list_invoices(
+    conn: AsyncConnection,
+    work_list: str,
+    structures_ids: frozenset[str],
+    status: InvoiceStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    """One of the work lists of users of `structures_ids` ("to-validate", "received", "deposited")."""
+    conditions = [_work_list(work_list, structures_ids)]
+    if status is not None:
+        conditions.append(invoices.c.status == status)
+    return await fetch_page(conn, invoices, conditions, [invoices.c.received_at.desc()], offset, limit)

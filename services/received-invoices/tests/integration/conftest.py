@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from chorus_common.clock import FixedClock
 from chorus_common.runtime import ServiceRuntime
-from chorus_common.testing.fixtures import serving
+from chorus_testing.fixtures import serving
 from received_invoices.__main__ import cli
 from received_invoices.app import build_app
 from received_invoices.settings import ReceivedInvoicesSettings

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from chorus_common.testing.auth import bearer
+from chorus_testing.auth import bearer
 from received_invoices.domain import is_valid_siret
 
 

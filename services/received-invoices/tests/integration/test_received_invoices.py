@@ -8,8 +8,8 @@ import httpx
 
 from chorus_common.events import DelegationRouted, parse_event
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_common.testing.auth import bearer
-from chorus_common.testing.fixtures import BusProbe, eventually, take
+from chorus_testing.auth import bearer
+from chorus_testing.fixtures import BusProbe, eventually, take
 
 from .conftest import RunningReceivedInvoices
 from .directory import Structure, delegate, invoice_data, new_siret, register

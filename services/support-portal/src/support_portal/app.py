@@ -8,11 +8,12 @@ from fastapi import FastAPI
 
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.runtime import ServiceRuntime, create_app
-from support_portal import api, web
+from support_portal import api
 from support_portal.db import inbox, outbox
 from support_portal.domain import RoutingTable
 from support_portal.events import register_events
 from support_portal.settings import SupportPortalSettings
+from support_portal.use_cases import Portal
 
 VERSION = "1.0.0"
 
@@ -34,8 +35,11 @@ def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None
         title="Chorus support portal",
         version=VERSION,
         description="Support tickets (sollicitations) routed to support or to a business service.",
-        routers=[api.router, api.public, web.router],
+        routers=api.ROUTERS,
     )
-    app.state.settings = settings
-    app.state.routing = load_routing_table(settings.routing_table_path)
+    app.state.portal = Portal(
+        load_routing_table(settings.routing_table_path),
+        settings.public_base_url,
+        settings.signed_out_limit_per_hour,
+    )
     return app

@@ -64,7 +64,9 @@ ticket_history = sa.Table(
     sa.Column("from_status", sa.String(30)),
     sa.Column("to_status", sa.String(30), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("actor_structure_id", sa.String(200)),
+    sa.Column("capacity", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
     sa.Column("at", TIMESTAMP, nullable=False),
     sa.Index("ix_ticket_history_ticket", "ticket_id", "id"),
 )

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus_common.actions import ActionRefused, Refusal
+from chorus_common.transitions import Transition
 
 
 class Status(StrEnum):
@@ -51,30 +52,31 @@ class Role(StrEnum):
 TO_DO = frozenset({Status.SOUMIS, Status.COMPLEMENT_APPORTE, Status.RENVOYE})
 
 
+class Creation(StrEnum):
+    CREATION = "CREATION"  # the history's first entry
+
+
 @dataclass(frozen=True)
-class Rule:
-    role: Role
-    sources: frozenset[Status]
-    target: Status
-    message_required: bool = False
-    assignment_required: bool = False
+class Rule(Transition[Status, Role]):
+    assignment_required: bool = False  # the agent takes the ticket (PRISE_EN_CHARGE) before acting
 
 
+MESSAGE = "message"
 RULES: dict[Action, Rule] = {
     Action.SOUMISSION: Rule(Role.REQUESTER, frozenset({Status.BROUILLON}), Status.SOUMIS),
     Action.COMPLEMENT: Rule(
-        Role.REQUESTER, frozenset({Status.COMPLEMENT_DEMANDE}), Status.COMPLEMENT_APPORTE, True
+        Role.REQUESTER, frozenset({Status.COMPLEMENT_DEMANDE}), Status.COMPLEMENT_APPORTE, MESSAGE
     ),
-    Action.RENVOI: Rule(Role.REQUESTER, frozenset({Status.SOLUTION_PROPOSEE}), Status.RENVOYE, True),
+    Action.RENVOI: Rule(Role.REQUESTER, frozenset({Status.SOLUTION_PROPOSEE}), Status.RENVOYE, MESSAGE),
     Action.CLOTURE: Rule(Role.REQUESTER, frozenset(set(Status) - {Status.CLOTURE}), Status.CLOTURE),
     Action.PRISE_EN_CHARGE: Rule(Role.AGENT, TO_DO, Status.EN_COURS),
     Action.DEMANDE_COMPLEMENT: Rule(
-        Role.AGENT, frozenset({Status.EN_COURS}), Status.COMPLEMENT_DEMANDE, True, True
+        Role.AGENT, frozenset({Status.EN_COURS}), Status.COMPLEMENT_DEMANDE, MESSAGE, True
     ),
     Action.PROPOSITION_SOLUTION: Rule(
-        Role.AGENT, frozenset({Status.EN_COURS}), Status.SOLUTION_PROPOSEE, True, True
+        Role.AGENT, frozenset({Status.EN_COURS}), Status.SOLUTION_PROPOSEE, MESSAGE, True
     ),
-    Action.TRANSFERT_SUPPORT: Rule(Role.AGENT, frozenset({Status.EN_COURS}), Status.SOUMIS, False, True),
+    Action.TRANSFERT_SUPPORT: Rule(Role.AGENT, frozenset({Status.EN_COURS}), Status.SOUMIS, None, True),
 }
 
 AGENT_CLOSABLE = frozenset({Status.EN_COURS})
@@ -94,15 +96,10 @@ def decide(
             raise ActionRefused(f"an agent closes a ticket it is handling, not one {status}", Refusal.NOT_NOW)
         return Status.CLOTURE
     rule = RULES[action]
-    if rule.role is not role:
-        raise ActionRefused(f"{action} is not an action of the {role.name.lower()}", Refusal.FORBIDDEN)
+    rule.allowed_to(action, {role}, "ticket")
     if rule.assignment_required and not assigned_to_caller:
         raise ActionRefused("assign the ticket to yourself before acting on it", Refusal.FORBIDDEN)
-    if status not in rule.sources:
-        raise ActionRefused(f"{action} is not possible on a ticket {status}", Refusal.NOT_NOW)
-    if rule.message_required and not (message and message.strip()):
-        raise ActionRefused(f"{action} needs a message", Refusal.INCOMPLETE, "message-required")
-    return rule.target
+    return rule.from_status(action, status, message, "ticket")
 
 
 def reference(year: int, sequence: int) -> str:

@@ -2,8 +2,36 @@
 
 from __future__ import annotations
 
-from chorus_common.events import EventType
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from chorus_common.events import (
+    CloudEvent,
+    EventType,
+    TicketRecipient,
+    TicketSubmitted,
+    TicketUpdated,
+    build_event,
+)
 from chorus_common.runtime import ServiceRuntime
+
+
+def ticket_event(
+    event_type: EventType, ticket: RowMapping, source: str, at: datetime, **extra: Any
+) -> CloudEvent:
+    model = TicketSubmitted if event_type is EventType.TICKET_SUBMITTED else TicketUpdated
+    data = model(
+        ticket_id=str(ticket["id"]),
+        reference=ticket["reference"],
+        category=ticket["category"],
+        status=ticket["status"],
+        requester_email=ticket["requester_email"],
+        recipient=TicketRecipient.model_validate(ticket["recipient"]),
+        **extra,
+    )
+    return build_event(event_type, source, data, at, subject=str(ticket["id"]))
 
 
 def register_events(runtime: ServiceRuntime) -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from chorus_common.clock import FixedClock
-from chorus_common.testing.fixtures import serving
+from chorus_testing.fixtures import serving
 from support_portal.__main__ import cli
 from support_portal.app import build_app
 from support_portal.settings import SupportPortalSettings

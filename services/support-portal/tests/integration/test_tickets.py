@@ -10,8 +10,8 @@ import httpx
 import sqlalchemy as sa
 
 from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
-from chorus_common.testing.auth import bearer
-from chorus_common.testing.fixtures import BusProbe, take
+from chorus_testing.auth import bearer
+from chorus_testing.fixtures import BusProbe, take
 from support_portal.db import outbox, tickets
 
 from .conftest import RunningSupportPortal

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chorus_common.db import DRIVER_CONNECTION_ERRORS
+from chorus_common.db import is_unavailable
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
 from chorus_common.logging import event_id_var
 from chorus_common.messaging.inbox import claim_events
@@ -49,19 +48,6 @@ BatchHandler = Callable[[list[ReceivedEvent], AsyncConnection], Awaitable[None]]
 async def the_message_itself(message: StreamMessage[Any]) -> Any:
     """The subscriber's argument: the message, undecoded (`process` parses the body itself)."""
     return message
-
-
-def is_transient(exc: BaseException) -> bool:
-    """An infrastructure failure (database or network down) rather than a fault of the message."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
-            return True
-        return is_transient(exc.orig) if exc.orig is not None else False
-    if isinstance(exc, sa_exc.TimeoutError):
-        return True
-    return isinstance(exc, (OSError, TimeoutError, *DRIVER_CONNECTION_ERRORS)) or (
-        exc.__cause__ is not None and is_transient(exc.__cause__)
-    )
 
 
 class EventConsumer:
@@ -228,7 +214,7 @@ class EventConsumer:
                     self._on_committed()
                 return [fresh.get(event.envelope.id) is event for event in events]
             except Exception as exc:
-                if not is_transient(exc) or self._stopping:
+                if not is_unavailable(exc) or self._stopping:
                     raise
                 attempt += 1
                 delay = min(MAX_TRANSIENT_RETRY_DELAY_SECONDS, 0.25 * 2**attempt)
@@ -243,7 +229,7 @@ class EventConsumer:
 
     async def _on_failure(self, message: Any, event_type: str, event: ReceivedEvent, exc: Exception) -> None:
         deliveries = event.delivery_count + 1
-        if deliveries >= self._delivery_limit and not is_transient(exc):
+        if deliveries >= self._delivery_limit and not is_unavailable(exc):
             logger.error("event %s failed %d times, dead-lettering", event.envelope.id, deliveries)
             await self.dead_letter(
                 message, event_type, f"handler failed after {deliveries} deliveries: {exc!r}"[:1000]

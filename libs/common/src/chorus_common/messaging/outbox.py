@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import aio_pika
 import sqlalchemy as sa
@@ -64,6 +65,18 @@ async def add_to_outbox(
             "erase_after_publish": erase_after_publish,
         },
     )
+
+
+async def add_many_to_outbox(
+    conn: AsyncConnection, statement: sa.Executable, parameters: dict[str, Any]
+) -> int:
+    """Run a set-based `statement` that inserts events into the outbox itself (`INSERT INTO outbox
+    (event_id, event_type, body) SELECT ...`), inside the caller's transaction; how many it wrote."""
+    result = await conn.execute(statement, parameters)
+    written = int(getattr(result, "rowcount", 0) or 0)
+    if written:
+        conn.info[OUTBOX_WRITTEN] = True
+    return written
 
 
 async def publish_event_body(broker: RabbitBroker, event_type: str, event_id: str, body: bytes) -> None:

@@ -28,18 +28,11 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.db import drop_database
-from chorus_common.testing.fixtures import eventually, free_port, write_flags
-from chorus_common.testing.servers import TestServers, unique_name
+from chorus_testing.fixtures import eventually, free_port, write_flags
+from chorus_testing.servers import TestServers, unique_name
 
-ROOT = Path(__file__).resolve().parents[5]
+ROOT = Path(__file__).resolve().parents[4]
 LAUNCHER = ROOT / "deploy" / "local" / "launcher.py"
-SERVICES = {
-    "invoicing-works": 8001,
-    "received-invoices": 8002,
-    "engagements": 8003,
-    "support-portal": 8004,
-    "notifications": 8005,
-}
 SMTP_PORT = 1025
 
 
@@ -124,6 +117,15 @@ def load_script(path: Path, name: str) -> ModuleType:
 def load_launcher() -> ModuleType:
     """`deploy/local/launcher.py`, the process runner of `make run`."""
     return load_script(LAUNCHER, "chorus_launcher")
+
+
+def load_roster() -> ModuleType:
+    """`deploy/roster.py`: the platform's services, as `deploy/services.toml` lists them."""
+    return load_script(ROOT / "deploy" / "roster.py", "chorus_roster")
+
+
+# The default port of each service.
+SERVICES: dict[str, int] = {service.name: service.port for service in load_roster().services()}
 
 
 def start_platform(run_dir: Path, offset: int, env: dict[str, str]) -> subprocess.Popen[str]:

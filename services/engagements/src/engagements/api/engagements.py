@@ -1,4 +1,4 @@
-"""Request and response bodies of the engagements API."""
+"""`/engagements`: create, read, list and act on legal commitments."""
 
 from __future__ import annotations
 
@@ -7,10 +7,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from chorus_common.http import PartyIn
-from engagements.domain import MAX_AMOUNT, Action, EngagementStatus, EngagementType, line_amounts
+from chorus_common.dependencies import UnitOfWorkDep
+from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyIn, page_of
+from engagements import use_cases
+from engagements.domain import (
+    MAX_AMOUNT,
+    Action,
+    EngagementQuery,
+    EngagementStatus,
+    EngagementType,
+    LineDraft,
+    line_amounts,
+)
+
+router = APIRouter(prefix="/engagements", tags=["engagements"], route_class=ExactJSONRoute)
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -77,6 +90,27 @@ class EngagementIn(BaseModel):
             raise ValueError("line numbers must be distinct")
         return self
 
+    def command(self) -> use_cases.NewEngagement:
+        return use_cases.NewEngagement(
+            number=self.number,
+            type=self.type,
+            issuer=self.issuer,
+            supplier=self.supplier,
+            invoice_recipient=self.invoice_recipient,
+            currency=self.currency,
+            lines=[
+                LineDraft(
+                    line.line_number,
+                    line.description,
+                    line.quantity,
+                    line.unit,
+                    line.unit_price_ht,
+                    line.vat_rate,
+                )
+                for line in self.lines
+            ],
+        )
+
 
 class LineOut(BaseModel):
     line_number: int
@@ -140,3 +174,34 @@ class ActionIn(BaseModel):
 
     action: Action
     reason: Annotated[str | None, Field(max_length=2000)] = None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EngagementOut)
+async def create_engagement(uow: UnitOfWorkDep, body: EngagementIn) -> EngagementOut:
+    return EngagementOut.model_validate(await use_cases.create_engagement(uow, body.command()))
+
+
+@router.get("", response_model=Page[EngagementSummary])
+async def list_engagements(
+    uow: UnitOfWorkDep,
+    pagination: Pagination,
+    status: EngagementStatus | None = None,
+    type: EngagementType | None = None,
+    number: Annotated[str | None, Query(max_length=50)] = None,
+    issuer_structure_id: Annotated[str | None, Query(max_length=200)] = None,
+    supplier_structure_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[EngagementSummary]:
+    query = EngagementQuery(status, type, number, issuer_structure_id, supplier_structure_id)
+    rows, total = await use_cases.engagements(uow, query, pagination.offset, pagination.page_size)
+    return page_of(EngagementSummary, rows, total, pagination)
+
+
+@router.get("/{engagement_id}", response_model=EngagementOut)
+async def get_engagement(uow: UnitOfWorkDep, engagement_id: uuid.UUID) -> EngagementOut:
+    return EngagementOut.model_validate(await use_cases.engagement(uow, engagement_id))
+
+
+@router.post("/{engagement_id}/actions", response_model=EngagementOut)
+async def act_on_engagement(uow: UnitOfWorkDep, engagement_id: uuid.UUID, body: ActionIn) -> EngagementOut:
+    details = await use_cases.act_on_engagement(uow, engagement_id, body.action, body.reason)
+    return EngagementOut.model_validate(details)

@@ -11,10 +11,14 @@ from pydantic import ValidationError
 
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import PARIS
+from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.problems import Problem
-from support_portal.api import SignedOutTicketIn, answer_signed_out, create_signed_out, public_view
+from support_portal import use_cases
+from support_portal.api.deps import ClientAddressDep, PortalDep
+from support_portal.api.public import create_signed_out, public_view
+from support_portal.api.tickets import SignedOutTicketIn
 from support_portal.domain import Environment as TicketEnvironment
-from support_portal.domain import RoutingTable, Status
+from support_portal.domain import Status
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,9 +57,8 @@ def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
 
 
-def _categories(request: Request) -> list[str]:
-    routing: RoutingTable = request.app.state.routing
-    return routing.categories()
+def _categories(portal: use_cases.Portal) -> list[str]:
+    return portal.routing.categories()
 
 
 def invalid_link() -> HTMLResponse:
@@ -68,10 +71,10 @@ def invalid_link() -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def new_ticket_form(request: Request) -> HTMLResponse:
+async def new_ticket_form(portal: PortalDep) -> HTMLResponse:
     return page(
         "new_ticket.html",
-        categories=_categories(request),
+        categories=_categories(portal),
         environments=list(TicketEnvironment),
         values={},
         errors={},
@@ -79,7 +82,9 @@ async def new_ticket_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/", response_class=HTMLResponse)
-async def submit_ticket_form(request: Request) -> HTMLResponse:
+async def submit_ticket_form(
+    request: Request, uow: PublicUnitOfWorkDep, portal: PortalDep, address: ClientAddressDep
+) -> HTMLResponse:
     form = await request.form()
     values = {key: str(value).strip() for key, value in form.items() if isinstance(value, str)}
     values = {key: value for key, value in values.items() if value}
@@ -90,14 +95,14 @@ async def submit_ticket_form(request: Request) -> HTMLResponse:
         return page(
             "new_ticket.html",
             status_code=422,
-            categories=_categories(request),
+            categories=_categories(portal),
             environments=list(TicketEnvironment),
             values=values,
             errors=errors,
             labels=FIELD_LABELS,
         )
     try:
-        ticket = await create_signed_out(request, body)
+        ticket = await create_signed_out(uow, portal, body, address)
     except Problem as refused:
         return page(
             "message.html",
@@ -109,24 +114,26 @@ async def submit_ticket_form(request: Request) -> HTMLResponse:
 
 
 @router.get("/suivi/{token}", response_class=HTMLResponse)
-async def follow_page(request: Request, token: str) -> HTMLResponse:
+async def follow_page(uow: PublicUnitOfWorkDep, token: str) -> HTMLResponse:
     try:
-        _, view = await public_view(request, token)
+        view = await public_view(uow, token)
     except Problem:
         return invalid_link()
     return page("follow.html", ticket=view, status_label=STATUS_LABELS[view.status], token=token, error=None)
 
 
 @router.post("/suivi/{token}", response_class=HTMLResponse, response_model=None)
-async def answer_page(request: Request, token: str) -> HTMLResponse | RedirectResponse:
+async def answer_page(
+    request: Request, uow: PublicUnitOfWorkDep, portal: PortalDep, token: str
+) -> HTMLResponse | RedirectResponse:
     form = await request.form()
     message = str(form.get("message") or "").strip()
     try:
-        await answer_signed_out(request, token, message)
+        await use_cases.answer_signed_out(uow, portal, token, message)
     except Problem:
         return invalid_link()
     except ActionRefused as refused:
-        _, view = await public_view(request, token)
+        view = await public_view(uow, token)
         error = ANSWER_ERRORS[refused.refusal]
         status_code = 422 if refused.refusal is Refusal.INCOMPLETE else 409
         return page(

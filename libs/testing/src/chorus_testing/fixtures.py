@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from chorus_common.cli import ServiceCli
 from chorus_common.db import drop_database
 from chorus_common.migrations import upgrade_async
-from chorus_common.testing.servers import (
+from chorus_testing.servers import (
     TestServers,
     create_vhost,
     delete_vhost,
@@ -258,7 +258,7 @@ async def eventually(
 
 def write_flags(path: Path, overrides: dict[str, bool]) -> None:
     """Write a flagd flag file from `deploy/flags/flags.json`, with default variants overridden."""
-    base = Path(__file__).resolve().parents[5] / "deploy" / "flags" / "flags.json"
+    base = Path(__file__).resolve().parents[4] / "deploy" / "flags" / "flags.json"
     document = json.loads(base.read_text())
     for key, enabled in overrides.items():
         document["flags"][key]["defaultVariant"] = "on" if enabled else "off"

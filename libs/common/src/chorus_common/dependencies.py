@@ -1,0 +1,33 @@
+"""Typed dependencies of every service's HTTP layer: what a route declares it needs, by type.
+
+`UnitOfWorkDep` is a unit of work of the service for the authenticated caller (401 without a valid
+bearer token); `PublicUnitOfWorkDep` one with no caller, for signed-out routes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from chorus_common.auth import CurrentPrincipal
+from chorus_common.runtime import ServiceRuntime
+from chorus_common.unit_of_work import UnitOfWork
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def _unit_of_work(request: Request, principal: CurrentPrincipal) -> UnitOfWork:
+    return _runtime(request).unit_of_work(principal)
+
+
+async def _public_unit_of_work(request: Request) -> UnitOfWork:
+    return _runtime(request).unit_of_work()
+
+
+PrincipalDep = CurrentPrincipal
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
+PublicUnitOfWorkDep = Annotated[UnitOfWork, Depends(_public_unit_of_work)]

@@ -1,0 +1,242 @@
+"""What invoicing-works does: deposit, read, list and act on works invoices, 'Traiter le rejet', and
+the daily sweep of the MOE's deadlines.
+
+Each use case takes a unit of work and plain values, decides with the domain, and stores through the
+repository; which roles a caller holds on a works invoice is decided here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from chorus_common.clock import paris_day
+from chorus_common.events import Party
+from chorus_common.problems import Problem, not_found
+from chorus_common.unit_of_work import UnitOfWork
+from invoicing_works import repository
+from invoicing_works.domain import (
+    Action,
+    BillingFrame,
+    Filing,
+    InvoiceQuery,
+    InvoiceState,
+    RefusalReason,
+    RejectionOutcome,
+    Role,
+    Status,
+    check_amendment,
+    decide,
+    first_status,
+    moe_deadline,
+    rejection_outcome,
+)
+from invoicing_works.repository import WorksHistoryEntry
+
+
+def roles_of(structures: frozenset[str], row: Any) -> set[Role]:
+    return {role for role, column in repository.PARTY_COLUMNS.items() if row[column.name] in structures}
+
+
+async def works_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str, Any]:
+    """The works invoice with its history and the caller's roles on it (404 when it has none)."""
+    async with uow.reading() as conn:
+        row = await repository.get_row(conn, invoice_id)
+        roles = roles_of(uow.caller.structures, row) if row is not None else set()
+        if row is None or not roles:
+            raise not_found("Works invoice")
+        history = await repository.get_history(conn, invoice_id)
+    return {**row, "your_roles": sorted(roles), "history": [dict(entry) for entry in history]}
+
+
+@dataclass(frozen=True)
+class Amounts:
+    amount_ht: Decimal
+    vat_amount: Decimal
+    amount_ttc: Decimal
+
+
+@dataclass(frozen=True)
+class NewWorksInvoice:
+    number: str
+    billing_frame: BillingFrame
+    supplier: Party
+    moe: Party | None
+    moa: Party | None
+    currency: str
+    amounts: Amounts
+
+
+async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
+    caller = uow.caller
+    if not caller.acts_for(new.supplier.structure_id):
+        raise Problem(
+            403,
+            "not-your-structure",
+            "Forbidden",
+            "supplier.structure_id must be one of the structures you act for",
+        )
+    now = uow.now()
+    initial = first_status(has_moe=new.moe is not None)
+    invoice_id = uuid.uuid4()
+    values: dict[str, Any] = {
+        "id": invoice_id,
+        "number": new.number,
+        "billing_frame": new.billing_frame,
+        "status": initial,
+        "supplier_structure_id": new.supplier.structure_id,
+        "moe_structure_id": new.moe.structure_id if new.moe else None,
+        "moa_structure_id": new.moa.structure_id if new.moa else None,
+        "supplier": new.supplier.model_dump(mode="json"),
+        "moe": new.moe.model_dump(mode="json") if new.moe else None,
+        "moa": new.moa.model_dump(mode="json") if new.moa else None,
+        "currency": new.currency,
+        "amount_ht": new.amounts.amount_ht,
+        "vat_amount": new.amounts.vat_amount,
+        "amount_ttc": new.amounts.amount_ttc,
+        "made_available_at": now,
+        "moe_deadline": moe_deadline(now) if new.billing_frame is BillingFrame.A4 else None,
+        "deposited_by": caller.sub,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+    def entry(action: Filing, source: Status | None, target: Status) -> WorksHistoryEntry:
+        return WorksHistoryEntry(
+            action=action,
+            from_status=source,
+            to_status=target,
+            actor=caller.sub,
+            actor_structure_id=new.supplier.structure_id,
+            capacity=Role.FOURNISSEUR,
+            at=now,
+        )
+
+    entries = [
+        entry(Filing.DEPOT, None, Status.DEPOSEE),
+        entry(Filing.MISE_A_DISPOSITION, Status.DEPOSEE, initial),
+    ]
+    async with uow:
+        deposited = await repository.insert_invoice_once(uow.conn, values, entries)
+    if not deposited:
+        raise Problem(
+            409,
+            "works-invoice-number-taken",
+            "Invoice number already used",
+            f"Supplier {new.supplier.structure_id} already has a works invoice numbered {new.number!r}",
+        )
+    return await works_invoice(uow, invoice_id)
+
+
+async def works_invoices(
+    uow: UnitOfWork, query: InvoiceQuery, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    async with uow.reading() as conn:
+        conditions = repository.matching(uow.caller.structures, query)
+        return await repository.list_rows(conn, conditions, offset, limit)
+
+
+async def to_process(uow: UnitOfWork, role: Role, offset: int, limit: int) -> tuple[list[RowMapping], int]:
+    """The 'Synthèse' list of one of the caller's roles."""
+    conditions = repository.to_process_conditions(uow.caller.structures, role, paris_day(uow.now()))
+    async with uow.reading() as conn:
+        return await repository.list_rows(conn, conditions, offset, limit)
+
+
+async def act(
+    uow: UnitOfWork,
+    invoice_id: uuid.UUID,
+    action: Action,
+    reason_code: RefusalReason | None,
+    reason: str | None,
+    amended: Amounts | None,
+) -> dict[str, Any]:
+    caller = uow.caller
+    now = uow.now()
+    async with uow:
+        row = await repository.get_row(uow.conn, invoice_id, lock=True)
+        roles = roles_of(caller.structures, row) if row is not None else set()
+        if row is None or not roles:
+            raise not_found("Works invoice")
+        current = Status(row["status"])
+        state = InvoiceState(
+            BillingFrame(row["billing_frame"]),
+            current,
+            row["moa_structure_id"] is not None,
+            row["moe_deadline"],
+        )
+        decision = decide(action, roles, state, paris_day(now), reason_code, reason)
+        changes: dict[str, Any] = {"status": decision.target, "updated_at": now}
+        if amended is not None:
+            check_amendment(decision)
+            changes.update(amended.__dict__)
+        await repository.update_invoice(uow.conn, invoice_id, **changes)
+        entry = WorksHistoryEntry(
+            action=action,
+            from_status=current,
+            to_status=decision.target,
+            actor=caller.sub,
+            actor_structure_id=row[repository.PARTY_COLUMNS[decision.role].name],
+            capacity=decision.role,
+            acting_for=decision.acting_for,
+            reason_code=reason_code,
+            reason=reason,
+            amounts={name: str(value) for name, value in amended.__dict__.items()} if amended else None,
+            at=now,
+        )
+        await repository.add_history(uow.conn, invoice_id, entry)
+    return await works_invoice(uow, invoice_id)
+
+
+def _parse_id(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str, RejectionOutcome]]:
+    """'Traiter le rejet' on any mix of ids: each gets its own outcome, the request never fails."""
+    caller = uow.caller
+    now = uow.now()
+    parsed = {raw: _parse_id(raw) for raw in ids}
+    outcomes: list[tuple[str, RejectionOutcome]] = []
+    async with uow:
+        rows = await repository.lock_many(uow.conn, [i for i in parsed.values() if i is not None])
+        processed_now: set[uuid.UUID] = set()
+        for raw in ids:
+            invoice_id = parsed[raw]
+            row = rows.get(invoice_id) if invoice_id is not None else None
+            outcome = rejection_outcome(
+                Status(row["status"]) if row is not None else None,
+                row is not None and caller.acts_for(row["supplier_structure_id"]),
+                row is not None and (row["rejection_processed_at"] is not None or row["id"] in processed_now),
+            )
+            if outcome is RejectionOutcome.PROCESSED and row is not None:
+                processed_now.add(row["id"])
+                await repository.update_invoice(
+                    uow.conn, row["id"], rejection_processed_at=now, updated_at=now
+                )
+                entry = WorksHistoryEntry(
+                    action=Filing.TRAITEMENT_REJET,
+                    from_status=Status.REJETEE,
+                    to_status=Status.REJETEE,
+                    actor=caller.sub,
+                    actor_structure_id=row["supplier_structure_id"],
+                    capacity=Role.FOURNISSEUR,
+                    at=now,
+                )
+                await repository.add_history(uow.conn, row["id"], entry)
+            outcomes.append((raw, outcome))
+    return outcomes
+
+
+async def sweep_deadlines(uow: UnitOfWork, notice_date: date) -> int:
+    """Issue the `deadline-exceeded` events due on `notice_date` (a Paris day); returns how many."""
+    async with uow:
+        return await repository.issue_deadline_notices(uow.conn, notice_date, uow.source, uow.now())
