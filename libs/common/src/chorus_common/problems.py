@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -148,6 +149,22 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def is_text_postgresql_refuses(exc: BaseException) -> bool:
+    """A text value PostgreSQL cannot store (a NUL character), somewhere in the exception's causes."""
+    refused = (
+        asyncpg.exceptions.CharacterNotInRepertoireError,
+        asyncpg.exceptions.UntranslatableCharacterError,
+    )
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        if isinstance(seen, refused):
+            return True
+        visited.add(id(seen))
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem, validation errors listing their fields."""
 
@@ -195,6 +212,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "internal-error", "Internal server error", instance=request.url.path)
 
     async def on_server_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_text_postgresql_refuses(exc):
+            # A NUL character passes JSON and pydantic but PostgreSQL cannot store it; nothing was written.
+            return problem_response(
+                422,
+                "invalid-text",
+                "Request validation failed",
+                "Text may not contain the NUL character (\\u0000)",
+                instance=request.url.path,
+            )
         if not is_unavailable(exc):
             return await on_unexpected(request, exc)
         # The database (or another server) is away for a moment: the client may retry.

@@ -347,3 +347,12 @@ async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningR
     assert unchanged.json()["status"] == "A_VALIDER_1"
     assert await listed(client, company, "to-validate") == [invoice["id"]]
     assert (await client.get("/invoices", params={"list": "received"})).status_code == 401
+
+
+async def test_a_nul_character_is_a_clear_422_and_registers_nothing(service: RunningReceivedInvoices):
+    siret = new_siret()
+    body = {"identifier": siret, "name": "Mairie\u0000", "kind": "PUBLIC", "email": "mairie@example.fr"}
+    refused = await service.client.post("/structures", json=body, headers=bearer("x", siret))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "urn:chorus:problem:invalid-text"
+    assert (await service.client.get(f"/structures/{siret}", headers=bearer("x", siret))).status_code == 404
