@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,6 +17,10 @@ from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 ASYNCPG = PGDialect_asyncpg(paramstyle="numeric_dollar")
+
+# A row as use cases see it: a read-only mapping of column names to values (a repository returns
+# SQLAlchemy's RowMapping, or asyncpg's Record, or a dict).
+Row = Mapping[str, Any]
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:

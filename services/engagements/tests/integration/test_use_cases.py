@@ -30,7 +30,7 @@ def new_engagement(issuer: str, supplier: str) -> use_cases.NewEngagement:
     )
 
 
-def runtime_of(engagements: RunningEngagements) -> ServiceRuntime:
+def runtime_in(engagements: RunningEngagements) -> ServiceRuntime:
     runtime: ServiceRuntime = engagements.app.state.runtime
     return runtime
 
@@ -38,7 +38,7 @@ def runtime_of(engagements: RunningEngagements) -> ServiceRuntime:
 async def test_validating_an_engagement_commits_it_and_puts_its_event_on_the_bus(
     engagements: RunningEngagements, bus: BusProbe
 ):
-    runtime = runtime_of(engagements)
+    runtime = runtime_in(engagements)
     issuer, supplier = f"MIN-{uuid.uuid4().hex[:6]}", f"SUP-{uuid.uuid4().hex[:6]}"
     buyer = Principal(sub="marie", structures=frozenset({issuer}))
     tap = await bus.tap("engagement-validated")
@@ -61,7 +61,7 @@ async def test_validating_an_engagement_commits_it_and_puts_its_event_on_the_bus
 
 
 async def test_a_supplier_cannot_see_a_draft_nor_validate_it(engagements: RunningEngagements):
-    runtime = runtime_of(engagements)
+    runtime = runtime_in(engagements)
     issuer, supplier = f"MIN-{uuid.uuid4().hex[:6]}", f"SUP-{uuid.uuid4().hex[:6]}"
     buyer = Principal(sub="marie", structures=frozenset({issuer}))
     seller = Principal(sub="sam", structures=frozenset({supplier, issuer + "-other"}))

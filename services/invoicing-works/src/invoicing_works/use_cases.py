@@ -13,9 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from chorus_common.clock import paris_day
+from chorus_common.db import Row
 from chorus_common.events import Party
 from chorus_common.problems import Problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
@@ -135,13 +134,13 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
 
 async def works_invoices(
     uow: UnitOfWork, query: InvoiceQuery, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     async with uow.reading() as conn:
         conditions = repository.matching(uow.caller.structures, query)
         return await repository.list_rows(conn, conditions, offset, limit)
 
 
-async def to_process(uow: UnitOfWork, role: Role, offset: int, limit: int) -> tuple[list[RowMapping], int]:
+async def to_process(uow: UnitOfWork, role: Role, offset: int, limit: int) -> tuple[list[Row], int]:
     """The 'Synthèse' list of one of the caller's roles."""
     conditions = repository.to_process_conditions(uow.caller.structures, role, paris_day(uow.now()))
     async with uow.reading() as conn:

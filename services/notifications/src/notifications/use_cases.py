@@ -8,9 +8,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.engine import RowMapping
-
 from chorus_common.auth import require_role
+from chorus_common.db import Row
 from chorus_common.flags import FeatureFlags, FlagDecision
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.problems import not_found
@@ -123,14 +122,14 @@ class Notifier:
 
 async def decisions(
     uow: UnitOfWork, where: repository.DecisionFilter, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     """The recorded decisions matching `where`, for the platform's operators."""
     require_role(uow.caller, OPERATOR_ROLE)
     async with uow.reading() as conn:
         return await repository.list_decisions(conn, where, offset, limit)
 
 
-async def decision(uow: UnitOfWork, notification_id: uuid.UUID) -> RowMapping:
+async def decision(uow: UnitOfWork, notification_id: uuid.UUID) -> Row:
     require_role(uow.caller, OPERATOR_ROLE)
     async with uow.reading() as conn:
         row = await repository.get_decision(conn, notification_id)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from chorus_common.auth import Principal
 from chorus_common.clock import paris_day
+from chorus_common.db import Row
 from chorus_common.events import InvoiceSubmitted, Party
 from chorus_common.history import HistoryEntry
 from chorus_common.problems import Problem, not_found
@@ -47,7 +46,7 @@ def _member_or_operator(principal: Principal, structure_id: str) -> bool:
     return principal.acts_for(structure_id) or principal.has_role(OPERATOR_ROLE)
 
 
-async def _own_structure(uow: UnitOfWork, structure_id: str) -> RowMapping:
+async def _own_structure(uow: UnitOfWork, structure_id: str) -> Row:
     """A structure the caller acts for (404 for anyone else, existing or not)."""
     async with uow.reading() as conn:
         row = await repository.get_structure(conn, structure_id)
@@ -83,7 +82,7 @@ async def register_structure(uow: UnitOfWork, new: NewStructure) -> dict[str, An
     return values
 
 
-async def structure(uow: UnitOfWork, structure_id: str) -> RowMapping:
+async def structure(uow: UnitOfWork, structure_id: str) -> Row:
     return await _own_structure(uow, structure_id)
 
 
@@ -99,17 +98,13 @@ async def add_service(
     return values
 
 
-async def services(
-    uow: UnitOfWork, structure_id: str, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
+async def services(uow: UnitOfWork, structure_id: str, offset: int, limit: int) -> tuple[list[Row], int]:
     await _own_structure(uow, structure_id)
     async with uow.reading() as conn:
         return await repository.list_services(conn, structure_id, offset, limit)
 
 
-async def update_service(
-    uow: UnitOfWork, structure_id: str, code: str, changes: dict[str, Any]
-) -> RowMapping:
+async def update_service(uow: UnitOfWork, structure_id: str, code: str, changes: dict[str, Any]) -> Row:
     async with uow:
         await _own_structure(uow, structure_id)
         if changes:
@@ -173,12 +168,12 @@ async def create_delegation(uow: UnitOfWork, new: NewDelegation) -> dict[str, An
 
 async def delegations(
     uow: UnitOfWork, given: bool, status: DelegationStatus | None, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     async with uow.reading() as conn:
         return await repository.list_delegations(conn, uow.caller.structures, given, status, offset, limit)
 
 
-def _visible_delegation(principal: Principal, row: RowMapping | None) -> RowMapping:
+def _visible_delegation(principal: Principal, row: Row | None) -> Row:
     if row is None or not (
         principal.acts_for(row["delegator_structure_id"]) or principal.acts_for(row["delegate_structure_id"])
     ):
@@ -186,12 +181,12 @@ def _visible_delegation(principal: Principal, row: RowMapping | None) -> RowMapp
     return row
 
 
-async def delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> RowMapping:
+async def delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
     async with uow.reading() as conn:
         return _visible_delegation(uow.caller, await repository.get_delegation(conn, delegation_id))
 
 
-async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> RowMapping:
+async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
     caller = uow.caller
     async with uow:
         row = _visible_delegation(caller, await repository.get_delegation(uow.conn, delegation_id, lock=True))
@@ -317,7 +312,7 @@ async def deposit_invoice(uow: UnitOfWork, data: InvoiceSubmitted) -> tuple[dict
 
 async def invoices(
     uow: UnitOfWork, work_list: str, status: InvoiceStatus | None, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     async with uow.reading() as conn:
         return await repository.list_invoices(conn, work_list, uow.caller.structures, status, offset, limit)
 

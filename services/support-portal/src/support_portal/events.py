@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
+from chorus_common.db import Row
 from chorus_common.events import (
     CloudEvent,
     EventType,
@@ -18,9 +17,7 @@ from chorus_common.events import (
 from chorus_common.runtime import ServiceRuntime
 
 
-def ticket_event(
-    event_type: EventType, ticket: RowMapping, source: str, at: datetime, **extra: Any
-) -> CloudEvent:
+def ticket_event(event_type: EventType, ticket: Row, source: str, at: datetime, **extra: Any) -> CloudEvent:
     model = TicketSubmitted if event_type is EventType.TICKET_SUBMITTED else TicketUpdated
     data = model(
         ticket_id=str(ticket["id"]),

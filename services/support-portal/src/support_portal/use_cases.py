@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.auth import Principal
 from chorus_common.clock import PARIS
+from chorus_common.db import Row
 from chorus_common.events import EventType
 from chorus_common.history import HistoryEntry
 from chorus_common.problems import Problem, not_found
@@ -64,7 +63,7 @@ def agent_role(service_code: str) -> str:
     return f"agent:{service_code}"
 
 
-def is_agent(principal: Principal, ticket: RowMapping) -> bool:
+def is_agent(principal: Principal, ticket: Row) -> bool:
     if ticket["recipient_kind"] == "SUPPORT":
         return principal.has_role(SUPPORT_AGENT_ROLE)
     return principal.acts_for(ticket["recipient_structure_id"]) and principal.has_role(
@@ -72,7 +71,7 @@ def is_agent(principal: Principal, ticket: RowMapping) -> bool:
     )
 
 
-def is_requester(principal: Principal, ticket: RowMapping) -> bool:
+def is_requester(principal: Principal, ticket: Row) -> bool:
     return not ticket["signed_out"] and ticket["requester_sub"] == principal.sub
 
 
@@ -91,7 +90,7 @@ async def _create(
     requester: dict[str, Any],
     submit: bool,
     follow_secret: str | None = None,
-) -> RowMapping:
+) -> Row:
     """A draft, or a submitted ticket routed to its recipient (and `ticket-submitted` published)."""
     conn = uow.conn
     now = uow.now()
@@ -164,7 +163,7 @@ async def open_signed_in(
 
 async def open_signed_out(
     uow: UnitOfWork, portal: Portal, new: NewTicket, email: str, name: str, client_address: str
-) -> RowMapping:
+) -> Row:
     """A ticket submitted without an account; the requester gets its reference and a follow link.
 
     At most `signed_out_limit_per_hour` an hour per e-mail address and per client address (429)."""
@@ -199,7 +198,7 @@ REQUESTER_LISTS = {
 }
 
 
-async def tickets(uow: UnitOfWork, work_list: str, offset: int, limit: int) -> tuple[list[RowMapping], int]:
+async def tickets(uow: UnitOfWork, work_list: str, offset: int, limit: int) -> tuple[list[Row], int]:
     """One of the caller's lists: a requester's (drafts, ...), or an agent's (to-do, assigned-to-me)."""
     caller = uow.caller
     async with uow.reading() as conn:
@@ -221,17 +220,17 @@ async def tickets(uow: UnitOfWork, work_list: str, offset: int, limit: int) -> t
         )
 
 
-async def _details(uow: UnitOfWork, ticket: RowMapping) -> dict[str, Any]:
+async def _details(uow: UnitOfWork, ticket: Row) -> dict[str, Any]:
     async with uow.reading() as conn:
         messages, history = await repository.thread(conn, ticket["id"])
     return {**ticket, "messages": [dict(m) for m in messages], "history": [dict(h) for h in history]}
 
 
-def _visible(principal: Principal, ticket: RowMapping) -> bool:
+def _visible(principal: Principal, ticket: Row) -> bool:
     return is_requester(principal, ticket) or is_agent(principal, ticket)
 
 
-async def _visible_ticket(uow: UnitOfWork, ticket_id: uuid.UUID) -> RowMapping:
+async def _visible_ticket(uow: UnitOfWork, ticket_id: uuid.UUID) -> Row:
     async with uow.reading() as conn:
         ticket = await repository.get_ticket(conn, ticket_id)
     if ticket is None or not _visible(uow.caller, ticket):
@@ -251,8 +250,8 @@ async def _act(
     role: Role,
     actor: str,
     message: str | None,
-    can_act: Callable[[RowMapping], bool],
-) -> RowMapping:
+    can_act: Callable[[Row], bool],
+) -> Row:
     """Apply `action` for `actor` in `role`; `can_act(ticket)` says whether the actor holds that role."""
     now = uow.now()
     async with uow:
@@ -317,7 +316,7 @@ async def act_on_ticket(
     as_requester = action in REQUESTER_ACTIONS and is_requester(caller, found)
     role = Role.REQUESTER if as_requester else Role.AGENT
 
-    def holds_role(ticket: RowMapping) -> bool:
+    def holds_role(ticket: Row) -> bool:
         return is_requester(caller, ticket) if as_requester else is_agent(caller, ticket)
 
     if not holds_role(found):
@@ -328,7 +327,7 @@ async def act_on_ticket(
     return await _details(uow, updated)
 
 
-async def ticket_for_token(uow: UnitOfWork, token: str) -> tuple[RowMapping, list[RowMapping]]:
+async def ticket_for_token(uow: UnitOfWork, token: str) -> tuple[Row, list[Row]]:
     """The ticket a follow token opens and its messages (404 unless the token is right and not
     revoked; the check takes the same time either way)."""
     raw_id, _, secret = token.partition(".")
@@ -350,7 +349,7 @@ async def answer_signed_out(uow: UnitOfWork, portal: Portal, token: str, message
     """The signed-out requester's answer to a question, through its follow link."""
     ticket, _ = await ticket_for_token(uow, token)
 
-    def holds_token(row: RowMapping) -> bool:
+    def holds_token(row: Row) -> bool:
         return bool(row["id"] == ticket["id"])
 
     await _act(

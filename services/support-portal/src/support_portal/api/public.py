@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel
-from sqlalchemy.engine import RowMapping
 
+from chorus_common.db import Row
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.unit_of_work import UnitOfWork
 from support_portal import use_cases
@@ -24,7 +24,7 @@ class SignedOutCreated(BaseModel):
 
 async def create_signed_out(
     uow: UnitOfWork, portal: use_cases.Portal, body: SignedOutTicketIn, address: str
-) -> RowMapping:
+) -> Row:
     return await use_cases.open_signed_out(uow, portal, body.new(), body.email, body.name, address)
 
 
