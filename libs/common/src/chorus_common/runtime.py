@@ -90,8 +90,11 @@ class ServiceRuntime:
             on_committed=self.relay.wake,
         )
 
-    def unit_of_work(self, principal: Principal | None = None) -> UnitOfWork:
-        """A unit of work of this service, for `principal` when a caller is known."""
+    def unit_of_work(
+        self, principal: Principal | None = None, joined: AsyncConnection | None = None
+    ) -> UnitOfWork:
+        """A unit of work of this service, for `principal` when a caller is known; `joined` to a
+        transaction already open (a consumer's, which commits it)."""
         return UnitOfWork(
             self.engine,
             self.outbox,
@@ -100,17 +103,7 @@ class ServiceRuntime:
             self.direct_reads,
             self.relay.wake,
             principal,
-        )
-
-    def _joined(self, conn: AsyncConnection) -> UnitOfWork:
-        return UnitOfWork(
-            self.engine,
-            self.outbox,
-            self.clock,
-            self.settings.event_source,
-            self.direct_reads,
-            self.relay.wake,
-            joined=conn,
+            joined,
         )
 
     def subscribe(self, event_type: str, handler: EventHandler) -> None:
@@ -118,7 +111,7 @@ class ServiceRuntime:
         if self.settings.runs_worker:
 
             async def in_consumer_transaction(event: ReceivedEvent, conn: AsyncConnection) -> None:
-                await handler(event, self._joined(conn))
+                await handler(event, self.unit_of_work(joined=conn))
 
             self.consumer.subscribe(event_type, in_consumer_transaction)
 
@@ -127,7 +120,7 @@ class ServiceRuntime:
         if self.settings.runs_worker:
 
             async def in_consumer_transaction(events: list[ReceivedEvent], conn: AsyncConnection) -> None:
-                await handler(events, self._joined(conn))
+                await handler(events, self.unit_of_work(joined=conn))
 
             batcher = self.consumer.batcher(in_consumer_transaction)
             for event_type in event_types:
