@@ -147,7 +147,7 @@ bearer_scheme = HTTPBearer(
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-async def verified_principal(request: Request, token: str) -> Principal:
+async def _verified_principal(request: Request, token: str) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     known = verifier.already_verified(token)
     if known is not None:
@@ -162,7 +162,7 @@ async def verified_principal(request: Request, token: str) -> Principal:
 async def require_principal(request: Request, credentials: BearerCredentials) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise unauthenticated("A bearer token is required")
-    return await verified_principal(request, credentials.credentials.strip())
+    return await _verified_principal(request, credentials.credentials.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

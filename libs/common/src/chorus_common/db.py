@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -40,16 +40,38 @@ DRIVER_CONNECTION_ERRORS = (
 )
 
 
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what caused it (or what was being handled when it was raised), and so on."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return isinstance(exc, (sa_exc.TimeoutError, OSError, TimeoutError, *DRIVER_CONNECTION_ERRORS))
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """A lost or refused connection to the database (or another server), as opposed to a fault of the
     request or the message: an HTTP request gets a 503 for it, a consumer retries the event in place."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-            return True
-    elif isinstance(exc, (sa_exc.TimeoutError, OSError, TimeoutError, *DRIVER_CONNECTION_ERRORS)):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and is_unavailable(cause)
+    return any(_lost_connection(cause) for cause in causes(exc))
+
+
+# Text PostgreSQL cannot store: the NUL character, which JSON and pydantic let through.
+UNSTORABLE_TEXT_ERRORS = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """PostgreSQL refused a text value (a NUL character), so nothing was written."""
+    return any(isinstance(cause, UNSTORABLE_TEXT_ERRORS) for cause in causes(exc))
 
 
 @dataclass(frozen=True)

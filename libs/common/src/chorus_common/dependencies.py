@@ -28,6 +28,5 @@ async def _public_unit_of_work(request: Request) -> UnitOfWork:
     return _runtime(request).unit_of_work()
 
 
-PrincipalDep = CurrentPrincipal
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
 PublicUnitOfWorkDep = Annotated[UnitOfWork, Depends(_public_unit_of_work)]

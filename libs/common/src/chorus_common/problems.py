@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chorus_common.actions import REFUSAL_STATUS, ActionRefused
-from chorus_common.db import DRIVER_CONNECTION_ERRORS, is_unavailable
+from chorus_common.db import DRIVER_CONNECTION_ERRORS, is_unavailable, is_unstorable_text
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:chorus:problem:"
@@ -149,22 +148,6 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def is_text_postgresql_refuses(exc: BaseException) -> bool:
-    """A text value PostgreSQL cannot store (a NUL character), somewhere in the exception's causes."""
-    refused = (
-        asyncpg.exceptions.CharacterNotInRepertoireError,
-        asyncpg.exceptions.UntranslatableCharacterError,
-    )
-    seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        if isinstance(seen, refused):
-            return True
-        visited.add(id(seen))
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem, validation errors listing their fields."""
 
@@ -212,8 +195,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "internal-error", "Internal server error", instance=request.url.path)
 
     async def on_server_error(request: Request, exc: Exception) -> JSONResponse:
-        if is_text_postgresql_refuses(exc):
-            # A NUL character passes JSON and pydantic but PostgreSQL cannot store it; nothing was written.
+        if is_unstorable_text(exc):
             return problem_response(
                 422,
                 "invalid-text",
