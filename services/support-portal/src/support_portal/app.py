@@ -10,8 +10,8 @@ from chorus_common.clock import Clock, SystemClock
 from chorus_common.runtime import ServiceRuntime, create_app
 from support_portal import api
 from support_portal.db import inbox, outbox
-from support_portal.domain import RoutingTable
 from support_portal.events import register_events
+from support_portal.routing import RoutingTable
 from support_portal.settings import SupportPortalSettings
 from support_portal.use_cases import Portal
 

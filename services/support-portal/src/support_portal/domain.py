@@ -1,4 +1,4 @@
-"""Support tickets ("sollicitations"): statuses, who may do what, the routing table, references.
+"""Support tickets ("sollicitations"): statuses, who may do what, references.
 
 No I/O here (release note §4: the support portal).
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.transitions import Transition
@@ -105,51 +103,3 @@ def decide(
 def reference(year: int, sequence: int) -> str:
     """The human reference of a ticket: sequential per year, e.g. SOL-2026-000042."""
     return f"SOL-{year}-{sequence:06d}"
-
-
-class Recipient(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: str = Field(pattern="^(SUPPORT|SERVICE)$")
-    name: str = Field(min_length=1, max_length=200)
-    structure_id: str | None = None
-    service_code: str | None = None
-
-    @model_validator(mode="after")
-    def _service_is_named(self) -> Recipient:
-        if self.kind == "SERVICE" and not (self.structure_id and self.service_code):
-            raise ValueError("a business service recipient names its structure_id and service_code")
-        if self.kind == "SUPPORT" and (self.structure_id or self.service_code):
-            raise ValueError("the support team has no structure_id or service_code")
-        return self
-
-
-class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    category: str = Field(min_length=1, max_length=100)
-    subcategory: str = Field(min_length=1, max_length=100, description="'*' for every subcategory")
-    recipient: Recipient
-
-
-class RoutingTable(BaseModel):
-    """Configuration: which recipient a (category, subcategory) goes to; the rest to `default`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default: Recipient
-    routes: list[Route] = []
-
-    @model_validator(mode="after")
-    def _no_duplicates(self) -> RoutingTable:
-        keys = [(r.category, r.subcategory) for r in self.routes]
-        if len(keys) != len(set(keys)):
-            raise ValueError("a (category, subcategory) appears twice in the routing table")
-        return self
-
-    def recipient_for(self, category: str, subcategory: str | None) -> Recipient:
-        exact = {(r.category, r.subcategory): r.recipient for r in self.routes}
-        return exact.get((category, subcategory or "*")) or exact.get((category, "*")) or self.default
-
-    def categories(self) -> list[str]:
-        return sorted({r.category for r in self.routes} | {"AUTRE"})

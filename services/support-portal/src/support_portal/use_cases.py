@@ -31,11 +31,11 @@ from support_portal.domain import (
     Action,
     Creation,
     Role,
-    RoutingTable,
     Status,
     decide,
     reference,
 )
+from support_portal.routing import RoutingTable
 
 SUPPORT_AGENT_ROLE = "support-agent"
 
@@ -96,11 +96,10 @@ async def _create(
     now = uow.now()
     recipient = portal.routing.recipient_for(new.category, new.subcategory)
     ticket_id = uuid.uuid4()
+    year = now.astimezone(PARIS).year  # references are numbered per Paris year
     values = {
         "id": ticket_id,
-        "reference": reference(
-            now.astimezone(PARIS).year, await repository.next_sequence(conn, now.astimezone(PARIS).year)
-        ),
+        "reference": reference(year, await repository.next_sequence(conn, year)),
         **new.__dict__,
         "status": Status.SOUMIS if submit else Status.BROUILLON,
         **requester,

@@ -4,7 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from chorus_common.actions import ActionRefused, Refusal
-from support_portal.domain import Action, Role, RoutingTable, Status, decide, reference
+from support_portal.domain import Action, Role, Status, decide, reference
+from support_portal.routing import RoutingTable
 
 
 def test_references_are_sequential_per_year_and_zero_padded():
