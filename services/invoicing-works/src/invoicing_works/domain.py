@@ -61,6 +61,14 @@ class Filing(StrEnum):
     TRAITEMENT_REJET = "TRAITEMENT_REJET"
 
 
+# Where a works invoice names the structure of each of its parties.
+PARTY_STRUCTURE = {
+    Role.FOURNISSEUR: "supplier_structure_id",
+    Role.MOE: "moe_structure_id",
+    Role.MOA: "moa_structure_id",
+}
+
+
 class Action(StrEnum):
     PRISE_EN_COMPTE = "PRISE_EN_COMPTE"
     VALIDATION = "VALIDATION"  # MOE: accept (amounts possibly modified) and pass to the MOA

@@ -19,7 +19,7 @@ from chorus_common.events.sql import cloudevent_sql, json_object_sql
 from chorus_common.history import HistoryEntry
 from chorus_common.messaging.outbox import add_many_to_outbox
 from invoicing_works.db import works_invoice_history, works_invoices
-from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, InvoiceQuery, Role, Status
+from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, PARTY_STRUCTURE, InvoiceQuery, Role, Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,11 +73,7 @@ async def update_invoice(conn: AsyncConnection, invoice_id: uuid.UUID, **values:
     await conn.execute(works_invoices.update().where(works_invoices.c.id == invoice_id).values(**values))
 
 
-PARTY_COLUMNS = {
-    Role.FOURNISSEUR: works_invoices.c.supplier_structure_id,
-    Role.MOE: works_invoices.c.moe_structure_id,
-    Role.MOA: works_invoices.c.moa_structure_id,
-}
+PARTY_COLUMNS = {role: works_invoices.c[name] for role, name in PARTY_STRUCTURE.items()}
 
 
 def visible_to(structures: frozenset[str], role: Role | None = None) -> sa.ColumnElement[bool]:

@@ -20,6 +20,7 @@ from chorus_common.problems import Problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from invoicing_works import repository
 from invoicing_works.domain import (
+    PARTY_STRUCTURE,
     Action,
     BillingFrame,
     Filing,
@@ -39,7 +40,7 @@ from invoicing_works.repository import WorksHistoryEntry
 
 
 def roles_of(structures: frozenset[str], row: Any) -> set[Role]:
-    return {role for role, column in repository.PARTY_COLUMNS.items() if row[column.name] in structures}
+    return {role for role, name in PARTY_STRUCTURE.items() if row[name] in structures}
 
 
 async def works_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str, Any]:
@@ -180,7 +181,7 @@ async def act(
             from_status=current,
             to_status=decision.target,
             actor=caller.sub,
-            actor_structure_id=row[repository.PARTY_COLUMNS[decision.role].name],
+            actor_structure_id=row[PARTY_STRUCTURE[decision.role]],
             capacity=decision.role,
             acting_for=decision.acting_for,
             reason_code=reason_code,

@@ -46,7 +46,7 @@ def _member_or_operator(principal: Principal, structure_id: str) -> bool:
     return principal.acts_for(structure_id) or principal.has_role(OPERATOR_ROLE)
 
 
-async def _own_structure(uow: UnitOfWork, structure_id: str) -> Row:
+async def structure(uow: UnitOfWork, structure_id: str) -> Row:
     """A structure the caller acts for (404 for anyone else, existing or not)."""
     async with uow.reading() as conn:
         row = await repository.get_structure(conn, structure_id)
@@ -82,16 +82,12 @@ async def register_structure(uow: UnitOfWork, new: NewStructure) -> dict[str, An
     return values
 
 
-async def structure(uow: UnitOfWork, structure_id: str) -> Row:
-    return await _own_structure(uow, structure_id)
-
-
 async def add_service(
     uow: UnitOfWork, structure_id: str, code: str, name: str, active: bool
 ) -> dict[str, Any]:
     values = {"structure_id": structure_id, "code": code, "name": name, "active": active}
     async with uow:
-        await _own_structure(uow, structure_id)
+        await structure(uow, structure_id)
         added = await repository.insert_service_once(uow.conn, values)
     if not added:
         raise Problem(409, "service-exists", "Service already exists", code)
@@ -99,14 +95,14 @@ async def add_service(
 
 
 async def services(uow: UnitOfWork, structure_id: str, offset: int, limit: int) -> tuple[list[Row], int]:
-    await _own_structure(uow, structure_id)
-    async with uow.reading() as conn:
-        return await repository.list_services(conn, structure_id, offset, limit)
+    async with uow:  # one connection for the check and the page
+        await structure(uow, structure_id)
+        return await repository.list_services(uow.conn, structure_id, offset, limit)
 
 
 async def update_service(uow: UnitOfWork, structure_id: str, code: str, changes: dict[str, Any]) -> Row:
     async with uow:
-        await _own_structure(uow, structure_id)
+        await structure(uow, structure_id)
         if changes:
             await repository.update_service(uow.conn, structure_id, code, changes)
         row = await repository.get_service(uow.conn, structure_id, code)
