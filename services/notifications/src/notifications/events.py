@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from chorus_common.events import EventType
-from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.runtime import ServiceRuntime
-from chorus_common.unit_of_work import UnitOfWork
 from notifications.use_cases import Notifier
 
 SUBSCRIBED_EVENTS = (
@@ -18,7 +16,4 @@ SUBSCRIBED_EVENTS = (
 
 
 def register_subscribers(runtime: ServiceRuntime, notifier: Notifier) -> None:
-    async def on_events(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
-        await notifier.notify(uow, events)
-
-    runtime.subscribe_batched(SUBSCRIBED_EVENTS, on_events)
+    runtime.subscribe_batched(SUBSCRIBED_EVENTS, notifier.notify)

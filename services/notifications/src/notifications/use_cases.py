@@ -54,7 +54,7 @@ class Notifier:
         self._mailer = mailer
         self._renderer = MailRenderer()
 
-    async def notify(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
+    async def notify(self, events: list[ReceivedEvent], uow: UnitOfWork) -> None:
         """Decide, send and record the mails of `events`, within `uow`'s transaction."""
         already = await repository.decided_roles(uow.conn, [event.envelope.id for event in events])
         per_event = [self._prepare(uow, event, already) for event in events]

@@ -29,7 +29,7 @@ async def test_notifying_an_event_mails_the_delegate_once_and_records_the_decisi
     try:
         for _ in range(2):  # the second time, the recorded decision says it is done
             async with runtime.unit_of_work() as uow:
-                await notifier.notify(uow, [event])
+                await notifier.notify([event], uow)
     finally:
         await mailer.close()
 
