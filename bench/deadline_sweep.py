@@ -37,7 +37,7 @@ from invoicing_works.db import outbox
 from invoicing_works.use_cases import sweep_deadlines
 
 ROOT = Path(__file__).resolve().parents[1]
-MIGRATIONS = ROOT / "services" / "invoicing-works" / "migrations"
+MIGRATIONS = ROOT / "services" / "invoicing-works" / "src" / "invoicing_works" / "migrations"
 NOTICE_DATE = date(2026, 11, 20)
 
 PARTY = """jsonb_build_object('structure_id', '{kind}-' || (n % 5000), 'name', '{kind} ' || (n % 5000),

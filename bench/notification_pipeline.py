@@ -54,7 +54,7 @@ from chorus_testing.events import delegation_routed
 from chorus_testing.fixtures import free_port, write_flags
 from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
-MIGRATIONS = ROOT / "services" / "notifications" / "migrations"
+MIGRATIONS = ROOT / "services" / "notifications" / "src" / "notifications" / "migrations"
 LOAD_LEVELS = (0.25, 0.5, 0.9)
 TARGET_RATE = 1000
 TARGET_RATIO = 0.3

@@ -36,7 +36,7 @@ from chorus_testing.platform import load_launcher
 from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
 ROOT = Path(__file__).resolve().parents[1]
-MIGRATIONS = ROOT / "services" / "received-invoices" / "migrations"
+MIGRATIONS = ROOT / "services" / "received-invoices" / "src" / "received_invoices" / "migrations"
 DELEGATIONS = 10_000
 
 SEED = """

@@ -30,7 +30,7 @@ from deploy import roster  # noqa: E402  (run as a script, from any folder)
 
 PART_OF = "chorus-pro"
 IMAGE_REGISTRY = "registry.example.org/chorus"
-UID = 10001  # the `chorus` user of every Dockerfile
+UID = 10001  # the numeric user of deploy/docker/Dockerfile
 
 
 @dataclass(frozen=True)

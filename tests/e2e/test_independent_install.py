@@ -1,7 +1,9 @@
 """Each service installs from `libs/common` and itself alone, then starts and becomes ready.
 
-What a platform team does for one service (and what each Dockerfile does): copy the workspace's
-manifests and sources, `uv sync --frozen --no-dev --package <service>` into a new environment, run it.
+What the image build does for one service (deploy/docker/Dockerfile): in a copy of the workspace,
+`deploy/docker/venv.sh` exports the service's locked requirements, installs them from wheels into a new
+environment, then adds libs/common and the service built as wheels; the environment is run from
+elsewhere, with no source tree beside it.
 """
 
 from __future__ import annotations
@@ -24,17 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 
 
-def uv() -> list[str]:
-    found = shutil.which("uv")
-    return [found] if found else [sys.executable, "-m", "uv"]
-
-
 @pytest.fixture(scope="module")
 def workspace_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The files a service image is built from, and nothing else (no virtual environment)."""
     copy = tmp_path_factory.mktemp("workspace")
     shutil.copy(ROOT / "pyproject.toml", copy)
     shutil.copy(ROOT / "uv.lock", copy)
+    (copy / "deploy" / "docker").mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "docker" / "venv.sh", copy / "deploy" / "docker")
     ignore = shutil.ignore_patterns("__pycache__", "tests", ".pytest_cache", ".mypy_cache")
     shutil.copytree(ROOT / "libs" / "common", copy / "libs" / "common", ignore=ignore)
     shutil.copytree(ROOT / "services", copy / "services", ignore=ignore)
@@ -55,15 +54,24 @@ def test_a_service_installs_alone_and_starts_to_ready(
     package = service.replace("-", "_")
     environment = tmp_path / "venv"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "UV_"))}
-    sync = subprocess.run(
-        [*uv(), "sync", "--frozen", "--no-dev", "--package", service, "--python", sys.executable],
-        cwd=workspace_copy,
-        env={**clean, "UV_PROJECT_ENVIRONMENT": str(environment), "UV_PYTHON_DOWNLOADS": "never"},
-        capture_output=True,
-        text=True,
-    )
-    assert sync.returncode == 0, sync.stderr
+    assert shutil.which("uv"), "venv.sh runs uv from PATH (`make install` installs it)"
+    build_env = {**clean, "PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    requirements = tmp_path / "requirements.txt"
+    for step in (
+        ["requirements", service, str(requirements)],
+        ["dependencies", str(requirements), str(environment)],
+        ["code", service, str(environment)],
+    ):
+        built = subprocess.run(
+            ["sh", "deploy/docker/venv.sh", *step],
+            cwd=workspace_copy,
+            env=build_env,
+            capture_output=True,
+            text=True,
+        )
+        assert built.returncode == 0, f"venv.sh {step[0]}: {built.stderr}"
     python = str(environment / "bin" / "python")
+    shutil.rmtree(workspace_copy / "services" / service / "src")  # what runs is the wheel, not the tree
 
     others = [s.replace("-", "_") for s in SERVICES if s != service]
     probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"

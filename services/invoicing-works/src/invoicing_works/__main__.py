@@ -12,7 +12,7 @@ from invoicing_works.settings import InvoicingWorksSettings
 cli = ServiceCli(
     settings_factory=InvoicingWorksSettings,
     app_factory=build_app,
-    migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
     jobs={
         "sweep-deadlines": Job(
             help="issue today's (or --as-of's) deadline-exceeded notices",

@@ -11,7 +11,7 @@ from notifications.settings import NotificationsSettings
 cli = ServiceCli(
     settings_factory=NotificationsSettings,
     app_factory=build_app,
-    migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
 )
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from received_invoices.settings import ReceivedInvoicesSettings
 cli = ServiceCli(
     settings_factory=ReceivedInvoicesSettings,
     app_factory=build_app,
-    migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
 )
 
 if __name__ == "__main__":

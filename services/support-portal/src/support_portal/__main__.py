@@ -11,7 +11,7 @@ from support_portal.settings import SupportPortalSettings
 cli = ServiceCli(
     settings_factory=SupportPortalSettings,
     app_factory=build_app,
-    migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
 )
 
 if __name__ == "__main__":
