@@ -47,6 +47,7 @@ received_invoices = published("received-invoices")
 engagements = published("engagements")
 support_portal = published("support-portal")
 notifications = published("notifications")
+directory = published("directory")
 
 
 @invoicing_works.parametrize()
@@ -87,3 +88,11 @@ def test_notifications_answers_any_request_within_its_document(
     case: Any, secured_platform: Platform, identity_provider: IdentityProvider
 ) -> None:
     send(case, secured_platform, "notifications", identity_provider)
+
+
+@directory.parametrize()
+@FUZZ
+def test_directory_answers_any_request_within_its_document(
+    case: Any, secured_platform: Platform, identity_provider: IdentityProvider
+) -> None:
+    send(case, secured_platform, "directory", identity_provider)

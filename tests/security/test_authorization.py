@@ -7,7 +7,6 @@ could send; the refused calls must leave every table of every service as it was.
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,20 +15,15 @@ import httpx
 import pytest
 
 from chorus_testing.fixtures import eventually
+from chorus_testing.identifiers import new_siret as siret
 from chorus_testing.platform import SERVICES, Platform
-from received_invoices.domain import is_valid_siret
 
 from .conftest import IdentityProvider, new_id, quiescent_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
-Expectation = Literal["refused", "empty", "none-processed"]
+Expectation = Literal["refused", "empty", "none-processed", "open"]
 # Open to anyone by design: operations probes, and the signed-out support pages (their secret is the link).
 PUBLIC_PREFIXES = ("/health/", "/metrics", "/asyncapi.json", "/public/")
-
-
-def siret() -> str:
-    body = "".join(random.choices("0123456789", k=13))
-    return next(body + key for key in "0123456789" if is_valid_siret(body + key))
 
 
 @dataclass(frozen=True)
@@ -39,8 +33,9 @@ class Endpoint:
     template: str  # as in the OpenAPI document
     path: str
     body: Any = None
-    # What a signed-in caller of an unrelated structure gets: a refusal, an empty list, or (a bulk
-    # action) every item reported as not found.
+    # What a signed-in caller of an unrelated structure gets: a refusal, an empty list, (a bulk
+    # action) every item reported as not found, or (the directory's reads: Chorus Pro's annuaire is
+    # public to its users) the resource, read-only.
     unrelated: Expectation = "refused"
     # For an "empty" list: structures whose users do see the resource there (else the owner's).
     viewers: tuple[str, ...] = ()
@@ -335,9 +330,78 @@ async def owned(
             "notifications", "GET", "/notifications/{notification_id}", f"/notifications/{decision['id']}"
         ),
     ]
+    # directory: a company registered by its principal manager, with a service and a user
+    directory = platform.url("directory")
+    company = siret()
+    dora = idp.headers("dora", [company])
+    await created(
+        http,
+        "POST",
+        directory + "/structures",
+        dora,
+        {"identifier": company, "name": "Dora SARL", "email": "d@example.fr"},
+    )
+    await created(
+        http, "POST", f"{directory}/structures/{company}/services", dora, {"code": "SVC", "name": "Achats"}
+    )
+    await created(
+        http,
+        "PUT",
+        f"{directory}/structures/{company}/users/dan",
+        dora,
+        {"email": "dan@example.fr", "service_code": "SVC"},
+    )
+    public_body = {"identifier": siret(), "name": "Ministère", "kind": "PUBLIQUE", "public_category": "ETAT"}
+    endpoints += [
+        Endpoint("directory", "POST", "/structures", "/structures", public_body),
+        Endpoint("directory", "GET", "/structures", f"/structures?identifier={company}", unrelated="open"),
+        Endpoint(
+            "directory", "GET", "/structures/{structure_id}", f"/structures/{company}", unrelated="open"
+        ),
+        Endpoint(
+            "directory", "PATCH", "/structures/{structure_id}", f"/structures/{company}", {"name": "Eve"}
+        ),
+        Endpoint(
+            "directory",
+            "GET",
+            "/structures/{structure_id}/services",
+            f"/structures/{company}/services",
+            unrelated="open",
+        ),
+        Endpoint(
+            "directory",
+            "POST",
+            "/structures/{structure_id}/services",
+            f"/structures/{company}/services",
+            {"code": "NEW", "name": "Nouveau"},
+        ),
+        Endpoint(
+            "directory",
+            "PATCH",
+            "/structures/{structure_id}/services/{code}",
+            f"/structures/{company}/services/SVC",
+            {"active": False},
+        ),
+        Endpoint("directory", "GET", "/structures/{structure_id}/users", f"/structures/{company}/users"),
+        Endpoint(
+            "directory",
+            "PUT",
+            "/structures/{structure_id}/users/{sub}",
+            f"/structures/{company}/users/eve",
+            {"email": "eve@example.fr", "role": "GESTIONNAIRE"},
+        ),
+        Endpoint(
+            "directory",
+            "DELETE",
+            "/structures/{structure_id}/users/{sub}",
+            f"/structures/{company}/users/dan",
+        ),
+        Endpoint("directory", "GET", "/users/me", "/users/me", unrelated="open"),
+    ]
     return Owned(
         endpoints,
         owner_structures={
+            "directory": [company],
             "invoicing-works": [supplier],
             "received-invoices": [recipient],
             "engagements": [issuer],
@@ -346,7 +410,7 @@ async def owned(
         },
         owner_roles={"notifications": ["admin"]},
         # support-portal's requester lists are a user's own tickets
-        owner_subs={"support-portal": "rita"},
+        owner_subs={"support-portal": "rita", "directory": "dora"},
     )
 
 
@@ -407,6 +471,8 @@ async def test_a_caller_of_an_unrelated_structure_is_refused_or_sees_nothing(
             )
             seen = await call(http, secured_platform, endpoint, viewer)
             assert seen.status_code == 200 and seen.json()["items"], (str(endpoint), seen.text)
+        elif endpoint.unrelated == "open":
+            assert response.status_code == 200, (str(endpoint), response.text)
         elif endpoint.unrelated == "none-processed":
             assert response.status_code == 200, (str(endpoint), response.text)
             body = response.json()

@@ -37,6 +37,8 @@ class ServiceCli:
     app_factory: Callable[[Any], FastAPI]
     migrations_dir: Path
     jobs: dict[str, Job] = field(default_factory=dict)
+    # Commands of the service's own beside serve and migrate (an import, a replay): `python -m <pkg> NAME`.
+    commands: dict[str, Job] = field(default_factory=dict)
 
     def version_table(self, settings: ServiceSettings) -> str:
         return f"alembic_version_{settings.service_name.replace('-', '_')}"
@@ -56,6 +58,8 @@ class ServiceCli:
         )
         for name, job in self.jobs.items():
             job.arguments(jobs.add_parser(name, help=job.help))
+        for name, command in self.commands.items():
+            command.arguments(commands.add_parser(name, help=command.help))
         return parser
 
     def main(self, argv: Sequence[str] | None = None) -> int:
@@ -89,4 +93,6 @@ class ServiceCli:
             json.dump(app.state.runtime.asyncapi(app.title, app.version), sys.stdout, indent=2)
         elif args.command == "jobs":
             return asyncio.run(self.jobs[args.job].run(args, settings))
+        elif args.command in self.commands:
+            return asyncio.run(self.commands[args.command].run(args, settings))
         return 0

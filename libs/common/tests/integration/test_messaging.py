@@ -99,6 +99,17 @@ async def test_an_unroutable_event_stays_in_the_outbox_with_its_error(engine: As
         await conn.execute(outbox.delete().where(outbox.c.event_id == event.id))
 
 
+async def test_a_relay_woken_as_the_service_stops_still_stops(engine: AsyncEngine, rabbitmq_url: str):
+    """A commit waking the relay at the moment the service shuts down must not keep the relay running."""
+    for _ in range(20):
+        relay = OutboxRelay("test", engine, outbox, rabbitmq_url, poll_interval=30)
+        relay.start()
+        await asyncio.sleep(0.05)  # parked, waiting to be woken
+        relay.wake()
+        async with asyncio.timeout(10):
+            await relay.stop()
+
+
 class Recorder:
     def __init__(self, fail_times: int = 0, transient: bool = False) -> None:
         self.calls = 0

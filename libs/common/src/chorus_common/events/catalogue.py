@@ -23,8 +23,14 @@ class EventType(StrEnum):
     DELEGATION_ROUTED = "delegation-routed"
     ENGAGEMENT_VALIDATED = "engagement-validated"
     INVOICE_SUBMITTED = "invoice-submitted"
+    SERVICE_UPDATED = "service-updated"
+    STRUCTURE_REGISTERED = "structure-registered"
+    STRUCTURE_UPDATED = "structure-updated"
     TICKET_SUBMITTED = "ticket-submitted"
     TICKET_UPDATED = "ticket-updated"
+    USER_ATTACHED = "user-attached"
+    USER_DETACHED = "user-detached"
+    USER_UPDATED = "user-updated"
 
 
 class EventData(BaseModel):
@@ -120,13 +126,73 @@ class TicketUpdated(TicketEvent):
     pass
 
 
+class Snapshot(EventData):
+    """The whole state of one directory object after a change. `version` grows by one with each
+    change of that object: a read model keeps the highest it has seen and ignores older ones."""
+
+    version: int = Field(ge=1)
+    updated_at: AwareDatetime
+
+
+class StructureParameters(EventData):
+    service_code_required: bool
+    engagement_required: bool
+    engagement_or_service_required: bool
+    moa_only: bool
+
+
+class StructureSnapshot(Snapshot):
+    structure_id: NonEmpty  # the identifier, e.g. a SIRET
+    cpp_id: int = Field(ge=1)  # Chorus Pro's idStructureCPP
+    identifier_type: Literal["SIRET", "UE_HORS_FRANCE", "HORS_UE", "RIDET", "TAHITI", "AUTRE", "PARTICULIER"]
+    name: NonEmpty
+    kind: Literal["PUBLIQUE", "PRIVEE"]
+    public_category: Literal["ETAT", "COLLECTIVITE", "HOSPITALIER", "AUTRE"] | None = None
+    email: Email | None = None
+    vat_number: Annotated[str | None, Field(max_length=20)] = None
+    active: bool
+    parameters: StructureParameters
+
+
+class ServiceSnapshot(Snapshot):
+    structure_id: NonEmpty
+    code: Annotated[str, Field(min_length=1, max_length=100)]
+    name: NonEmpty
+    active: bool
+    valid_from: date | None = None
+    valid_to: date | None = None
+    engagement_required: bool
+
+
+class UserAttachment(EventData):
+    structure_id: NonEmpty
+    service_code: Annotated[str | None, Field(max_length=100)] = None
+    role: Literal["GESTIONNAIRE_PRINCIPAL", "GESTIONNAIRE", "UTILISATEUR"]
+    notifications: bool
+
+
+class UserSnapshot(Snapshot):
+    """A user and every attachment it has now (none once detached from everything)."""
+
+    sub: NonEmpty
+    email: Email
+    name: NonEmpty
+    attachments: list[UserAttachment]
+
+
 CATALOGUE: dict[str, type[EventData]] = {
     EventType.DEADLINE_EXCEEDED: DeadlineExceeded,
     EventType.DELEGATION_ROUTED: DelegationRouted,
     EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
     EventType.INVOICE_SUBMITTED: InvoiceSubmitted,
+    EventType.SERVICE_UPDATED: ServiceSnapshot,
+    EventType.STRUCTURE_REGISTERED: StructureSnapshot,
+    EventType.STRUCTURE_UPDATED: StructureSnapshot,
     EventType.TICKET_SUBMITTED: TicketSubmitted,
     EventType.TICKET_UPDATED: TicketUpdated,
+    EventType.USER_ATTACHED: UserSnapshot,
+    EventType.USER_DETACHED: UserSnapshot,
+    EventType.USER_UPDATED: UserSnapshot,
 }
 
 

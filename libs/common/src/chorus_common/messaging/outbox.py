@@ -178,8 +178,12 @@ class OutboxRelay:
                 continue
             if published >= self._batch_size:
                 continue
+            # asyncio.timeout rather than wait_for: Python 3.11's wait_for drops a cancellation that
+            # arrives as the wait completes (a commit waking the relay while the service stops), and
+            # the relay then never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
                 # Woken by a commit: let a few more commits land so one pass carries them all.
                 await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()

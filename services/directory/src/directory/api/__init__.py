@@ -1,0 +1,5 @@
+"""The HTTP API of the directory, one module per resource: each translates requests into use cases."""
+
+from directory.api import services, structures, users
+
+ROUTERS = [structures.router, services.router, users.router]

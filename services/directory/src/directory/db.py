@@ -1,0 +1,81 @@
+"""Tables of the directory service."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from chorus_common.runtime import messaging_tables
+
+metadata = sa.MetaData()
+outbox, inbox = messaging_tables(metadata)
+
+structures = sa.Table(
+    "structures",
+    metadata,
+    # Chorus Pro's idStructureCPP: the number its API names a structure by.
+    sa.Column("cpp_id", sa.BigInteger, sa.Identity(start=25000001), primary_key=True),
+    sa.Column("structure_id", sa.String(100), nullable=False, unique=True),  # the identifier
+    sa.Column("identifier_type", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("public_category", sa.String(20)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("vat_number", sa.String(20)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("service_code_required", sa.Boolean, nullable=False),
+    sa.Column("engagement_required", sa.Boolean, nullable=False),
+    sa.Column("engagement_or_service_required", sa.Boolean, nullable=False),
+    sa.Column("moa_only", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_structures_kind_name", "kind", "name"),
+)
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.structure_id"), primary_key=True),
+    sa.Column("code", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("engagement_required", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("sub", sa.String(200), primary_key=True),  # the token's subject
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("sub", sa.String(200), sa.ForeignKey("users.sub"), nullable=False),
+    sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.structure_id"), nullable=False),
+    # '' for the structure itself, so that the unique key below holds (NULLs are all distinct).
+    sa.Column("service_code", sa.String(100), nullable=False, server_default=""),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("notifications", sa.Boolean, nullable=False),
+    sa.Column("attached_by", sa.String(200), nullable=False),
+    sa.Column("attached_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("sub", "structure_id", "service_code", name="uq_attachment"),
+    sa.Index("ix_attachments_structure", "structure_id", "service_code"),
+    # At most one principal manager per structure, whatever two managers do at the same moment.
+    sa.Index(
+        "uq_attachments_principal",
+        "structure_id",
+        unique=True,
+        postgresql_where=sa.text("role = 'GESTIONNAIRE_PRINCIPAL'"),
+    ),
+)
