@@ -91,10 +91,14 @@ class Platform:
 
     def run_job(self, service: str, *args: str) -> str:
         """Run a service's CLI job against this platform's database, as a CronJob would."""
+        return self.run_command(service, "jobs", *args)
+
+    def run_command(self, service: str, *args: str) -> str:
+        """Run `python -m <package> ARGS...` against this platform's database and bus; its output."""
         package = service.replace("-", "_")
         env = {**self.env, "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}"}
         done = subprocess.run(
-            [sys.executable, "-m", package, "jobs", *args], cwd=ROOT, env=env, capture_output=True, text=True
+            [sys.executable, "-m", package, *args], cwd=ROOT, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -8,9 +8,11 @@ from typing import Any
 
 from chorus_common.events import CloudEvent, EngagementValidated, EventType, IssuerParty, Party, build_event
 from chorus_common.messaging.consumer import ReceivedEvent
+from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from engagements import use_cases
+from engagements.db import replica
 
 
 def engagement_validated(row: Mapping[str, Any], source: str) -> CloudEvent:
@@ -40,3 +42,4 @@ async def on_engagement_validated(event: ReceivedEvent, uow: UnitOfWork) -> None
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.ENGAGEMENT_VALIDATED)
     runtime.subscribe(EventType.ENGAGEMENT_VALIDATED, on_engagement_validated)
+    subscribe_replica(runtime, replica)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chorus_common.replica import SNAPSHOT_EVENTS
 from chorus_testing.auth import bearer
 from chorus_testing.fixtures import BusProbe, eventually, take
 
@@ -245,10 +246,14 @@ async def test_engagements_validated_in_the_state_erp_are_recorded(
 
 async def test_the_asyncapi_document_describes_published_and_consumed_events(engagements: RunningEngagements):
     document = (await engagements.client.get("/asyncapi.json")).json()
-    assert set(document["channels"]) == {"engagement-validated", "engagements.engagement-validated"}
+    replica = {f"engagements.{event_type}" for event_type in SNAPSHOT_EVENTS}  # its directory read model
+    assert set(document["channels"]) == {"engagement-validated", "engagements.engagement-validated"} | replica
     schemas = document["components"]["schemas"]
     assert schemas["EngagementValidatedEvent"]["properties"]["type"]["const"] == "engagement-validated"
     assert "total_ttc" in schemas["EngagementValidated"]["properties"]
+    assert schemas["UserAttachedEvent"]["properties"]["type"]["const"] == "user-attached"
+    payloads = set()
     for message in document["components"]["messages"].values():
-        assert message["payload"] == {"$ref": "#/components/schemas/EngagementValidatedEvent"}
+        payloads.add(message["payload"]["$ref"])
         assert message["contentType"] == "application/cloudevents+json"
+    assert "#/components/schemas/EngagementValidatedEvent" in payloads

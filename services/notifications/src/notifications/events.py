@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from chorus_common.events import EventType
+from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
+from notifications.db import replica
 from notifications.use_cases import Notifier
 
 SUBSCRIBED_EVENTS = (
@@ -17,3 +19,4 @@ SUBSCRIBED_EVENTS = (
 
 def register_subscribers(runtime: ServiceRuntime, notifier: Notifier) -> None:
     runtime.subscribe_batched(SUBSCRIBED_EVENTS, notifier.notify)
+    subscribe_replica(runtime, replica)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from chorus_common.replica import replica_tables
 from chorus_common.runtime import messaging_tables
 
 metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
+# What this service knows of the directory, fed by its snapshot events (chorus_common.replica).
+replica = replica_tables(metadata)
 
 MONEY = sa.Numeric(18, 2)
 TIMESTAMP = sa.DateTime(timezone=True)

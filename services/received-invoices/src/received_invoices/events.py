@@ -16,9 +16,11 @@ from chorus_common.events import (
     build_event,
 )
 from chorus_common.messaging.consumer import ReceivedEvent
+from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from received_invoices import use_cases
+from received_invoices.db import replica
 from received_invoices.repository import Addressee
 
 
@@ -61,3 +63,4 @@ async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.DELEGATION_ROUTED)
     runtime.subscribe(EventType.INVOICE_SUBMITTED, on_invoice_submitted)
+    subscribe_replica(runtime, replica)

@@ -14,7 +14,9 @@ from chorus_common.events import (
     TicketUpdated,
     build_event,
 )
+from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
+from support_portal.db import replica
 
 
 def ticket_event(event_type: EventType, ticket: Row, source: str, at: datetime, **extra: Any) -> CloudEvent:
@@ -34,3 +36,4 @@ def ticket_event(event_type: EventType, ticket: Row, source: str, at: datetime, 
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.TICKET_SUBMITTED)
     runtime.declare_publication(EventType.TICKET_UPDATED)
+    subscribe_replica(runtime, replica)

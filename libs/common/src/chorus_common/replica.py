@@ -1,0 +1,166 @@
+"""A service's read model of the directory: the structures, services and users it decides against.
+
+The directory publishes a full snapshot of an object after each change, with that object's version.
+A service that needs the directory declares these tables in its own metadata (`replica_tables`),
+creates them in a migration, and subscribes `apply_snapshots`: each snapshot is applied only when it is
+newer than the row the replica holds, so a duplicate, a replay, or an older snapshot arriving after a
+newer one changes nothing. The consumer's inbox makes redelivery harmless besides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chorus_common.events import EventType, ServiceSnapshot, StructureSnapshot, UserSnapshot
+from chorus_common.messaging.consumer import ReceivedEvent
+from chorus_common.runtime import ServiceRuntime
+from chorus_common.unit_of_work import UnitOfWork
+
+SNAPSHOT_EVENTS = (
+    EventType.STRUCTURE_REGISTERED,
+    EventType.STRUCTURE_UPDATED,
+    EventType.SERVICE_UPDATED,
+    EventType.USER_ATTACHED,
+    EventType.USER_DETACHED,
+    EventType.USER_UPDATED,
+)
+NO_SERVICE = ""  # an attachment to the structure itself (a key column cannot be NULL)
+
+
+@dataclass(frozen=True)
+class DirectoryReplica:
+    structures: sa.Table
+    services: sa.Table
+    users: sa.Table
+    attachments: sa.Table
+
+
+def replica_tables(metadata: sa.MetaData) -> DirectoryReplica:
+    """The replica's tables, named `directory_*` in the service's own database."""
+    structures = sa.Table(
+        "directory_structures",
+        metadata,
+        sa.Column("structure_id", sa.String(100), primary_key=True),
+        sa.Column("cpp_id", sa.BigInteger, nullable=False),
+        sa.Column("identifier_type", sa.String(20), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(10), nullable=False),
+        sa.Column("public_category", sa.String(20)),
+        sa.Column("email", sa.String(320)),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("parameters", JSONB, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    services = sa.Table(
+        "directory_services",
+        metadata,
+        sa.Column("structure_id", sa.String(100), primary_key=True),
+        sa.Column("code", sa.String(100), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("valid_from", sa.Date),
+        sa.Column("valid_to", sa.Date),
+        sa.Column("engagement_required", sa.Boolean, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    users = sa.Table(
+        "directory_users",
+        metadata,
+        sa.Column("sub", sa.String(200), primary_key=True),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    attachments = sa.Table(
+        "directory_attachments",
+        metadata,
+        sa.Column("sub", sa.String(200), primary_key=True),
+        sa.Column("structure_id", sa.String(100), primary_key=True),
+        sa.Column("service_code", sa.String(100), primary_key=True),
+        sa.Column("role", sa.String(30), nullable=False),
+        sa.Column("notifications", sa.Boolean, nullable=False),
+        sa.Index("ix_directory_attachments_structure", "structure_id", "service_code"),
+    )
+    return DirectoryReplica(structures, services, users, attachments)
+
+
+async def _upsert_if_newer(
+    conn: AsyncConnection, table: sa.Table, keys: Sequence[str], values: dict[str, Any]
+) -> bool:
+    """Insert the row, or replace it when `values` has a higher version; True if it was written."""
+    statement = insert(table).values(**values)
+    written = await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: statement.excluded[name] for name in values if name not in keys},
+            where=table.c.version < statement.excluded.version,
+        ).returning(table.c.version)
+    )
+    return written.first() is not None
+
+
+async def apply_structure(
+    conn: AsyncConnection, replica: DirectoryReplica, snapshot: StructureSnapshot
+) -> bool:
+    values = snapshot.model_dump(mode="json", include=set(replica.structures.c.keys()))
+    values["updated_at"] = snapshot.updated_at
+    return await _upsert_if_newer(conn, replica.structures, ["structure_id"], values)
+
+
+async def apply_service(conn: AsyncConnection, replica: DirectoryReplica, snapshot: ServiceSnapshot) -> bool:
+    values = snapshot.model_dump(include=set(replica.services.c.keys()))
+    return await _upsert_if_newer(conn, replica.services, ["structure_id", "code"], values)
+
+
+async def apply_user(conn: AsyncConnection, replica: DirectoryReplica, snapshot: UserSnapshot) -> bool:
+    """The user and, when this snapshot is newer, exactly the attachments it lists."""
+    values = snapshot.model_dump(include={"sub", "email", "name", "version", "updated_at"})
+    if not await _upsert_if_newer(conn, replica.users, ["sub"], values):
+        return False
+    await conn.execute(replica.attachments.delete().where(replica.attachments.c.sub == snapshot.sub))
+    if snapshot.attachments:
+        await conn.execute(
+            replica.attachments.insert(),
+            [
+                {
+                    "sub": snapshot.sub,
+                    "structure_id": a.structure_id,
+                    "service_code": a.service_code or NO_SERVICE,
+                    "role": a.role,
+                    "notifications": a.notifications,
+                }
+                for a in snapshot.attachments
+            ],
+        )
+    return True
+
+
+async def apply_snapshot(conn: AsyncConnection, replica: DirectoryReplica, data: Any) -> bool:
+    """Apply one directory snapshot (of any kind); True if the replica changed."""
+    if isinstance(data, StructureSnapshot):
+        return await apply_structure(conn, replica, data)
+    if isinstance(data, ServiceSnapshot):
+        return await apply_service(conn, replica, data)
+    if isinstance(data, UserSnapshot):
+        return await apply_user(conn, replica, data)
+    raise TypeError(f"not a directory snapshot: {type(data).__name__}")
+
+
+def subscribe_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> None:
+    """Keep `replica` fed from the directory's snapshot events, a batch per transaction (a replay of
+    the whole directory is many events at once)."""
+
+    async def apply_snapshots(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
+        for event in events:
+            await apply_snapshot(uow.conn, replica, event.data)
+
+    runtime.subscribe_batched(SNAPSHOT_EVENTS, apply_snapshots)
