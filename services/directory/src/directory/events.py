@@ -18,16 +18,11 @@ from chorus_common.events import (
     UserSnapshot,
     build_event,
 )
+from chorus_common.replica import SNAPSHOT_EVENTS
 from chorus_common.runtime import ServiceRuntime
 
-PUBLISHED = (
-    EventType.STRUCTURE_REGISTERED,
-    EventType.STRUCTURE_UPDATED,
-    EventType.SERVICE_UPDATED,
-    EventType.USER_ATTACHED,
-    EventType.USER_DETACHED,
-    EventType.USER_UPDATED,
-)
+# What the directory publishes is what every read model subscribes to.
+PUBLISHED = SNAPSHOT_EVENTS
 
 
 def structure_snapshot(row: Mapping[str, Any]) -> StructureSnapshot:
