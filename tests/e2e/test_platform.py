@@ -12,6 +12,7 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
+from chorus_testing.directory import registered
 from chorus_testing.events import deadline_exceeded, delegation_routed, engagement_validated
 from chorus_testing.fixtures import BusProbe, eventually
 from chorus_testing.platform import Platform, decisions, wait_for_decisions
@@ -45,7 +46,8 @@ async def test_state_engagement_mails_are_suppressed_until_the_flag_is_switched_
 async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
     platform: Platform, http: httpx.AsyncClient
 ):
-    issuer = f"MIN-{uuid.uuid4().hex[:8]}"
+    admin = {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
+    issuer = await registered(http, platform, admin, read_by=["engagements"])
     supplier_email = f"fournisseur-{uuid.uuid4().hex[:8]}@example.fr"
     headers = {"authorization": "Bearer " + mint_dev_token("alice", [issuer])}
     body = {

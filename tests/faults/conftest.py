@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from chorus_common.auth import mint_dev_token
+from chorus_testing.directory import registered
 from chorus_testing.fixtures import eventually
 from chorus_testing.platform import Platform, launched_platform
 from chorus_testing.proxy import TcpProxy
@@ -126,11 +127,17 @@ def postgres_cluster(action: str) -> None:
 class EngagementClient:
     """Creates and validates engagements through the API: each validation publishes one event."""
 
-    def __init__(self, http: httpx.AsyncClient, platform: Platform) -> None:
+    def __init__(self, http: httpx.AsyncClient, platform: Platform, issuer: str) -> None:
         self.http = http
         self.url = platform.url("engagements") + "/engagements"
-        self.issuer = f"MIN-{uuid.uuid4().hex[:8]}"
+        self.issuer = issuer
         self.headers = {"authorization": "Bearer " + mint_dev_token("buyer", [self.issuer])}
+
+    @classmethod
+    async def for_a_new_ministry(cls, http: httpx.AsyncClient, platform: Platform) -> EngagementClient:
+        """A client for a ministry the directory has registered and engagements knows."""
+        admin = {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
+        return cls(http, platform, await registered(http, platform, admin, read_by=["engagements"]))
 
     async def validate_one(self) -> tuple[int, str]:
         """(status of the last call, supplier e-mail): the e-mail identifies the event's decision."""

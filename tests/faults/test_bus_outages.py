@@ -34,7 +34,7 @@ async def test_rabbitmq_stopped_for_20_seconds_the_outbox_absorbs_and_delivers_e
 ):
     platform = faulty_platform
     pids = {service: platform.pid(service) for service in SERVICES}
-    client = EngagementClient(http, platform)
+    client = await EngagementClient.for_a_new_ministry(http, platform)
     stop = asyncio.Event()
     rabbitmqctl("stop_app")
     try:
@@ -71,7 +71,7 @@ async def test_the_network_to_rabbitmq_cut_while_publishing_loses_and_doubles_no
     platform = faulty_platform
     platform.set_flags(notify_engagement_validated=True)  # each event then has a visible effect: a mail
     try:
-        client = EngagementClient(http, platform)
+        client = await EngagementClient.for_a_new_ministry(http, platform)
         stop = asyncio.Event()
         validating = asyncio.create_task(client.keep_validating(stop))
         cut = 0

@@ -37,7 +37,7 @@ async def test_postgresql_restarted_under_load_services_recover_alone_and_lose_n
 ):
     platform = faulty_platform
     pids = {service: platform.pid(service) for service in SERVICES}
-    client = EngagementClient(http, platform)
+    client = await EngagementClient.for_a_new_ministry(http, platform)
     stop = asyncio.Event()
     watching = asyncio.create_task(watch_readiness(http, platform, stop))
     validating = asyncio.create_task(client.keep_validating(stop, pause=0.05))

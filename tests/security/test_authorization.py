@@ -14,6 +14,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
+from chorus_testing.directory import registered
 from chorus_testing.fixtures import eventually
 from chorus_testing.identifiers import new_siret as siret
 from chorus_testing.platform import SERVICES, Platform
@@ -245,8 +246,9 @@ async def owned(
         ),
     ]
 
-    # engagements: a purchase order of an issuing ministry
-    issuer = new_id("MIN")
+    # engagements: a purchase order of an issuing ministry, registered at the directory
+    admin = idp.headers("operator", [], ["admin"])
+    issuer = await registered(http, platform, admin, read_by=["engagements"])
     engagement_body = {
         "number": new_id("EJ"),
         "type": "BON_DE_COMMANDE",
@@ -315,7 +317,6 @@ async def owned(
     ]
 
     # notifications: decisions are read by operators only
-    admin = idp.headers("operator", [], ["admin"])
     notifications = platform.url("notifications")
 
     async def a_decision() -> dict[str, Any] | None:

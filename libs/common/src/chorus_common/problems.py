@@ -60,6 +60,17 @@ def not_found(what: str) -> Problem:
     return Problem(404, "not-found", "Resource not found", f"{what} not found")
 
 
+def field_problem(field_name: str, slug: str, title: str, message: str) -> Problem:
+    """A 422 naming the field of the request body that is wrong (dotted for a nested one)."""
+    return Problem(
+        422,
+        slug,
+        title,
+        f"{field_name}: {message}",
+        errors=[{"source": "body", "field": field_name, "message": message}],
+    )
+
+
 def problem_response(
     status: int,
     slug: str,

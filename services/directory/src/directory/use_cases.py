@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.events import EventType
-from chorus_common.problems import Problem, not_found
+from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from directory import events, repository
 from directory.domain import (
@@ -36,17 +36,6 @@ from directory.domain import (
     roles_in,
     vat_number_error,
 )
-
-
-def field_problem(field_name: str, slug: str, title: str, message: str) -> Problem:
-    """A 422 naming the field of the request that is wrong."""
-    return Problem(
-        422,
-        slug,
-        title,
-        f"{field_name}: {message}",
-        errors=[{"source": "body", "field": field_name, "message": message}],
-    )
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,19 @@ class Origin(StrEnum):
     EXTERNAL = "EXTERNE"
 
 
+PUBLIC = "PUBLIQUE"  # the directory's kind of a public structure
+
+
+def issuer_problem(known: bool, kind: str | None, category: str | None) -> str | None:
+    """Why a structure of the directory (as this service's replica has it) cannot issue an
+    engagement, or None: only a public structure issues one, and its category is the directory's."""
+    if not known:
+        return "unknown to the directory"
+    if kind != PUBLIC or category is None:
+        return "an engagement is issued by a public structure (PUBLIQUE in the directory)"
+    return None
+
+
 def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
 from chorus_common.history import HistoryEntry
-from engagements.db import engagement_history, engagement_lines, engagements
+from engagements.db import engagement_history, engagement_lines, engagements, replica
 from engagements.domain import EngagementQuery, EngagementStatus, Line
 
 
@@ -104,3 +104,9 @@ async def list_rows(
 ) -> tuple[list[RowMapping], int]:
     order = [engagements.c.created_at.desc(), engagements.c.id]
     return await fetch_page(conn, engagements, visible(structures, query), order, offset, limit)
+
+
+async def directory_structure(conn: AsyncConnection, structure_id: str) -> RowMapping | None:
+    """The structure as this service's read model of the directory has it."""
+    query = sa.select(replica.structures).where(replica.structures.c.structure_id == structure_id)
+    return (await conn.execute(query)).mappings().first()

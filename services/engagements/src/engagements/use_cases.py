@@ -13,7 +13,7 @@ from typing import Any
 
 from chorus_common.events import EngagementValidated, Party
 from chorus_common.history import HistoryEntry
-from chorus_common.problems import Problem, not_found
+from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from engagements import events, repository
 from engagements.domain import (
@@ -27,6 +27,7 @@ from engagements.domain import (
     Origin,
     capacities,
     decide,
+    issuer_problem,
     priced,
 )
 
@@ -37,7 +38,7 @@ logger = logging.getLogger("engagements.use_cases")
 class NewEngagement:
     number: str
     type: EngagementType
-    issuer: Party  # with its `kind`
+    issuer: Party  # its kind (ETAT, ...) is the directory's
     supplier: Party
     invoice_recipient: Party | None
     currency: str
@@ -71,6 +72,16 @@ async def create_engagement(uow: UnitOfWork, new: NewEngagement) -> dict[str, An
             "Forbidden",
             "issuer.structure_id must be one of the structures you act for",
         )
+    async with uow.reading() as conn:
+        issuer = await repository.directory_structure(conn, new.issuer.structure_id)
+    refused = issuer_problem(
+        issuer is not None, issuer and issuer["kind"], issuer and issuer["public_category"]
+    )
+    if refused is not None:
+        raise field_problem(
+            "issuer.structure_id", "issuer-not-public", "Issuer not a public structure", refused
+        )
+    assert issuer is not None
     now = uow.now()
     engagement_id = uuid.uuid4()
     lines, total = priced(new.lines)
@@ -83,7 +94,7 @@ async def create_engagement(uow: UnitOfWork, new: NewEngagement) -> dict[str, An
         "source": uow.source,
         "issuer_structure_id": new.issuer.structure_id,
         "supplier_structure_id": new.supplier.structure_id,
-        "issuer": new.issuer.model_dump(mode="json"),
+        "issuer": {**new.issuer.model_dump(mode="json"), "kind": issuer["public_category"]},
         "supplier": new.supplier.model_dump(mode="json"),
         "invoice_recipient": new.invoice_recipient.model_dump(mode="json") if new.invoice_recipient else None,
         "currency": new.currency,

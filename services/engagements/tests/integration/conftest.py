@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from chorus_testing.directory import public_structure
 from chorus_testing.fixtures import serving
 from engagements.__main__ import cli
 from engagements.app import build_app
@@ -27,6 +28,10 @@ class RunningEngagements:
         if reason is not None:
             body["reason"] = reason
         return await self.client.post(f"/engagements/{engagement_id}/actions", json=body, headers=headers)
+
+    async def public_issuer(self, category: str = "ETAT") -> str:
+        """A new public structure, as the directory has made it known to this service."""
+        return await public_structure(self.app.state.runtime.engine, category)
 
 
 @pytest.fixture(scope="module")

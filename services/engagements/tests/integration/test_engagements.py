@@ -9,6 +9,7 @@ import pytest
 
 from chorus_common.replica import SNAPSHOT_EVENTS
 from chorus_testing.auth import bearer
+from chorus_testing.directory import into_replica, structure_snapshot
 from chorus_testing.fixtures import BusProbe, eventually, take
 
 from .conftest import RunningEngagements
@@ -39,7 +40,7 @@ def engagement_body(issuer: str, supplier: str, **overrides: Any) -> dict[str, A
 
 
 async def test_decimal_quantities_and_prices_are_kept_exactly(engagements: RunningEngagements):
-    issuer, supplier = new_structure("MIN"), new_structure("SUP")
+    issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     body = engagement_body(issuer, supplier)
     body["lines"].append(
         {"description": "Sable", "quantity": "0.1", "unit": "T", "unit_price_ht": 0.1, "vat_rate": "5.5"}
@@ -84,7 +85,7 @@ async def test_decimal_quantities_and_prices_are_kept_exactly(engagements: Runni
 async def test_malformed_or_out_of_range_values_get_a_422_naming_the_field(
     engagements: RunningEngagements, line_override: dict[str, Any], field: str
 ):
-    issuer = new_structure("MIN")
+    issuer = await engagements.public_issuer()
     body = engagement_body(issuer, new_structure("SUP"))
     body["lines"][0].update(line_override)
     response = await engagements.create(bearer("alice", issuer), body)
@@ -95,19 +96,19 @@ async def test_malformed_or_out_of_range_values_get_a_422_naming_the_field(
 
 async def test_an_issuer_must_be_one_of_the_callers_structures(engagements: RunningEngagements):
     response = await engagements.create(
-        bearer("mallory", new_structure("OTHER")), engagement_body(new_structure("MIN"), "SUP")
+        bearer("mallory", new_structure("OTHER")), engagement_body(await engagements.public_issuer(), "SUP")
     )
     assert response.status_code == 403
     assert response.json()["type"] == "urn:chorus:problem:not-your-structure"
 
 
 async def test_an_engagement_number_is_unique_per_issuer(engagements: RunningEngagements):
-    issuer = new_structure("MIN")
+    issuer = await engagements.public_issuer()
     body = engagement_body(issuer, new_structure("SUP"))
     assert (await engagements.create(bearer("alice", issuer), body)).status_code == 201
     again = await engagements.create(bearer("alice", issuer), body)
     assert again.status_code == 409
-    other_issuer = new_structure("MIN")
+    other_issuer = await engagements.public_issuer()
     assert (
         await engagements.create(
             bearer("bob", other_issuer), {**body, "issuer": {**body["issuer"], "structure_id": other_issuer}}
@@ -119,7 +120,7 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
     engagements: RunningEngagements, bus: BusProbe
 ):
     tap = await bus.tap("engagement-validated")
-    issuer, supplier = new_structure("MIN"), new_structure("SUP")
+    issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     created = (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()
 
     hidden = await engagements.client.get(f"/engagements/{created['id']}", headers=bearer("sam", supplier))
@@ -153,7 +154,7 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
 
 
 async def test_the_supplier_refuses_with_a_reason(engagements: RunningEngagements):
-    issuer, supplier = new_structure("MIN"), new_structure("SUP")
+    issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     created = (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()
     await engagements.act(bearer("alice", issuer), created["id"], "VALIDATION")
     refused = await engagements.act(bearer("sam", supplier), created["id"], "REFUS", "Prix erroné")
@@ -162,7 +163,7 @@ async def test_the_supplier_refuses_with_a_reason(engagements: RunningEngagement
 
 
 async def test_other_structures_see_and_change_nothing(engagements: RunningEngagements):
-    issuer = new_structure("MIN")
+    issuer = await engagements.public_issuer()
     created = (
         await engagements.create(bearer("alice", issuer), engagement_body(issuer, new_structure("SUP")))
     ).json()
@@ -179,7 +180,7 @@ async def test_other_structures_see_and_change_nothing(engagements: RunningEngag
 
 
 async def test_lists_are_filtered_and_paginated(engagements: RunningEngagements):
-    issuer, supplier = new_structure("MIN"), new_structure("SUP")
+    issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     ids = [
         (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()["id"]
         for _ in range(3)
@@ -200,7 +201,7 @@ async def test_lists_are_filtered_and_paginated(engagements: RunningEngagements)
 async def test_engagements_validated_in_the_state_erp_are_recorded(
     engagements: RunningEngagements, bus: BusProbe
 ):
-    issuer, supplier = new_structure("MIN"), new_structure("SUP")
+    issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     event = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
@@ -257,3 +258,34 @@ async def test_the_asyncapi_document_describes_published_and_consumed_events(eng
         payloads.add(message["payload"]["$ref"])
         assert message["contentType"] == "application/cloudevents+json"
     assert "#/components/schemas/EngagementValidatedEvent" in payloads
+
+
+async def test_the_issuer_is_a_public_structure_of_the_directory_whose_kind_is_the_directorys(
+    engagements: RunningEngagements, bus: BusProbe
+):
+    unknown = new_structure("MIN")
+    refused = await engagements.create(bearer("alice", unknown), engagement_body(unknown, "SUP"))
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"source": "body", "field": "issuer.structure_id", "message": "unknown to the directory"}
+    ]
+    company = structure_snapshot(kind="PRIVEE")
+    await into_replica(engagements.app.state.runtime.engine, company)
+    private = await engagements.create(
+        bearer("alice", company.structure_id), engagement_body(company.structure_id, "SUP")
+    )
+    assert private.status_code == 422 and "public structure" in private.json()["errors"][0]["message"]
+
+    city = await engagements.public_issuer("COLLECTIVITE")
+    body = engagement_body(city, new_structure("SUP"))  # the body still says "ETAT"
+    created = await engagements.create(bearer("lina", city), body)
+    assert created.status_code == 201, created.text
+    assert created.json()["issuer"]["kind"] == "COLLECTIVITE"
+    del body["issuer"]["kind"]
+    body["number"] += "-2"
+    assert (await engagements.create(bearer("lina", city), body)).status_code == 201
+
+    tap = await bus.tap("engagement-validated")
+    await engagements.act(bearer("lina", city), created.json()["id"], "VALIDATION")
+    [message] = await take(tap, 1)
+    assert json.loads(message.body)["data"]["issuer"]["kind"] == "COLLECTIVITE"

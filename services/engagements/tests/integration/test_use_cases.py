@@ -39,7 +39,7 @@ async def test_validating_an_engagement_commits_it_and_puts_its_event_on_the_bus
     engagements: RunningEngagements, bus: BusProbe
 ):
     runtime = runtime_in(engagements)
-    issuer, supplier = f"MIN-{uuid.uuid4().hex[:6]}", f"SUP-{uuid.uuid4().hex[:6]}"
+    issuer, supplier = await engagements.public_issuer(), f"SUP-{uuid.uuid4().hex[:6]}"
     buyer = Principal(sub="marie", structures=frozenset({issuer}))
     tap = await bus.tap("engagement-validated")
 
@@ -62,7 +62,7 @@ async def test_validating_an_engagement_commits_it_and_puts_its_event_on_the_bus
 
 async def test_a_supplier_cannot_see_a_draft_nor_validate_it(engagements: RunningEngagements):
     runtime = runtime_in(engagements)
-    issuer, supplier = f"MIN-{uuid.uuid4().hex[:6]}", f"SUP-{uuid.uuid4().hex[:6]}"
+    issuer, supplier = await engagements.public_issuer(), f"SUP-{uuid.uuid4().hex[:6]}"
     buyer = Principal(sub="marie", structures=frozenset({issuer}))
     seller = Principal(sub="sam", structures=frozenset({supplier, issuer + "-other"}))
     created = await use_cases.create_engagement(runtime.unit_of_work(buyer), new_engagement(issuer, supplier))

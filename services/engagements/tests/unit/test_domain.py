@@ -8,6 +8,7 @@ from engagements.domain import (
     Capacity,
     EngagementStatus,
     decide,
+    issuer_problem,
     line_amounts,
     totals,
 )
@@ -71,3 +72,11 @@ def test_the_supplier_refuses_only_with_a_reason():
 def test_an_inactive_engagement_cannot_be_inactivated_again():
     with pytest.raises(ActionRefused):
         decide(Action.INACTIVATION, {Capacity.ISSUER}, EngagementStatus.INACTIF, None)
+
+
+def test_only_a_public_structure_of_the_directory_issues_an_engagement():
+    assert issuer_problem(True, "PUBLIQUE", "ETAT") is None
+    assert issuer_problem(False, None, None) == "unknown to the directory"
+    refused = issuer_problem(True, "PRIVEE", None)
+    assert refused is not None and "public structure" in refused
+    assert issuer_problem(True, "PUBLIQUE", None) is not None  # a public structure always has a category

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from chorus_common.dependencies import UnitOfWorkDep
+from chorus_common.events import Party
 from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyIn, page_of
 from engagements import use_cases
 from engagements.domain import (
@@ -52,7 +53,11 @@ Money = Annotated[Decimal, Field(examples=["3086.42"])]
 
 
 class IssuerIn(PartyIn):
-    kind: Literal["ETAT", "COLLECTIVITE", "HOSPITALIER", "AUTRE"]
+    kind: Literal["ETAT", "COLLECTIVITE", "HOSPITALIER", "AUTRE"] | None = Field(
+        default=None,
+        deprecated=True,
+        description="ignored: an issuer's kind is its public_category in the directory",
+    )
 
 
 class LineIn(BaseModel):
@@ -94,7 +99,7 @@ class EngagementIn(BaseModel):
         return use_cases.NewEngagement(
             number=self.number,
             type=self.type,
-            issuer=self.issuer,
+            issuer=Party.model_validate(self.issuer.model_dump(exclude={"kind"})),
             supplier=self.supplier,
             invoice_recipient=self.invoice_recipient,
             currency=self.currency,
