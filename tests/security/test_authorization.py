@@ -352,6 +352,7 @@ async def owned(
         dora,
         {"email": "dan@example.fr", "service_code": "SVC"},
     )
+    account = await created(http, "POST", f"{directory}/structures/{company}/technical-accounts", dora, None)
     public_body = {"identifier": siret(), "name": "Ministère", "kind": "PUBLIQUE", "public_category": "ETAT"}
     endpoints += [
         Endpoint("directory", "POST", "/structures", "/structures", public_body),
@@ -398,6 +399,24 @@ async def owned(
             f"/structures/{company}/users/dan",
         ),
         Endpoint("directory", "GET", "/users/me", "/users/me", unrelated="open"),
+        Endpoint(
+            "directory",
+            "POST",
+            "/structures/{structure_id}/technical-accounts",
+            f"/structures/{company}/technical-accounts",
+        ),
+        Endpoint(
+            "directory",
+            "GET",
+            "/structures/{structure_id}/technical-accounts",
+            f"/structures/{company}/technical-accounts",
+        ),
+        Endpoint(
+            "directory",
+            "DELETE",
+            "/structures/{structure_id}/technical-accounts/{login}",
+            f"/structures/{company}/technical-accounts/{account['login']}",
+        ),
     ]
     return Owned(
         endpoints,

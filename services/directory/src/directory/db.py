@@ -79,3 +79,16 @@ attachments = sa.Table(
         postgresql_where=sa.text("role = 'GESTIONNAIRE_PRINCIPAL'"),
     ),
 )
+
+technical_accounts = sa.Table(
+    "technical_accounts",
+    metadata,
+    sa.Column("login", sa.String(100), primary_key=True),
+    sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.structure_id"), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),  # domain.hash_password's format
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deactivated_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_technical_accounts_structure", "structure_id"),
+)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
-from directory.db import attachments, services, structures, users
+from directory.db import attachments, services, structures, technical_accounts, users
 from directory.domain import Role
 
 NO_SERVICE = ""  # how `attachments.service_code` stores "the structure itself"
@@ -196,6 +196,36 @@ async def delete_attachments(
     if service_code is not None:
         where.append(attachments.c.service_code == service_code)
     return (await conn.execute(attachments.delete().where(*where))).rowcount
+
+
+# Technical accounts
+
+
+async def insert_technical_account(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    inserted = await conn.execute(technical_accounts.insert().values(**values).returning(technical_accounts))
+    return inserted.mappings().one()
+
+
+async def list_technical_accounts(conn: AsyncConnection, structure_id: str) -> list[RowMapping]:
+    rows = await conn.execute(
+        sa.select(technical_accounts)
+        .where(technical_accounts.c.structure_id == structure_id)
+        .order_by(technical_accounts.c.created_at, technical_accounts.c.login)
+    )
+    return list(rows.mappings())
+
+
+async def deactivate_technical_account(
+    conn: AsyncConnection, structure_id: str, login: str, at: datetime
+) -> RowMapping | None:
+    """Deactivate it (once: a second time keeps the first date); None if the structure has no such login."""
+    updated = await conn.execute(
+        technical_accounts.update()
+        .where(technical_accounts.c.structure_id == structure_id, technical_accounts.c.login == login)
+        .values(active=False, deactivated_at=sa.func.coalesce(technical_accounts.c.deactivated_at, at))
+        .returning(technical_accounts)
+    )
+    return updated.mappings().first()
 
 
 # The whole directory, for the replay command

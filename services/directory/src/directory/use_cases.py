@@ -31,8 +31,11 @@ from directory.domain import (
     check_category,
     check_detachment,
     check_new_structure,
+    hash_password,
     identifier_error,
     may_manage,
+    new_login,
+    new_password,
     roles_in,
     vat_number_error,
 )
@@ -456,6 +459,43 @@ async def me(uow: UnitOfWork) -> dict[str, Any]:
     if user is None:
         return {"sub": caller.sub, "email": caller.email, "name": None, "version": 0, "attachments": []}
     return {**user, "attachments": attachments}
+
+
+# Technical accounts
+
+
+async def create_technical_account(uow: UnitOfWork, structure_id: str) -> dict[str, Any]:
+    """A new technical account of the structure, for its managers; the password is in this answer only."""
+    password = new_password()
+    async with uow:
+        structure_row = await _managed(uow, structure_id)
+        row = await repository.insert_technical_account(
+            uow.conn,
+            {
+                "login": new_login(structure_row["cpp_id"]),
+                "structure_id": structure_id,
+                "password_hash": hash_password(password),
+                "active": True,
+                "created_by": uow.caller.sub,
+                "created_at": uow.now(),
+            },
+        )
+    return {**row, "password": password}
+
+
+async def technical_accounts(uow: UnitOfWork, structure_id: str) -> list[RowMapping]:
+    async with uow:
+        await _managed(uow, structure_id)
+        return await repository.list_technical_accounts(uow.conn, structure_id)
+
+
+async def deactivate_technical_account(uow: UnitOfWork, structure_id: str, login: str) -> RowMapping:
+    async with uow:
+        await _managed(uow, structure_id)
+        row = await repository.deactivate_technical_account(uow.conn, structure_id, login, uow.now())
+    if row is None:
+        raise not_found("Technical account")
+    return row
 
 
 # Replay

@@ -2,9 +2,12 @@
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from chorus_testing.auth import bearer
 from chorus_testing.fixtures import BusProbe
 from chorus_testing.identifiers import new_siret
+from directory.db import technical_accounts
 
 from .conftest import RunningDirectory, about
 
@@ -208,3 +211,35 @@ async def test_a_token_for_another_structure_does_not_manage_this_one(directory:
     assert forged.status_code == 403  # a claim never adds a structure the directory does not attach
     allowed = await directory.client.patch(f"/structures/{other}", json={"name": "Renamed"}, headers=narrowed)
     assert allowed.status_code == 200 and allowed.json()["version"] == 2
+
+
+async def test_managers_create_technical_accounts_whose_password_is_shown_once(directory: RunningDirectory):
+    siret = new_siret()
+    assert (
+        await directory.client.post("/structures", json=company(siret), headers=bearer("tess"))
+    ).status_code == 201
+    url = f"/structures/{siret}/technical-accounts"
+    created = await directory.client.post(url, headers=bearer("tess"))
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert account["login"].startswith("TECH_") and len(account["password"]) >= 32 and account["active"]
+
+    listed = (await directory.client.get(url, headers=bearer("tess"))).json()
+    assert [a["login"] for a in listed] == [account["login"]]
+    assert "password" not in listed[0] and "password_hash" not in listed[0]
+    async with directory.runtime.engine.connect() as conn:
+        stored = await conn.scalar(
+            sa.select(technical_accounts.c.password_hash).where(
+                technical_accounts.c.login == account["login"]
+            )
+        )
+    assert stored is not None and account["password"] not in stored
+
+    assert (await directory.client.post(url, headers=bearer("eve"))).status_code == 403
+    assert (await directory.client.get(url, headers=bearer("eve"))).status_code == 403
+    assert (
+        await directory.client.delete(f"{url}/{account['login']}", headers=bearer("eve"))
+    ).status_code == 403
+    deactivated = await directory.client.delete(f"{url}/{account['login']}", headers=bearer("tess"))
+    assert deactivated.status_code == 200 and deactivated.json()["active"] is False
+    assert (await directory.client.delete(f"{url}/TECH_0_NONE", headers=bearer("tess"))).status_code == 404

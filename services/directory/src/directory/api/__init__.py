@@ -1,5 +1,5 @@
 """The HTTP API of the directory, one module per resource: each translates requests into use cases."""
 
-from directory.api import services, structures, users
+from directory.api import services, structures, technical_accounts, users
 
-ROUTERS = [structures.router, services.router, users.router]
+ROUTERS = [structures.router, services.router, users.router, technical_accounts.router]
