@@ -400,6 +400,12 @@ def overlay_files(environment: str, config: dict[str, Any]) -> dict[Path, str]:
                         [f"PUBLIC_BASE_URL=https://support.{environment}.example.org"]
                         if service.name == "support-portal"
                         else []
+                    )
+                    + (
+                        # ticket mails link to the portal only (a follow link elsewhere is not sent)
+                        [f"SUPPORT_PORTAL_URL=https://support.{environment}.example.org"]
+                        if service.name == "notifications"
+                        else []
                     ),
                 }
             ],

@@ -99,6 +99,7 @@ class Platform:
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.smtp_port),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
+            SUPPORT_PORTAL_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
             PYTHONUNBUFFERED="1",
         )
         return env

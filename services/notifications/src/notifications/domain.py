@@ -48,9 +48,20 @@ class NotificationPlan:
     flag: Flag
     flag_attributes: dict[str, str | int | bool]
     mails: list[PlannedMail] = field(default_factory=list)
+    refused: str | None = None  # why none of the mails may be sent, whatever the flag says
 
 
-def plan_notifications(event_type: str, source: str, data: EventData) -> NotificationPlan:
+def follow_link_refusal(follow_url: str | None, portal_url: str) -> str | None:
+    """Why a ticket mail's follow link may not be sent: it must lead to the support portal."""
+    if follow_url is None:
+        return None
+    base = portal_url.rstrip("/") + "/"
+    if not follow_url.startswith(base) or any(c.isspace() for c in follow_url):
+        return f"follow link outside the support portal ({portal_url})"
+    return None
+
+
+def plan_notifications(event_type: str, source: str, data: EventData, portal_url: str) -> NotificationPlan:
     """The flag that gates `data` and the e-mails it calls for, MOA before supplier and so on."""
     attributes: dict[str, str | int | bool] = {"event_type": event_type, "source": source}
     if isinstance(data, DeadlineExceeded):
@@ -103,6 +114,7 @@ def plan_notifications(event_type: str, source: str, data: EventData) -> Notific
             Flag.TICKET_UPDATES,
             attributes,
             [PlannedMail("REQUESTER", data.requester_email, "", template, {"event": data})],
+            refused=follow_link_refusal(data.follow_url, portal_url),
         )
     raise ValueError(f"notifications has no rule for {type(data).__name__}")
 

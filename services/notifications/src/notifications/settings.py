@@ -34,6 +34,9 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_retry_attempts: int = Field(default=4, ge=1)
     smtp_retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+    # The support portal's public base URL: a ticket mail's follow link must lead there, or the mail
+    # is not sent (an event could otherwise have official mail carry any link).
+    support_portal_url: str = "http://127.0.0.1:8004"
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
 

@@ -34,7 +34,8 @@ class Outgoing:
     message_id: str
     flag: FlagDecision
     flag_key: str
-    message: bytes | None  # None when the flag suppresses it
+    message: bytes | None  # None when it is not sent
+    refused: str | None  # why it is not sent whatever the flag says (the plan's refusal)
 
 
 class Notifier:
@@ -65,7 +66,9 @@ class Notifier:
         self, uow: UnitOfWork, event: ReceivedEvent, already: set[tuple[str, str]]
     ) -> list[Outgoing]:
         envelope = event.envelope
-        plan = plan_notifications(envelope.type, envelope.source, event.data)
+        plan = plan_notifications(
+            envelope.type, envelope.source, event.data, self._settings.support_portal_url
+        )
         flag = self._flags.evaluate(plan.flag, envelope.id, plan.flag_attributes)
         now = uow.now()
         prepared = []
@@ -76,17 +79,17 @@ class Notifier:
             mail_id = message_id(envelope.id, mail.role, self._settings.message_id_domain)
             message = (
                 compose_message(self._settings, mail, subject, body, mail_id, envelope.id, now)
-                if flag.enabled
+                if flag.enabled and plan.refused is None
                 else None
             )
-            prepared.append(Outgoing(event, mail, subject, mail_id, flag, plan.flag, message))
+            prepared.append(Outgoing(event, mail, subject, mail_id, flag, plan.flag, message, plan.refused))
         return prepared
 
     async def _deliver(self, uow: UnitOfWork, outgoing: list[Outgoing]) -> list[repository.Decision]:
         decided = []
         for item in outgoing:
             if item.message is None:
-                status, reason = DecisionStatus.SUPPRESSED, item.flag.reason
+                status, reason = DecisionStatus.SUPPRESSED, item.refused or item.flag.reason
             else:
                 status, reason = await self._send(item.mail, item.message)
                 reason = f"{item.flag.reason}; {reason}"

@@ -192,3 +192,36 @@ async def test_decisions_are_for_operators_only_and_paginated(notifications: Run
     assert one.status_code == 200 and one.json() == body["items"][0]
     missing = await client.get(f"/notifications/{uuid.uuid4()}", headers=notifications.admin_headers())
     assert missing.status_code == 404
+
+
+async def test_a_ticket_event_whose_follow_link_leads_elsewhere_sends_no_mail_and_says_why(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    portal = notifications.app.state.runtime.settings.support_portal_url
+    requester = f"jean-{uuid.uuid4().hex[:8]}@example.fr"
+
+    def ticket(follow_url: str) -> dict[str, object]:
+        return cloud_event(
+            "ticket-updated",
+            {
+                "ticket_id": str(uuid.uuid4()),
+                "reference": "SOL-2026-000042",
+                "category": "FACTURATION",
+                "status": "EN_COURS",
+                "requester_email": requester,
+                "recipient": {"kind": "SUPPORT", "name": "Support Chorus Pro"},
+                "follow_url": follow_url,
+            },
+            source="/services/support-portal",
+        )
+
+    forged, genuine = ticket("https://phishing.example/suivi/abc"), ticket(f"{portal}/suivi/abc")
+    await bus.publish("ticket-updated", forged)
+    await bus.publish("ticket-updated", genuine)
+    [refused] = await notifications.wait_decisions(str(forged["id"]), 1)
+    assert refused["status"] == "SUPPRESSED"
+    assert refused["reason"] == f"follow link outside the support portal ({portal})"
+    [sent] = await notifications.wait_decisions(str(genuine["id"]), 1)
+    assert sent["status"] == "SENT"
+    [mail] = notifications.smtp.to(requester)
+    assert mail.message["X-Chorus-Event-Id"] == genuine["id"]

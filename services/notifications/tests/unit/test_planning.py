@@ -1,9 +1,13 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from chorus_common.events import DeadlineExceeded, DelegationRouted, EngagementValidated
-from notifications.domain import Flag, message_id, plan_notifications
+from notifications.domain import Flag, follow_link_refusal, message_id, plan_notifications
 from notifications.mail import MailRenderer, montant
+
+PORTAL = "https://support.example"
 
 PARTY = {"structure_id": "S", "name": "Nom", "email": "x@example.fr"}
 
@@ -26,7 +30,7 @@ def deadline_event() -> DeadlineExceeded:
 
 
 def test_deadline_exceeded_mails_the_moa_first_then_the_supplier():
-    plan = plan_notifications("deadline-exceeded", "/services/invoicing-works", deadline_event())
+    plan = plan_notifications("deadline-exceeded", "/services/invoicing-works", deadline_event(), PORTAL)
     assert plan.flag is Flag.DEADLINE_EXCEEDED
     assert [(m.role, m.to_email) for m in plan.mails] == [
         ("MOA", "moa@ville.fr"),
@@ -36,7 +40,7 @@ def test_deadline_exceeded_mails_the_moa_first_then_the_supplier():
 
 
 def test_the_french_mails_name_the_deadline_the_parties_and_the_ccag_article():
-    plan = plan_notifications("deadline-exceeded", "/s", deadline_event())
+    plan = plan_notifications("deadline-exceeded", "/s", deadline_event(), PORTAL)
     renderer = MailRenderer()
     subject, body = renderer.render(plan.mails[0])
     assert "PDM-42" in subject and "délai" in subject
@@ -58,7 +62,7 @@ def test_engagement_validated_carries_the_issuer_kind_for_flag_targeting():
             "validated_at": datetime(2026, 11, 2, tzinfo=UTC),
         }
     )
-    plan = plan_notifications("engagement-validated", "/erp", event)
+    plan = plan_notifications("engagement-validated", "/erp", event, PORTAL)
     assert plan.flag is Flag.ENGAGEMENT_VALIDATED
     assert plan.flag_attributes["structure_id"] == "MIN-ARMEES"
     assert plan.flag_attributes["structure_kind"] == "ETAT"
@@ -82,7 +86,7 @@ def test_delegation_routed_mails_the_delegate_with_its_right():
             "routed_at": datetime(2026, 11, 2, tzinfo=UTC),
         }
     )
-    plan = plan_notifications("delegation-routed", "/s", event)
+    plan = plan_notifications("delegation-routed", "/s", event, PORTAL)
     assert [m.to_email for m in plan.mails] == ["delegue@ght.fr"]
     _, body = MailRenderer().render(plan.mails[0])
     assert "droit de traitement" in body and "ne sera pas transmise" in body
@@ -115,9 +119,42 @@ def test_a_signed_out_requester_gets_the_reference_and_the_follow_link():
             "follow_url": "https://support.example/suivi/secret-token",
         }
     )
-    plan = plan_notifications("ticket-submitted", "/services/support-portal", event)
-    assert plan.flag is Flag.TICKET_UPDATES
+    plan = plan_notifications("ticket-submitted", "/services/support-portal", event, PORTAL)
+    assert plan.flag is Flag.TICKET_UPDATES and plan.refused is None
     assert [m.to_email for m in plan.mails] == ["jean@example.fr"]
     subject, body = MailRenderer().render(plan.mails[0])
     assert "SOL-2026-000042" in subject
     assert "https://support.example/suivi/secret-token" in body
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://phishing.example/suivi/secret-token",
+        "https://support.example.evil/suivi/x",  # the portal's host as a prefix of another
+        "https://support.example@evil.example/suivi/x",
+        "https://support.example",  # the bare host, no path of the portal
+        "https://support.example/suivi/x y",
+    ],
+)
+def test_a_ticket_mail_whose_follow_link_leads_elsewhere_is_refused(link: str):
+    from chorus_common.events import TicketUpdated
+
+    event = TicketUpdated.model_validate(
+        {
+            "ticket_id": "t1",
+            "reference": "SOL-2026-000042",
+            "category": "FACTURATION",
+            "status": "EN_COURS",
+            "requester_email": "jean@example.fr",
+            "recipient": {"kind": "SUPPORT", "name": "Support Chorus Pro"},
+            "follow_url": link,
+        }
+    )
+    plan = plan_notifications("ticket-updated", "/services/support-portal", event, PORTAL)
+    assert plan.refused == "follow link outside the support portal (https://support.example)"
+
+
+def test_a_ticket_mail_without_a_follow_link_is_not_refused():
+    assert follow_link_refusal(None, PORTAL) is None
+    assert follow_link_refusal("https://support.example/suivi/abc", PORTAL + "/") is None
