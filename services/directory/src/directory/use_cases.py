@@ -142,16 +142,22 @@ async def _caller_attachments(uow: UnitOfWork) -> list[Attachment]:
     ]
 
 
-async def _managed(uow: UnitOfWork, structure_id: str) -> RowMapping:
-    """The structure, locked, if the caller manages it: 404 if unknown, 403 if not the caller's."""
-    row = await repository.get_structure(uow.conn, structure_id, lock=True)
-    if row is None:
-        raise not_found("Structure")
-    if not may_manage(await _caller_attachments(uow), structure_id, _is_admin(uow)):
+async def _manager_roles(uow: UnitOfWork, structure_id: str) -> set[Role]:
+    """The caller's roles in the structure, read once; 403 unless it manages it (or is the operator)."""
+    attachments = await _caller_attachments(uow)
+    if not may_manage(attachments, structure_id, _is_admin(uow)):
         raise ActionRefused(
             "you do not manage this structure", Refusal.FORBIDDEN, slug="not-a-manager", title="Forbidden"
         )
-    return row
+    return roles_in(attachments, structure_id)
+
+
+async def _managed(uow: UnitOfWork, structure_id: str) -> tuple[RowMapping, set[Role]]:
+    """The structure, locked, and the caller's roles in it: 404 if unknown, 403 if not the caller's."""
+    row = await repository.get_structure(uow.conn, structure_id, lock=True)
+    if row is None:
+        raise not_found("Structure")
+    return row, await _manager_roles(uow, structure_id)
 
 
 # Structures
@@ -271,7 +277,7 @@ async def change_structure(uow: UnitOfWork, structure_id: str, changes: Structur
     if changes.vat_number is not None and (error := vat_number_error(changes.vat_number)) is not None:
         raise field_problem("vat_number", "invalid-identifier", "Invalid identifier", error)
     async with uow:
-        current = await _managed(uow, structure_id)
+        current, _ = await _managed(uow, structure_id)
         values: dict[str, Any] = {
             key: value
             for key, value in {
@@ -385,7 +391,7 @@ async def attach_user(uow: UnitOfWork, structure_id: str, sub: str, attach: Atta
     attachment's role and "Notification Facturation" setting."""
     wanted = Attachment(structure_id, attach.service_code, attach.role, attach.notifications)
     async with uow:
-        await _managed(uow, structure_id)
+        _, manager_roles = await _managed(uow, structure_id)
         if attach.service_code is not None:
             service = await repository.get_service(uow.conn, structure_id, attach.service_code)
             if service is None:
@@ -395,7 +401,6 @@ async def attach_user(uow: UnitOfWork, structure_id: str, sub: str, attach: Atta
                     "Unknown service",
                     f"{structure_id} has no service {attach.service_code}",
                 )
-        manager_roles = roles_in(await _caller_attachments(uow), structure_id)
         principal = await repository.principal_manager(uow.conn, structure_id)
         check_attachment(manager_roles, _is_admin(uow), wanted, principal, sub)
         if (
@@ -417,7 +422,7 @@ async def detach_user(
 ) -> dict[str, Any]:
     """A manager detaches a user from one service of the structure, or from the structure altogether."""
     async with uow:
-        await _managed(uow, structure_id)
+        _, manager_roles = await _managed(uow, structure_id)
         user = await repository.get_user(uow.conn, sub, lock=True)
         attached = [
             a
@@ -426,7 +431,6 @@ async def detach_user(
         ]
         if user is None or not attached:
             raise not_found("Attachment")
-        manager_roles = roles_in(await _caller_attachments(uow), structure_id)
         for a in attached:
             check_detachment(
                 manager_roles,
@@ -443,10 +447,7 @@ async def structure_users(uow: UnitOfWork, structure_id: str) -> list[dict[str, 
     async with uow.reading() as conn:
         if await repository.get_structure(conn, structure_id) is None:
             raise not_found("Structure")
-        if not may_manage(await _caller_attachments(uow), structure_id, _is_admin(uow)):
-            raise ActionRefused(
-                "you do not manage this structure", Refusal.FORBIDDEN, slug="not-a-manager", title="Forbidden"
-            )
+        await _manager_roles(uow, structure_id)
         return await repository.structure_users(conn, structure_id)
 
 
@@ -468,7 +469,7 @@ async def create_technical_account(uow: UnitOfWork, structure_id: str) -> dict[s
     """A new technical account of the structure, for its managers; the password is in this answer only."""
     password = new_password()
     async with uow:
-        structure_row = await _managed(uow, structure_id)
+        structure_row, _ = await _managed(uow, structure_id)
         row = await repository.insert_technical_account(
             uow.conn,
             {
