@@ -4,9 +4,11 @@ Starts notifications (--workers worker processes, the deployment's way to scale 
 database and vhost, with `notify-delegation-routed` on and Debian postfix's C `smtp-sink` as the
 relay, so that the relay does not bound the figure. Then, as an external system would:
 
-- publishes N `delegation-routed` events as fast as confirms allow, and measures events/s from the
-  first publish to the last `SENT` decision, and notifications' CPU time per mail (the workers'
-  process CPU seconds / mails);
+- seeds its read model of the directory with 1,000 delegate structures, each with its principal
+  manager, so that every mail's recipient is resolved from the replica;
+- publishes N `delegation-routed` events (to those delegates in turn) as fast as confirms allow, and
+  measures events/s from the first publish to the last `SENT` decision, and notifications' CPU time
+  per mail (the workers' process CPU seconds / mails);
 - publishes at a fixed rate (open loop: each event's send time is set in advance, whatever the
   service does) at 25%, 50% and 90% of that maximum, and measures publish -> mail latency: each
   message carries its scheduled send time in nanoseconds (header `x-published-ns`), the service
@@ -141,8 +143,38 @@ async def wait_decided(dsn: str, event_ids: list[str], within: float = 300) -> d
     return await decided(dsn, event_ids)
 
 
+DELEGATES = 1000
+# The directory as notifications' read model has it from the snapshot events: DELEGATES structures,
+# each with its principal manager, whom a delegation-routed mail to that structure goes to.
+DIRECTORY = [
+    """INSERT INTO directory_structures (structure_id, cpp_id, identifier_type, name, kind, email, active,
+                                         parameters, version, updated_at)
+       SELECT 'DELEGATE-' || n, 25000000 + n, 'AUTRE', 'Delegate ' || n, 'PRIVEE', NULL, true, '{}', 1, now()
+       FROM generate_series(1, $1::int) AS n""",
+    """INSERT INTO directory_users (sub, email, name, version, updated_at)
+       SELECT 'manager-' || n, 'manager-' || n || '@example.fr', 'Manager ' || n, 1, now()
+       FROM generate_series(1, $1::int) AS n""",
+    """INSERT INTO directory_attachments (sub, structure_id, service_code, role, notifications)
+       SELECT 'manager-' || n, 'DELEGATE-' || n, '', 'GESTIONNAIRE_PRINCIPAL', true
+       FROM generate_series(1, $1::int) AS n""",
+]
+
+
+async def seed_directory(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in DIRECTORY:
+            await conn.execute(statement, DELEGATES)
+    finally:
+        await conn.close()
+
+
 def events(count: int) -> list[tuple[str, bytes]]:
+    """`count` delegation-routed events, to the delegates of the directory in turn."""
     made = [delegation_routed() for _ in range(count)]
+    for n, event in enumerate(made):
+        delegate = n % DELEGATES + 1
+        event["data"]["delegate"] = {"structure_id": f"DELEGATE-{delegate}", "name": f"Delegate {delegate}"}
     return [(event["id"], json.dumps(event).encode()) for event in made]
 
 
@@ -271,6 +303,7 @@ def main(count: int, runs: int, seconds: float, workers: int) -> None:
         flags = scratch / "flags.json"
         write_flags(flags, {"notify-delegation-routed": True})
         asyncio.run(upgrade_async(MIGRATIONS, database_url, "alembic_version_notifications"))
+        asyncio.run(seed_directory(database_url.replace("postgresql+asyncpg://", "postgresql://")))
         sink_dir = scratch / "sink"
         sink_port = stack.enter_context(smtp_sink(sink_dir))
         env = {

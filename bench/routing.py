@@ -39,15 +39,20 @@ ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "services" / "received-invoices" / "src" / "received_invoices" / "migrations"
 DELEGATIONS = 10_000
 
+# The directory as the service's read model has it (what its snapshot events would have written).
 SEED = """
-INSERT INTO structures (id, identifier_type, name, kind, email, created_at)
-SELECT 'MIN-' || n, 'AUTRE', 'Ministere ' || n, 'PUBLIC', 'min' || n || '@example.fr', now()
-FROM generate_series(1, :delegations) AS n
-UNION ALL SELECT 'DELEGATE-' || n, 'AUTRE', 'Delegate ' || n, 'PRIVATE', 'del' || n || '@example.fr', now()
-FROM generate_series(1, 100) AS n
-UNION ALL SELECT 'SUPPLIER', 'AUTRE', 'Supplier', 'PRIVATE', 'supplier@example.fr', now();
-INSERT INTO structure_services (structure_id, code, name, active)
-SELECT 'MIN-' || n, s, 'Service ' || s, true
+INSERT INTO directory_structures (structure_id, cpp_id, identifier_type, name, kind, public_category, email,
+                                  active, parameters, version, updated_at)
+SELECT id, row_number() OVER (), 'AUTRE', name, kind, category, email, true, '{}', 1, now() FROM (
+    SELECT 'MIN-' || n AS id, 'Ministere ' || n AS name, 'PUBLIQUE' AS kind, 'ETAT' AS category,
+           'min' || n || '@example.fr' AS email
+    FROM generate_series(1, :delegations) AS n
+    UNION ALL SELECT 'DELEGATE-' || n, 'Delegate ' || n, 'PRIVEE', NULL, 'del' || n || '@example.fr'
+    FROM generate_series(1, 100) AS n
+    UNION ALL SELECT 'SUPPLIER', 'Supplier', 'PRIVEE', NULL, 'supplier@example.fr'
+) AS seeded;
+INSERT INTO directory_services (structure_id, code, name, active, engagement_required, version, updated_at)
+SELECT 'MIN-' || n, s, 'Service ' || s, true, false, 1, now()
 FROM generate_series(1, :delegations) AS n, unnest(ARRAY['S1', 'S2']) AS s;
 INSERT INTO delegations (id, delegator_structure_id, delegate_structure_id, "right", scope, service_codes,
                          start_date, end_date, status, created_by, created_at)

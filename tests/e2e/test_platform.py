@@ -7,12 +7,13 @@ import os
 import signal
 import uuid
 from collections import Counter
+from email.utils import parseaddr
 
 import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_testing.directory import registered
+from chorus_testing.directory import attached, in_directory, registered
 from chorus_testing.events import deadline_exceeded, delegation_routed, engagement_validated
 from chorus_testing.fixtures import BusProbe, eventually
 from chorus_testing.platform import Platform, decisions, wait_for_decisions
@@ -22,7 +23,7 @@ from notifications.settings import NotificationsSettings
 async def test_state_engagement_mails_are_suppressed_until_the_flag_is_switched_on(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    suppressed = engagement_validated()
+    suppressed = await in_directory(http, platform, engagement_validated())
     await bus.publish("engagement-validated", suppressed)
     [decision] = await wait_for_decisions(http, platform, suppressed["id"], 1)
     assert decision["status"] == "SUPPRESSED"
@@ -32,7 +33,7 @@ async def test_state_engagement_mails_are_suppressed_until_the_flag_is_switched_
 
     platform.set_flags(notify_engagement_validated=True)
     try:
-        sent = engagement_validated()
+        sent = await in_directory(http, platform, engagement_validated())
         await bus.publish("engagement-validated", sent)
         [decision] = await wait_for_decisions(http, platform, sent["id"], 1)
         assert decision["status"] == "SENT"
@@ -48,7 +49,11 @@ async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
 ):
     admin = {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
     issuer = await registered(http, platform, admin, read_by=["engagements"])
-    supplier_email = f"fournisseur-{uuid.uuid4().hex[:8]}@example.fr"
+    supplier = await registered(
+        http, platform, admin, read_by=["notifications"], kind="PRIVEE", name="BTP SA"
+    )
+    await attached(http, platform, admin, supplier, f"user-{supplier}", read_by=["notifications"])
+    supplier_email = f"user-{supplier}@example.fr"  # the supplier's user with notifications on
     headers = {"authorization": "Bearer " + mint_dev_token("alice", [issuer])}
     body = {
         "number": f"EJ-{uuid.uuid4().hex[:8]}",
@@ -59,7 +64,7 @@ async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
             "email": "achats@min.gouv.fr",
             "kind": "ETAT",
         },
-        "supplier": {"structure_id": "SUP-1", "name": "BTP SA", "email": supplier_email},
+        "supplier": {"structure_id": supplier, "name": "BTP SA", "email": "contact@btp.example.fr"},
         "lines": [
             {"description": "Ciment", "quantity": 2.5, "unit_price_ht": 1234.567, "vat_rate": 20},
             {"description": "Sable", "quantity": "0.125", "unit_price_ht": "80.08", "vat_rate": "5.5"},
@@ -90,7 +95,7 @@ async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
 async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    event = deadline_exceeded()
+    event = await in_directory(http, platform, deadline_exceeded())
     await bus.publish("deadline-exceeded", event)
     found = await wait_for_decisions(http, platform, event["id"], 2)
     assert sorted((d["recipient_role"], d["status"]) for d in found) == [
@@ -99,16 +104,13 @@ async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
     ]
     moa, supplier = event["data"]["moa"]["email"], event["data"]["supplier"]["email"]
     mails = [m for m in platform.mails() if m["X-Chorus-Event-Id"] == event["id"]]
-    assert [str(m["To"]) for m in mails] == [
-        f"{event['data']['moa']['name']} <{moa}>",
-        f"{event['data']['supplier']['name']} <{supplier}>",
-    ]
+    assert [parseaddr(str(m["To"]))[1] for m in mails] == [moa, supplier]
 
 
 async def test_delegation_routed_mails_the_delegate(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    event = delegation_routed()
+    event = await in_directory(http, platform, delegation_routed())
     await bus.publish("delegation-routed", event)
     [decision] = await wait_for_decisions(http, platform, event["id"], 1)
     assert decision["status"] == "SENT" and decision["recipient_role"] == "DELEGATE"
@@ -119,7 +121,7 @@ async def test_delegation_routed_mails_the_delegate(
 async def test_the_same_event_twice_gives_one_mail_and_one_decision(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    event = delegation_routed()
+    event = await in_directory(http, platform, delegation_routed())
     await bus.publish("delegation-routed", event)
     await bus.publish("delegation-routed", event)
     await wait_for_decisions(http, platform, event["id"], 1)
@@ -149,7 +151,7 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_still_flow(
     ]
     assert "data.right" in reasons[3]
 
-    valid = delegation_routed()
+    valid = await in_directory(http, platform, delegation_routed())
     await bus.publish("delegation-routed", valid)
     [decision] = await wait_for_decisions(http, platform, valid["id"], 1)
     assert decision["status"] == "SENT"
@@ -158,8 +160,12 @@ async def test_malformed_messages_are_dead_lettered_and_valid_ones_still_flow(
 async def test_notifications_killed_while_events_flow_loses_nothing(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    events = [delegation_routed() for _ in range(200)]
-    delegates = {e["data"]["delegate"]["email"]: e["id"] for e in events}
+    first_event = await in_directory(http, platform, delegation_routed())
+    events = [first_event]
+    for _ in range(199):  # the same parties of the directory, another invoice each time
+        event = delegation_routed()
+        event["data"] = {**first_event["data"], "invoice_id": event["data"]["invoice_id"]}
+        events.append(event)
 
     async def publish_all() -> None:
         for event in events:
@@ -185,8 +191,8 @@ async def test_notifications_killed_while_events_flow_loses_nothing(
         return all(e["id"] in decided for e in events)
 
     await eventually(all_decided, within=120)
-    mails = Counter(str(m["To"]).split("<")[-1].rstrip(">") for m in platform.mails())
-    per_event = [mails[address] for address in delegates]
+    mails = Counter(str(m["X-Chorus-Event-Id"]) for m in platform.mails())
+    per_event = [mails[event["id"]] for event in events]
     print(f"events={len(events)} mails={sum(per_event)} duplicates={sum(c - 1 for c in per_event)}")
     assert min(per_event) == 1, "every event was mailed"
     # A kill repeats at most the mails of the batches in flight (decisions not yet committed).

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from chorus_common.auth import mint_dev_token
+from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import BusProbe, eventually
-from chorus_testing.platform import Platform
-from received_invoices.domain import is_valid_siret
+from chorus_testing.platform import Platform, admin
 
-
-def siret() -> str:
-    body = "".join(random.choices("0123456789", k=13))
-    return next(body + key for key in "0123456789" if is_valid_siret(body + key))
+READ_BY = ["received-invoices", "notifications"]
 
 
 class Actor:
-    def __init__(self, kind: str, name: str) -> None:
-        self.id, self.kind, self.name = siret(), kind, name
-        self.email = f"{self.id}@example.fr"
-        self.headers = {"authorization": "Bearer " + mint_dev_token(f"user-{self.id}", [self.id])}
+    """A structure of the platform's directory and a user of it."""
+
+    def __init__(self, structure_id: str, name: str, headers: dict[str, str]) -> None:
+        self.id, self.name, self.headers = structure_id, name, headers
+        self.email = f"user-{structure_id}@example.fr"  # its user's, where its mail goes
+
+    @classmethod
+    async def registered(
+        cls,
+        http: httpx.AsyncClient,
+        platform: Platform,
+        kind: str,
+        name: str,
+        services: tuple[str, ...] = (),
+    ) -> Actor:
+        structure_id = await registered(
+            http, platform, admin(), READ_BY, kind=kind, name=name, services=services
+        )
+        headers = await attached(http, platform, admin(), structure_id, f"user-{structure_id}", READ_BY)
+        return cls(structure_id, name, headers)
 
     def party(self, service: str | None = None) -> dict[str, Any]:
         return {"structure_id": self.id, "name": self.name, "email": self.email, "service_code": service}
@@ -38,23 +49,6 @@ async def call(
     )
     assert response.status_code < 300, response.text
     return response.json()
-
-
-async def register(
-    http: httpx.AsyncClient, platform: Platform, actor: Actor, services: tuple[str, ...] = ()
-) -> None:
-    await call(
-        http,
-        platform,
-        "POST",
-        "/structures",
-        actor,
-        {"identifier": actor.id, "name": actor.name, "kind": actor.kind, "email": actor.email},
-    )
-    for code in services:
-        await call(
-            http, platform, "POST", f"/structures/{actor.id}/services", actor, {"code": code, "name": code}
-        )
 
 
 def submitted(supplier: Actor, ministry: Actor, service: str) -> dict[str, Any]:
@@ -82,13 +76,12 @@ def submitted(supplier: Actor, ministry: Actor, service: str) -> dict[str, Any]:
 async def test_a_ministry_delegates_validation_and_processing(
     platform: Platform, http: httpx.AsyncClient, bus: BusProbe
 ):
-    ministry = Actor("PUBLIC", "Ministère de la Culture")
-    validator = Actor("PRIVATE", "Cabinet Valide SARL")
-    processor = Actor("PRIVATE", "Centre de Traitement SAS")
-    supplier = Actor("PRIVATE", "Fournitures SA")
-    await register(http, platform, ministry, ("DAF", "DRH", "DSI", "SG"))
-    for actor in (validator, processor, supplier):
-        await register(http, platform, actor)
+    ministry = await Actor.registered(
+        http, platform, "PUBLIQUE", "Ministère de la Culture", ("DAF", "DRH", "DSI", "SG")
+    )
+    validator = await Actor.registered(http, platform, "PRIVEE", "Cabinet Valide SARL")
+    processor = await Actor.registered(http, platform, "PRIVEE", "Centre de Traitement SAS")
+    supplier = await Actor.registered(http, platform, "PRIVEE", "Fournitures SA")
     today = datetime.now(UTC).date().isoformat()
     for delegate, right, services in (
         (validator, "VALIDATION", ["DAF", "DRH"]),

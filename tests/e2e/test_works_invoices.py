@@ -4,36 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from chorus_common.clock import SystemClock, paris_day
-from chorus_testing.auth import bearer as user_bearer
-from chorus_testing.events import party
+from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import eventually
-from chorus_testing.platform import Platform
+from chorus_testing.platform import Platform, admin
+
+ROLES = ("supplier", "moe", "moa")
 
 
-def bearer(*structures: str) -> dict[str, str]:
-    return user_bearer("user", *structures)
+@dataclass
+class Parties:
+    """A supplier, a MOE and a MOA registered at the directory, with a user of each, all known to
+    invoicing-works and notifications."""
+
+    structures: dict[str, str]
+    users: dict[str, dict[str, str]]
+
+
+async def new_parties(http: httpx.AsyncClient, platform: Platform) -> Parties:
+    read_by = ["invoicing-works", "notifications"]
+    structures = {
+        "supplier": await registered(http, platform, admin(), read_by, kind="PRIVEE", name="BTP SA"),
+        "moe": await registered(http, platform, admin(), read_by, name="Maîtrise d'œuvre"),
+        "moa": await registered(http, platform, admin(), read_by, name="Maîtrise d'ouvrage"),
+    }
+    users = {
+        role: await attached(http, platform, admin(), structure_id, f"user-{structure_id}", read_by)
+        for role, structure_id in structures.items()
+    }
+    return Parties(structures, users)
 
 
 async def deposit(
-    http: httpx.AsyncClient, platform: Platform, frame: str, parties: dict[str, Any]
+    http: httpx.AsyncClient, platform: Platform, frame: str, parties: Parties
 ) -> dict[str, Any]:
     response = await http.post(
         platform.url("invoicing-works") + "/works-invoices",
         json={
             "number": f"{frame}-{uuid.uuid4().hex[:8]}",
             "billing_frame": frame,
-            **parties,
+            **{role: {"structure_id": parties.structures[role]} for role in ROLES},
             "amount_ht": "25000.00",
             "vat_amount": "5000.00",
             "amount_ttc": "30000.00",
         },
-        headers=bearer(parties["supplier"]["structure_id"]),
+        headers=parties.users["supplier"],
     )
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -43,11 +64,11 @@ async def deposit(
 async def test_an_overdue_a4_mails_the_moa_and_the_supplier_each_day_until_the_moe_acts(
     platform: Platform, http: httpx.AsyncClient
 ):
-    parties = {"supplier": party("SUP"), "moe": party("MOE"), "moa": party("MOA")}
+    parties = await new_parties(http, platform)
     invoice = await deposit(http, platform, "A4", parties)
     made_available = paris_day(SystemClock().now())
     assert invoice["moe_deadline"] == (made_available + timedelta(days=7)).isoformat()
-    moa_mail, supplier_mail = parties["moa"]["email"], parties["supplier"]["email"]
+    moa_mail, supplier_mail = (f"user-{parties.structures[role]}@example.fr" for role in ("moa", "supplier"))
 
     for day_number in (8, 9, 10):
         as_of = made_available + timedelta(days=day_number)
@@ -64,7 +85,7 @@ async def test_an_overdue_a4_mails_the_moa_and_the_supplier_each_day_until_the_m
     acted = await http.post(
         platform.url("invoicing-works") + f"/works-invoices/{invoice['id']}/actions",
         json={"action": "PRISE_EN_COMPTE"},
-        headers=bearer(parties["moe"]["structure_id"]),
+        headers=parties.users["moe"],
     )
     assert acted.json()["status"] == "PRISE_EN_COMPTE_MOE"
     next_day = made_available + timedelta(days=11)
@@ -75,15 +96,15 @@ async def test_an_overdue_a4_mails_the_moa_and_the_supplier_each_day_until_the_m
 
 
 async def test_traiter_le_rejet_on_a_mix_of_frames(platform: Platform, http: httpx.AsyncClient):
-    parties = {"supplier": party("SUP"), "moe": party("MOE"), "moa": party("MOA")}
-    supplier = bearer(parties["supplier"]["structure_id"])
+    parties = await new_parties(http, platform)
+    supplier = parties.users["supplier"]
     ids = []
     for frame in ("A4", "A6", "A22"):
         invoice = await deposit(http, platform, frame, parties)
         rejected = await http.post(
             platform.url("invoicing-works") + f"/works-invoices/{invoice['id']}/actions",
             json={"action": "REJET", "reason": "pièces justificatives absentes"},
-            headers=bearer(parties["moe"]["structure_id"]),
+            headers=parties.users["moe"],
         )
         assert rejected.json()["status"] == "REJETEE"
         ids.append(invoice["id"])

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from chorus_common.auth import mint_dev_token
-from chorus_testing.directory import registered
+from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import eventually
 from chorus_testing.platform import Platform, launched_platform
 from chorus_testing.proxy import TcpProxy
@@ -125,23 +125,29 @@ def postgres_cluster(action: str) -> None:
 
 
 class EngagementClient:
-    """Creates and validates engagements through the API: each validation publishes one event."""
+    """Creates and validates engagements through the API: each validation publishes one event, whose
+    mail goes to the one user of the client's supplier."""
 
-    def __init__(self, http: httpx.AsyncClient, platform: Platform, issuer: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, platform: Platform, issuer: str, supplier: str) -> None:
         self.http = http
         self.url = platform.url("engagements") + "/engagements"
-        self.issuer = issuer
+        self.issuer, self.supplier = issuer, supplier
+        self.supplier_email = f"user-{supplier}@example.fr"
         self.headers = {"authorization": "Bearer " + mint_dev_token("buyer", [self.issuer])}
 
     @classmethod
     async def for_a_new_ministry(cls, http: httpx.AsyncClient, platform: Platform) -> EngagementClient:
-        """A client for a ministry the directory has registered and engagements knows."""
+        """A client for a ministry the directory has registered and engagements knows, buying from a
+        supplier whose user notifications knows."""
         admin = {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
-        return cls(http, platform, await registered(http, platform, admin, read_by=["engagements"]))
+        issuer = await registered(http, platform, admin, read_by=["engagements"])
+        supplier = await registered(http, platform, admin, ["notifications"], kind="PRIVEE", name="BTP SA")
+        await attached(http, platform, admin, supplier, f"user-{supplier}", ["notifications"])
+        return cls(http, platform, issuer, supplier)
 
     async def validate_one(self) -> tuple[int, str]:
-        """(status of the last call, supplier e-mail): the e-mail identifies the event's decision."""
-        supplier_email = f"fournisseur-{uuid.uuid4().hex}@example.fr"
+        """(status of the last call, the supplier's user's e-mail): its decisions are the client's."""
+        supplier_email = self.supplier_email
         body = {
             "number": f"EJ-{uuid.uuid4().hex[:10]}",
             "type": "BON_DE_COMMANDE",
@@ -151,7 +157,7 @@ class EngagementClient:
                 "email": "achats@min.gouv.fr",
                 "kind": "ETAT",
             },
-            "supplier": {"structure_id": "SUP-1", "name": "BTP SA", "email": supplier_email},
+            "supplier": {"structure_id": self.supplier, "name": "BTP SA", "email": "contact@btp.example.fr"},
             "lines": [
                 {"description": "Ciment", "quantity": "2.5", "unit_price_ht": "100.10", "vat_rate": "20"}
             ],

@@ -61,7 +61,7 @@ async def test_rabbitmq_stopped_for_20_seconds_the_outbox_absorbs_and_delivers_e
     )
     assert statuses and set(statuses) == {200}, statuses
     assert ready.status_code == 503, "not ready while the bus is away"
-    assert Counter(row["recipient_email"] for row in decided) == Counter(emails)
+    assert len(decided) == len(emails) and len({row["event_id"] for row in decided}) == len(emails)
     assert {service: platform.pid(service) for service in SERVICES} == pids, "no service restarted"
 
 
@@ -102,6 +102,6 @@ async def test_the_network_to_rabbitmq_cut_while_publishing_loses_and_doubles_no
         mails_caught=sum(mails.values()),
     )
     assert len(emails) == len(results), "the API does not need the bus to answer"
-    assert Counter(row["recipient_email"] for row in decided) == Counter(emails), "one decision per event"
+    assert len({row["event_id"] for row in decided}) == len(decided) == len(emails), "one decision per event"
     assert len(sent_ids) == len(emails)
     assert set(mails.values()) == {1} and len(mails) == len(emails), "one mail per event, none doubled"

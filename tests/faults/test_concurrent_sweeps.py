@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from chorus_testing.auth import bearer
+from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import BusProbe, take
-from chorus_testing.platform import ROOT, Platform
+from chorus_testing.platform import ROOT, Platform, admin
 
 from .conftest import report, wait_for
 
@@ -41,28 +42,46 @@ def replicas_ready(folder: Path) -> int:
     return len(list(folder.glob("ready-*")))
 
 
-def party(prefix: str) -> dict[str, str]:
-    structure = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    return {"structure_id": structure, "name": f"Nom {structure}", "email": f"{structure.lower()}@example.fr"}
+@dataclass
+class Parties:
+    """A supplier, a MOE and two MOAs of the platform's directory, and a user of each."""
+
+    supplier: str
+    moe: str
+    moa: str
+    users: dict[str, dict[str, str]]
+
+    @classmethod
+    async def registered(cls, http: httpx.AsyncClient, platform: Platform) -> Parties:
+        read_by = ["invoicing-works"]
+        supplier = await registered(http, platform, admin(), read_by, kind="PRIVEE", name="BTP SA")
+        moe = await registered(http, platform, admin(), read_by, name="MOE")
+        moa = await registered(http, platform, admin(), read_by, name="MOA")
+        users = {
+            structure: await attached(http, platform, admin(), structure, f"user-{structure}", read_by)
+            for structure in (supplier, moe)
+        }
+        return cls(supplier, moe, moa, users)
 
 
-async def deposit(http: httpx.AsyncClient, platform: Platform, with_moa: bool = True) -> dict[str, Any]:
-    supplier, moe = party("SUP"), party("MOE")
+async def deposit(
+    http: httpx.AsyncClient, platform: Platform, parties: Parties, with_moa: bool = True
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "number": f"PDM-{uuid.uuid4().hex[:8]}",
         "billing_frame": "A4",
-        "supplier": supplier,
-        "moe": moe,
+        "supplier": {"structure_id": parties.supplier},
+        "moe": {"structure_id": parties.moe},
         "amount_ht": "10000.00",
         "vat_amount": "2000.00",
         "amount_ttc": "12000.00",
     }
     if with_moa:
-        body["moa"] = party("MOA")
+        body["moa"] = {"structure_id": parties.moa}
     response = await http.post(
         platform.url("invoicing-works") + "/works-invoices",
         json=body,
-        headers=bearer("sam", supplier["structure_id"]),
+        headers=parties.users[parties.supplier],
     )
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -73,14 +92,15 @@ async def test_three_replicas_sweeping_30_days_concurrently_issue_one_notice_per
     faulty_platform: Platform, http: httpx.AsyncClient, bus: BusProbe, tmp_path: Path
 ):
     platform = faulty_platform
-    overdue = [await deposit(http, platform) for _ in range(OVERDUE_INVOICES)]
-    without_moa = [await deposit(http, platform, with_moa=False) for _ in range(3)]
-    answered = [await deposit(http, platform) for _ in range(3)]
+    parties = await Parties.registered(http, platform)
+    overdue = [await deposit(http, platform, parties) for _ in range(OVERDUE_INVOICES)]
+    without_moa = [await deposit(http, platform, parties, with_moa=False) for _ in range(3)]
+    answered = [await deposit(http, platform, parties) for _ in range(3)]
     for invoice in answered:  # the MOE acts in time: no notice ever
         response = await http.post(
             platform.url("invoicing-works") + f"/works-invoices/{invoice['id']}/actions",
             json={"action": "VALIDATION"},
-            headers=bearer("moe-user", invoice["moe"]["structure_id"]),
+            headers=parties.users[parties.moe],
         )
         assert response.status_code == 200, response.text
     tap = await bus.tap("deadline-exceeded")

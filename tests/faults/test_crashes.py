@@ -9,6 +9,9 @@ import signal
 import time
 from collections import Counter
 
+import httpx
+
+from chorus_testing.directory import in_directory
 from chorus_testing.events import delegation_routed
 from chorus_testing.fixtures import BusProbe
 from chorus_testing.platform import Platform
@@ -26,7 +29,14 @@ async def test_notifications_killed_five_times_during_5000_events_decides_each_o
     faulty_platform: Platform, bus: BusProbe
 ):
     platform = faulty_platform
-    events = [delegation_routed() for _ in range(EVENTS)]
+    # One delegate of the directory, with one user, for every event (each its own invoice).
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await in_directory(http, platform, delegation_routed())
+    events = [first]
+    for _ in range(EVENTS - 1):
+        event = delegation_routed()
+        event["data"] = {**first["data"], "invoice_id": event["data"]["invoice_id"]}
+        events.append(event)
     event_ids = [event["id"] for event in events]
     publishing = asyncio.create_task(bus.publish_many([("delegation-routed", event) for event in events]))
 

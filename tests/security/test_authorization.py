@@ -14,7 +14,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from chorus_testing.directory import registered
+from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import eventually
 from chorus_testing.identifiers import new_siret as siret
 from chorus_testing.platform import SERVICES, Platform
@@ -77,22 +77,28 @@ async def owned(
     idp, platform = identity_provider, secured_platform
     endpoints: list[Endpoint] = []
 
-    # invoicing-works: an A4 deposited by its supplier, with an MOE and an MOA
-    supplier, moe, moa = new_id("SUP"), new_id("MOE"), new_id("MOA")
+    admin = idp.headers("operator", [], ["admin"])
+
+    # invoicing-works: an A4 deposited by its supplier, with an MOE and an MOA of the directory; the
+    # owner is a user of the supplier and of the MOE
+    read_by = ["invoicing-works"]
+    supplier = await registered(http, platform, admin, read_by, kind="PRIVEE", name="BTP SA")
+    moe = await registered(http, platform, admin, read_by, name="MOE")
+    moa = await registered(http, platform, admin, read_by, name="MOA")
+    for structure in (supplier, moe):
+        await attached(http, platform, admin, structure, "owner", read_by)
     works = platform.url("invoicing-works")
     works_body = {
         "number": new_id("PDM"),
         "billing_frame": "A4",
-        "supplier": party(supplier),
-        "moe": party(moe),
-        "moa": party(moa),
+        "supplier": {"structure_id": supplier},
+        "moe": {"structure_id": moe},
+        "moa": {"structure_id": moa},
         "amount_ht": "10000.00",
         "vat_amount": "2000.00",
         "amount_ttc": "12000.00",
     }
-    invoice = await created(
-        http, "POST", works + "/works-invoices", idp.headers("sam", [supplier]), works_body
-    )
+    invoice = await created(http, "POST", works + "/works-invoices", idp.headers("owner", []), works_body)
     endpoints += [
         Endpoint("invoicing-works", "GET", "/works-invoices", "/works-invoices", unrelated="empty"),
         Endpoint(
@@ -126,26 +132,16 @@ async def owned(
         ),
     ]
 
-    # received-invoices: a recipient with a service, a supplier, an A1 deposited, a delegation
+    # received-invoices: a recipient with a service, a supplier, an A1 deposited, a delegation; the
+    # structures are the directory's, and the owner is a user of the recipient and of the supplier
     received = platform.url("received-invoices")
-    recipient, provider, delegate = siret(), siret(), siret()
-    for structure, kind in ((recipient, "PUBLIC"), (provider, "PRIVATE"), (delegate, "PUBLIC")):
-        await created(
-            http,
-            "POST",
-            received + "/structures",
-            idp.headers(f"user-{structure}", [structure]),
-            {
-                "identifier": structure,
-                "name": f"S {structure}",
-                "kind": kind,
-                "email": f"{structure}@example.fr",
-            },
-        )
-    owner = idp.headers(f"user-{recipient}", [recipient])
-    await created(
-        http, "POST", f"{received}/structures/{recipient}/services", owner, {"code": "SVC", "name": "Service"}
-    )
+    read_by = ["received-invoices"]
+    recipient = await registered(http, platform, admin, read_by, name="Recipient", services=["SVC"])
+    provider = await registered(http, platform, admin, read_by, kind="PRIVEE", name="Provider")
+    delegate = await registered(http, platform, admin, read_by, name="Delegate")
+    for structure in (recipient, provider):
+        await attached(http, platform, admin, structure, "owner", read_by)
+    owner = idp.headers("owner", [recipient])
     delegation_body: dict[str, Any] = {
         "delegator_structure_id": recipient,
         "delegate_structure_id": delegate,
@@ -169,37 +165,9 @@ async def owned(
         "issue_date": "2026-10-30",
     }
     received_invoice = await created(
-        http, "POST", received + "/invoices", idp.headers(f"user-{provider}", [provider]), invoice_body
+        http, "POST", received + "/invoices", idp.headers("owner", [provider]), invoice_body
     )
     endpoints += [
-        Endpoint(
-            "received-invoices",
-            "POST",
-            "/structures",
-            "/structures",
-            {"identifier": siret(), "name": "Autre", "kind": "PUBLIC", "email": "autre@example.fr"},
-        ),
-        Endpoint("received-invoices", "GET", "/structures/{structure_id}", f"/structures/{recipient}"),
-        Endpoint(
-            "received-invoices",
-            "GET",
-            "/structures/{structure_id}/services",
-            f"/structures/{recipient}/services",
-        ),
-        Endpoint(
-            "received-invoices",
-            "POST",
-            "/structures/{structure_id}/services",
-            f"/structures/{recipient}/services",
-            {"code": "NEW", "name": "Nouveau"},
-        ),
-        Endpoint(
-            "received-invoices",
-            "PATCH",
-            "/structures/{structure_id}/services/{code}",
-            f"/structures/{recipient}/services/SVC",
-            {"active": False},
-        ),
         Endpoint("received-invoices", "GET", "/delegations", "/delegations", unrelated="empty"),
         Endpoint(
             "received-invoices",
@@ -247,7 +215,6 @@ async def owned(
     ]
 
     # engagements: a purchase order of an issuing ministry, registered at the directory
-    admin = idp.headers("operator", [], ["admin"])
     issuer = await registered(http, platform, admin, read_by=["engagements"])
     engagement_body = {
         "number": new_id("EJ"),
@@ -531,4 +498,27 @@ async def test_a_caller_with_the_wrong_role_is_refused(
                 headers=headers,
             )
             assert response.status_code in refusals, (action, response.text)
+    assert await quiescent_fingerprint(secured_platform) == before
+
+
+async def test_a_supplier_cannot_name_itself_moe_or_moa_nor_act_for_a_structure_its_token_names(
+    secured_platform: Platform, http: httpx.AsyncClient, identity_provider: IdentityProvider, owned: Owned
+):
+    """Parties and rights are the directory's: a deposit naming the supplier's own structure as MOE or
+    MOA is refused, and a token claiming a structure its user is not attached to acts for nothing."""
+    before = await quiescent_fingerprint(secured_platform)
+    deposit = next(e for e in owned.endpoints if str(e) == "invoicing-works POST /works-invoices")
+    [supplier] = owned.owner_structures["invoicing-works"]
+    for role in ("moe", "moa"):
+        body = {**deposit.body, "number": new_id("SELF"), role: {"structure_id": supplier}}
+        response = await http.post(
+            secured_platform.url("invoicing-works") + deposit.path,
+            json=body,
+            headers=identity_provider.headers("owner", [supplier]),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == f"{role}.structure_id"
+    claimed = identity_provider.headers("mallory", [supplier])
+    response = await call(http, secured_platform, deposit, claimed)
+    assert response.status_code == 403, response.text
     assert await quiescent_fingerprint(secured_platform) == before

@@ -1,7 +1,9 @@
 """Typed dependencies of every service's HTTP layer: what a route declares it needs, by type.
 
 `UnitOfWorkDep` is a unit of work of the service for the authenticated caller (401 without a valid
-bearer token); `PublicUnitOfWorkDep` one with no caller, for signed-out routes.
+bearer token), whose structures are the ones the service's rights give it (its attachments in the
+directory, for a service that keeps a replica); `PublicUnitOfWorkDep` one with no caller, for
+signed-out routes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 async def _unit_of_work(request: Request, principal: CurrentPrincipal) -> UnitOfWork:
-    return _runtime(request).unit_of_work(principal)
+    runtime = _runtime(request)
+    if runtime.rights is not None:
+        principal = await runtime.rights(principal)
+    return runtime.unit_of_work(principal)
 
 
 async def _public_unit_of_work(request: Request) -> UnitOfWork:

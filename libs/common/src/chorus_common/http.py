@@ -11,14 +11,16 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus_common.events import Party
+from chorus_common.events.catalogue import Email
 from chorus_common.logging import request_id_var
 from chorus_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from chorus_common.problems import problem_response
+from chorus_common.replica import PartyRef
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -121,6 +123,21 @@ class PartyIn(Party):
     """A party (structure id, name, e-mail, optional service code) in a request body; no other field."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: Email
+
+
+class PartyRefIn(BaseModel):
+    """A party named by its identifier in the directory (and optionally one of its services); its name
+    and address are the directory's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    structure_id: Annotated[str, Field(min_length=1, max_length=100, examples=["11000201100044"])]
+    service_code: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+
+    def ref(self) -> PartyRef:
+        return PartyRef(self.structure_id, self.service_code)
 
 
 T = TypeVar("T")

@@ -5,22 +5,30 @@ A service that needs the directory declares these tables in its own metadata (`r
 creates them in a migration, and subscribes `apply_snapshots`: each snapshot is applied only when it is
 newer than the row the replica holds, so a duplicate, a replay, or an older snapshot arriving after a
 newer one changes nothing. The consumer's inbox makes redelivery harmless besides.
+
+The replica is also what such a service decides against: the structures a caller acts for are its
+attachments (`rights_from_replica`), and a party named by its identifier is the directory's structure
+(`resolve_parties`), never what a request body says of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.events import EventType, ServiceSnapshot, StructureSnapshot, UserSnapshot
+from chorus_common.auth import Principal
+from chorus_common.events import EventType, Party, ServiceSnapshot, StructureSnapshot, UserSnapshot
 from chorus_common.messaging.consumer import ReceivedEvent
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.problems import field_problem
 from chorus_common.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:  # the runtime's HTTP layer names PartyRef
+    from chorus_common.runtime import ServiceRuntime
 
 SNAPSHOT_EVENTS = (
     EventType.STRUCTURE_REGISTERED,
@@ -164,3 +172,90 @@ def subscribe_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> Non
             await apply_snapshot(uow.conn, replica, event.data)
 
     runtime.subscribe_batched(SNAPSHOT_EVENTS, apply_snapshots)
+
+
+def rights_from_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> None:
+    """Make the caller of every authenticated request act for its attachments in `replica` (to an
+    active structure), narrowed by the token's `structures` claim when it has a non-empty one."""
+    attached = (
+        sa.select(replica.attachments.c.structure_id)
+        .distinct()
+        .join(replica.structures, replica.structures.c.structure_id == replica.attachments.c.structure_id)
+        .where(replica.attachments.c.sub == sa.bindparam("sub"), replica.structures.c.active)
+    )
+    reads = runtime.direct_reads
+
+    async def rights(principal: Principal) -> Principal:
+        rows = await reads.fetch(attached, sub=principal.sub)
+        structures = frozenset(row["structure_id"] for row in rows)
+        if principal.structures:
+            structures &= principal.structures
+        return replace(principal, structures=structures)
+
+    runtime.rights = rights
+
+
+@dataclass(frozen=True)
+class PartyRef:
+    """A party as a request names it: a structure of the directory, and optionally one of its services."""
+
+    structure_id: str
+    service_code: str | None = None
+
+
+async def resolve_parties(
+    conn: AsyncConnection, replica: DirectoryReplica, refs: Mapping[str, PartyRef]
+) -> dict[str, Party]:
+    """Each named party as the directory has it (name, contact e-mail), keyed like `refs` (by the
+    request field that names it); a 422 naming the field when its structure or service is unknown or
+    inactive."""
+    ids = {ref.structure_id for ref in refs.values()}
+    structures = {
+        row["structure_id"]: row
+        for row in (
+            await conn.execute(
+                sa.select(replica.structures).where(replica.structures.c.structure_id.in_(ids))
+            )
+        ).mappings()
+    }
+    codes = {ref.service_code for ref in refs.values() if ref.service_code}
+    services = (
+        {
+            (row["structure_id"], row["code"]): row
+            for row in (
+                await conn.execute(
+                    sa.select(replica.services).where(
+                        replica.services.c.structure_id.in_(ids), replica.services.c.code.in_(codes)
+                    )
+                )
+            ).mappings()
+        }
+        if codes
+        else {}
+    )
+    parties: dict[str, Party] = {}
+    for field_name, ref in refs.items():
+        structure = structures.get(ref.structure_id)
+        if structure is None or not structure["active"]:
+            raise field_problem(
+                f"{field_name}.structure_id",
+                "unknown-structure",
+                "Unknown structure",
+                f"no active structure {ref.structure_id!r} in the directory",
+            )
+        if ref.service_code:
+            service = services.get((ref.structure_id, ref.service_code))
+            if service is None or not service["active"]:
+                raise field_problem(
+                    f"{field_name}.service_code",
+                    "unknown-service",
+                    "Unknown service",
+                    f"structure {ref.structure_id} has no active service {ref.service_code!r}",
+                )
+        parties[field_name] = Party(
+            structure_id=ref.structure_id,
+            name=structure["name"],
+            email=structure["email"],
+            service_code=ref.service_code,
+        )
+    return parties

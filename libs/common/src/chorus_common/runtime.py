@@ -42,6 +42,8 @@ BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
 EventHandler = Callable[[ReceivedEvent, UnitOfWork], Awaitable[None]]
 # Handles several events in one transaction, e.g. to write their effects in one statement.
 BatchHandler = Callable[[list[ReceivedEvent], UnitOfWork], Awaitable[None]]
+# What an authenticated caller may act for, decided from its token (see `replica.rights_from_replica`).
+Rights = Callable[[Principal], Awaitable[Principal]]
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -61,6 +63,8 @@ class ServiceRuntime:
     relay: OutboxRelay = field(init=False)
     consumer: EventConsumer = field(init=False)
     broker_connected: bool = field(default=False, init=False)
+    # None: the token's `structures` claim is what the caller acts for.
+    rights: Rights | None = field(default=None, init=False)
     _jobs: list[BackgroundJob] = field(default_factory=list, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 

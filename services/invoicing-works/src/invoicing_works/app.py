@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chorus_common.clock import Clock, SystemClock
+from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
 from invoicing_works import api, jobs
-from invoicing_works.db import inbox, outbox
+from invoicing_works.db import inbox, outbox, replica
 from invoicing_works.events import register_events
 from invoicing_works.settings import InvoicingWorksSettings
 
@@ -18,6 +19,7 @@ def build_app(settings: InvoicingWorksSettings | None = None, clock: Clock | Non
     settings = settings or InvoicingWorksSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
+    rights_from_replica(runtime, replica)
     if settings.deadline_sweep_interval_seconds > 0:
 
         async def sweep_periodically() -> None:

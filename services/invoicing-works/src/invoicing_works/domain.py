@@ -69,6 +69,20 @@ PARTY_STRUCTURE = {
 }
 
 
+def repeated_party(structures: dict[Role, str | None]) -> Role | None:
+    """The first party naming a structure already named by another one: supplier, MOE and MOA are three
+    different structures (a supplier naming itself MOE would validate its own invoice)."""
+    seen: set[str] = set()
+    for role in (Role.FOURNISSEUR, Role.MOE, Role.MOA):
+        structure_id = structures.get(role)
+        if structure_id is None:
+            continue
+        if structure_id in seen:
+            return role
+        seen.add(structure_id)
+    return None
+
+
 class Action(StrEnum):
     PRISE_EN_COMPTE = "PRISE_EN_COMPTE"
     VALIDATION = "VALIDATION"  # MOE: accept (amounts possibly modified) and pass to the MOA

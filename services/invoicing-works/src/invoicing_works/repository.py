@@ -14,11 +14,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
-from chorus_common.events import DeadlineExceeded, EventType
+from chorus_common.events import DeadlineExceeded, EventType, Party
 from chorus_common.events.sql import cloudevent_sql, json_object_sql
 from chorus_common.history import HistoryEntry
 from chorus_common.messaging.outbox import add_many_to_outbox
-from invoicing_works.db import works_invoice_history, works_invoices
+from chorus_common.replica import PartyRef, resolve_parties
+from invoicing_works.db import replica, works_invoice_history, works_invoices
 from invoicing_works.domain import MOA_STATUSES, MOE_STATUSES, PARTY_STRUCTURE, InvoiceQuery, Role, Status
 
 
@@ -47,6 +48,11 @@ async def insert_invoice_once(
     for entry in entries:
         await add_history(conn, values["id"], entry)
     return True
+
+
+async def directory_parties(conn: AsyncConnection, refs: dict[str, PartyRef]) -> dict[str, Party]:
+    """The named parties as this service's read model of the directory has them (422 if unknown)."""
+    return await resolve_parties(conn, replica, refs)
 
 
 async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:

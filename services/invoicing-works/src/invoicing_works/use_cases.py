@@ -15,8 +15,8 @@ from typing import Any
 
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
-from chorus_common.events import Party
-from chorus_common.problems import Problem, not_found
+from chorus_common.problems import Problem, field_problem, not_found
+from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
 from invoicing_works import repository
 from invoicing_works.domain import (
@@ -35,8 +35,11 @@ from invoicing_works.domain import (
     first_status,
     moe_deadline,
     rejection_outcome,
+    repeated_party,
 )
 from invoicing_works.repository import WorksHistoryEntry
+
+FIELD = {Role.FOURNISSEUR: "supplier", Role.MOE: "moe", Role.MOA: "moa"}  # the request's names
 
 
 def roles_of(structures: frozenset[str], row: Any) -> set[Role]:
@@ -65,9 +68,9 @@ class Amounts:
 class NewWorksInvoice:
     number: str
     billing_frame: BillingFrame
-    supplier: Party
-    moe: Party | None
-    moa: Party | None
+    supplier: PartyRef
+    moe: PartyRef | None
+    moa: PartyRef | None
     currency: str
     amounts: Amounts
 
@@ -81,6 +84,19 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
             "Forbidden",
             "supplier.structure_id must be one of the structures you act for",
         )
+    named = {Role.FOURNISSEUR: new.supplier, Role.MOE: new.moe, Role.MOA: new.moa}
+    repeated = repeated_party({role: ref.structure_id if ref else None for role, ref in named.items()})
+    if repeated is not None:
+        raise field_problem(
+            f"{FIELD[repeated]}.structure_id",
+            "same-structure-twice",
+            "A structure named twice",
+            "supplier, MOE and MOA must be three different structures",
+        )
+    refs = {FIELD[role]: ref for role, ref in named.items() if ref is not None}
+    async with uow.reading() as conn:
+        parties = await repository.directory_parties(conn, refs)
+    supplier, moe, moa = parties["supplier"], parties.get("moe"), parties.get("moa")
     now = uow.now()
     initial = first_status(has_moe=new.moe is not None)
     invoice_id = uuid.uuid4()
@@ -92,9 +108,9 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
         "supplier_structure_id": new.supplier.structure_id,
         "moe_structure_id": new.moe.structure_id if new.moe else None,
         "moa_structure_id": new.moa.structure_id if new.moa else None,
-        "supplier": new.supplier.model_dump(mode="json"),
-        "moe": new.moe.model_dump(mode="json") if new.moe else None,
-        "moa": new.moa.model_dump(mode="json") if new.moa else None,
+        "supplier": supplier.model_dump(mode="json"),
+        "moe": moe.model_dump(mode="json") if moe else None,
+        "moa": moa.model_dump(mode="json") if moa else None,
         "currency": new.currency,
         "amount_ht": new.amounts.amount_ht,
         "vat_amount": new.amounts.vat_amount,
@@ -172,9 +188,13 @@ async def act(
         )
         decision = decide(action, roles, state, paris_day(now), reason_code, reason)
         changes: dict[str, Any] = {"status": decision.target, "updated_at": now}
+        amounts: dict[str, str] | None = None
         if amended is not None:
             check_amendment(decision)
             changes.update(amended.__dict__)
+            # Who changed what: the history keeps the amounts before the MOE's change and after it.
+            amounts = {name: str(value) for name, value in amended.__dict__.items()}
+            amounts.update({f"previous_{name}": str(row[name]) for name in amended.__dict__})
         await repository.update_invoice(uow.conn, invoice_id, **changes)
         entry = WorksHistoryEntry(
             action=action,
@@ -186,7 +206,7 @@ async def act(
             acting_for=decision.acting_for,
             reason_code=reason_code,
             reason=reason,
-            amounts={name: str(value) for name, value in amended.__dict__.items()} if amended else None,
+            amounts=amounts,
             at=now,
         )
         await repository.add_history(uow.conn, invoice_id, entry)

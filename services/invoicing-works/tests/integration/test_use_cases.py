@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from chorus_common.actions import ActionRefused
 from chorus_common.auth import Principal
 from chorus_common.events import DeadlineExceeded, EventType, Party, build_event
+from chorus_common.replica import PartyRef
+from chorus_testing.directory import known_structure
 from invoicing_works import use_cases
 from invoicing_works.db import outbox
 from invoicing_works.domain import Action, BillingFrame, RejectionOutcome, Status
@@ -18,20 +20,29 @@ from invoicing_works.domain import Action, BillingFrame, RejectionOutcome, Statu
 from .conftest import RunningInvoicingWorks
 
 
-def party(prefix: str) -> Party:
-    structure = f"{prefix}-{uuid.uuid4().hex[:8]}"
+async def party(service: RunningInvoicingWorks) -> Party:
+    """A structure of the directory, known to the service's read model, as events name it."""
+    structure = await known_structure(service.runtime.engine)
     return Party(
-        structure_id=structure, name=f"Structure {structure}", email=f"{structure.lower()}@example.fr"
+        structure_id=structure, name=f"Structure {structure}", email=f"contact-{structure}@example.fr"
     )
+
+
+async def parties(service: RunningInvoicingWorks) -> tuple[Party, Party, Party]:
+    return await party(service), await party(service), await party(service)
+
+
+def ref(party: Party) -> PartyRef:
+    return PartyRef(party.structure_id)
 
 
 def a4_draft(supplier: Party, moe: Party, moa: Party) -> use_cases.NewWorksInvoice:
     return use_cases.NewWorksInvoice(
         number=f"PDM-{uuid.uuid4().hex[:8]}",
         billing_frame=BillingFrame.A4,
-        supplier=supplier,
-        moe=moe,
-        moa=moa,
+        supplier=ref(supplier),
+        moe=ref(moe),
+        moa=ref(moa),
         currency="EUR",
         amounts=use_cases.Amounts(Decimal("25000.00"), Decimal("5000.00"), Decimal("30000.00")),
     )
@@ -45,7 +56,7 @@ async def test_the_moa_takes_over_only_after_the_deadline_and_the_history_says_s
     invoicing_works: RunningInvoicingWorks,
 ):
     runtime = invoicing_works.runtime
-    supplier, moe, moa = party("SUP"), party("MOE"), party("MOA")
+    supplier, moe, moa = await parties(invoicing_works)
     draft = await use_cases.deposit(runtime.unit_of_work(user_of(supplier)), a4_draft(supplier, moe, moa))
     assert draft["status"] == Status.MISE_A_DISPOSITION_MOE
 
@@ -73,7 +84,7 @@ async def test_the_moa_takes_over_only_after_the_deadline_and_the_history_says_s
 
 async def test_processing_rejections_gives_each_id_its_outcome(invoicing_works: RunningInvoicingWorks):
     runtime = invoicing_works.runtime
-    supplier, moe, moa = party("SUP"), party("MOE"), party("MOA")
+    supplier, moe, moa = await parties(invoicing_works)
     rejected = await use_cases.deposit(runtime.unit_of_work(user_of(supplier)), a4_draft(supplier, moe, moa))
     await use_cases.act(
         runtime.unit_of_work(user_of(moe)), rejected["id"], Action.REJET, None, "illisible", None
@@ -96,7 +107,7 @@ async def test_the_sweeps_documents_are_the_ones_the_catalogue_model_writes(
 ):
     """The set-based sweep builds its events in SQL; they equal what `build_event` makes of the model."""
     runtime = invoicing_works.runtime
-    supplier, moe, moa = party("SUP"), party("MOE"), party("MOA")
+    supplier, moe, moa = await parties(invoicing_works)
     draft = await use_cases.deposit(runtime.unit_of_work(user_of(supplier)), a4_draft(supplier, moe, moa))
     day = date(2026, 12, 1)
 

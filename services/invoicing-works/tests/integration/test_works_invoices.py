@@ -4,6 +4,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,48 +14,61 @@ import sqlalchemy as sa
 
 from chorus_common.events import DeadlineExceeded, parse_event
 from chorus_testing.auth import bearer
+from chorus_testing.directory import known_structure, user
 from chorus_testing.fixtures import BusProbe, eventually, take
+from chorus_testing.identifiers import new_siret
 from invoicing_works.db import deadline_notices, outbox
 from invoicing_works.use_cases import sweep_deadlines
 
 from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks
 
 
-def structure(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def party(structure_id: str) -> dict[str, str]:
-    return {
-        "structure_id": structure_id,
-        "name": f"Nom {structure_id}",
-        "email": f"{structure_id.lower()}@example.fr",
-    }
-
-
+@dataclass
 class Parties:
-    def __init__(self, moa: bool = True) -> None:
-        self.supplier, self.moe = structure("SUP"), structure("MOE")
-        self.moa = structure("MOA") if moa else None
+    """Three structures of the directory, as the service's read model has them, and a user of each."""
+
+    supplier: str
+    moe: str
+    moa: str | None
+    supplier_user: dict[str, str]
+    moe_user: dict[str, str]
+    moa_user: dict[str, str]
 
     def body(self, frame: str = "A4", **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
             "number": f"PDM-{uuid.uuid4().hex[:8]}",
             "billing_frame": frame,
-            "supplier": party(self.supplier),
-            "moe": party(self.moe),
+            "supplier": {"structure_id": self.supplier},
+            "moe": {"structure_id": self.moe},
             "amount_ht": "10000.00",
             "vat_amount": "2000.00",
             "amount_ttc": "12000.00",
         }
         if self.moa:
-            body["moa"] = party(self.moa)
+            body["moa"] = {"structure_id": self.moa}
         body.update(overrides)
         return body
 
 
+async def new_parties(service: RunningInvoicingWorks, moa: bool = True) -> Parties:
+    engine = service.runtime.engine
+    supplier, moe = (
+        await known_structure(engine, name="BTP SA"),
+        await known_structure(engine, kind="PUBLIQUE"),
+    )
+    moa_id = await known_structure(engine, kind="PUBLIQUE") if moa else None
+    return Parties(
+        supplier,
+        moe,
+        moa_id,
+        await user(engine, f"sam-{supplier}", supplier),
+        await user(engine, f"maurice-{moe}", moe),
+        await user(engine, f"odile-{moa_id}", moa_id) if moa_id else {},
+    )
+
+
 async def deposited(service: RunningInvoicingWorks, parties: Parties, frame: str = "A4") -> dict[str, Any]:
-    response = await service.deposit(bearer("sam", parties.supplier), parties.body(frame))
+    response = await service.deposit(parties.supplier_user, parties.body(frame))
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -68,7 +82,7 @@ def back_to_deposit_day(invoicing_works: RunningInvoicingWorks) -> None:
 async def test_an_a4_is_made_available_to_its_moe_with_a_seven_day_deadline(
     invoicing_works: RunningInvoicingWorks,
 ):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     created = await deposited(invoicing_works, parties)
     assert created["status"] == "MISE_A_DISPOSITION_MOE"
     assert created["moe_deadline"] == "2026-11-09"
@@ -77,13 +91,17 @@ async def test_an_a4_is_made_available_to_its_moe_with_a_seven_day_deadline(
         ("DEPOT", "DEPOSEE"),
         ("MISE_A_DISPOSITION", "MISE_A_DISPOSITION_MOE"),
     ]
-    for who in (parties.moe, parties.moa):
-        seen = await invoicing_works.client.get(f"/works-invoices/{created['id']}", headers=bearer("x", who))
-        assert seen.status_code == 200
-    stranger = await invoicing_works.client.get(
-        f"/works-invoices/{created['id']}", headers=bearer("eve", "EVE")
+    assert (created["supplier"]["name"], created["supplier"]["email"]) == (
+        "BTP SA",
+        f"contact-{parties.supplier}@example.fr",
     )
-    assert stranger.status_code == 404
+    for who in (parties.moe_user, parties.moa_user):
+        seen = await invoicing_works.client.get(f"/works-invoices/{created['id']}", headers=who)
+        assert seen.status_code == 200
+    # A token naming the MOE's structure is not enough: its user is attached to none.
+    for stranger in (bearer("eve", parties.moe), bearer("eve")):
+        seen = await invoicing_works.client.get(f"/works-invoices/{created['id']}", headers=stranger)
+        assert seen.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -99,22 +117,77 @@ async def test_an_a4_is_made_available_to_its_moe_with_a_seven_day_deadline(
 async def test_bad_deposits_get_a_422(
     invoicing_works: RunningInvoicingWorks, overrides: dict[str, Any], field: str
 ):
-    parties = Parties()
-    response = await invoicing_works.deposit(bearer("sam", parties.supplier), parties.body(**overrides))
+    parties = await new_parties(invoicing_works)
+    response = await invoicing_works.deposit(parties.supplier_user, parties.body(**overrides))
     assert response.status_code == 422
     assert field in response.text
 
 
 async def test_only_the_supplier_deposits(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
-    response = await invoicing_works.deposit(bearer("mallory", parties.moe), parties.body())
+    parties = await new_parties(invoicing_works)
+    response = await invoicing_works.deposit(parties.moe_user, parties.body())
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("named_twice", ["moe", "moa"])
+async def test_a_supplier_naming_itself_moe_or_moa_is_refused(
+    invoicing_works: RunningInvoicingWorks, named_twice: str
+):
+    parties = await new_parties(invoicing_works)
+    body = {**parties.body(), named_twice: {"structure_id": parties.supplier}}
+    response = await invoicing_works.deposit(parties.supplier_user, body)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "source": "body",
+            "field": f"{named_twice}.structure_id",
+            "message": "supplier, MOE and MOA must be three different structures",
+        }
+    ]
+
+
+async def test_parties_are_structures_and_services_of_the_directory(invoicing_works: RunningInvoicingWorks):
+    parties = await new_parties(invoicing_works)
+    engine = invoicing_works.runtime.engine
+    unknown = {"structure_id": new_siret()}
+    response = await invoicing_works.deposit(parties.supplier_user, parties.body(moa=unknown))
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "moa.structure_id")
+    no_service = {"structure_id": parties.moe, "service_code": "NOPE"}
+    response = await invoicing_works.deposit(parties.supplier_user, parties.body(moe=no_service))
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "moe.service_code")
+    typed_in = {"structure_id": parties.moe, "name": "Anyone", "email": "me@evil.example"}
+    response = await invoicing_works.deposit(parties.supplier_user, parties.body(moe=typed_in))
+    assert response.status_code == 422
+
+    moa = await known_structure(engine, kind="PUBLIQUE", services=["TRAVAUX"])
+    body = parties.body(moa={"structure_id": moa, "service_code": "TRAVAUX"})
+    created = await invoicing_works.deposit(parties.supplier_user, body)
+    assert created.status_code == 201, created.text
+    assert created.json()["moa"] == {
+        "structure_id": moa,
+        "name": f"Structure {moa}",
+        "email": f"contact-{moa}@example.fr",
+        "service_code": "TRAVAUX",
+    }
+
+
+async def test_a_tokens_structures_claim_only_narrows_the_directorys_attachments(
+    invoicing_works: RunningInvoicingWorks,
+):
+    parties = await new_parties(invoicing_works)
+    other = await known_structure(invoicing_works.runtime.engine)
+    await user(invoicing_works.runtime.engine, "multi", parties.supplier, other)
+    narrowed = bearer("multi", other)
+    assert (await invoicing_works.deposit(narrowed, parties.body())).status_code == 403
+    assert (
+        await invoicing_works.deposit(bearer("multi", parties.supplier), parties.body())
+    ).status_code == 201
+
+
 async def test_the_a4_circuit_moe_then_moa_with_modified_amounts(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     invoice = await deposited(invoicing_works, parties)
-    moe, moa = bearer("maurice", parties.moe), bearer("odile", parties.moa or "")
+    moe, moa = parties.moe_user, parties.moa_user
     assert (await invoicing_works.act(moa, invoice["id"], "VALIDATION")).status_code == 403
     taken = await invoicing_works.act(moe, invoice["id"], "PRISE_EN_COMPTE")
     assert taken.json()["status"] == "PRISE_EN_COMPTE_MOE"
@@ -131,13 +204,19 @@ async def test_the_a4_circuit_moe_then_moa_with_modified_amounts(invoicing_works
         ("VALIDATION", "MOE"),
         ("VALIDATION", "MOA"),
     ]
-    assert history[3]["amounts"] == amounts
+    assert history[3]["amounts"] == {
+        **amounts,
+        "previous_amount_ht": "10000.00",
+        "previous_vat_amount": "2000.00",
+        "previous_amount_ttc": "12000.00",
+    }
+    assert history[3]["actor"] == "maurice-" + parties.moe
 
 
 async def test_a_refusal_needs_one_of_chorus_pros_reason_codes(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     invoice = await deposited(invoicing_works, parties)
-    moe = bearer("maurice", parties.moe)
+    moe = parties.moe_user
     assert (await invoicing_works.act(moe, invoice["id"], "REFUS")).status_code == 422
     assert (
         await invoicing_works.act(moe, invoice["id"], "REFUS", reason_code="PAS_ENVIE")
@@ -150,9 +229,9 @@ async def test_a_refusal_needs_one_of_chorus_pros_reason_codes(invoicing_works: 
 
 
 async def test_the_moa_takes_over_once_the_deadline_has_passed(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     invoice = await deposited(invoicing_works, parties)
-    moa = bearer("odile", parties.moa or "")
+    moa = parties.moa_user
     invoicing_works.clock.advance(timedelta(days=7))  # 9 November, the last day of the MOE
     early = await invoicing_works.act(moa, invoice["id"], "VALIDATION")
     assert early.status_code == 403
@@ -174,29 +253,27 @@ async def test_the_moa_takes_over_once_the_deadline_has_passed(invoicing_works: 
 
 
 async def test_other_frames_are_made_available_refused_and_rejected(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     a7 = await deposited(invoicing_works, parties, "A7")
     assert (a7["status"], a7["moe_deadline"]) == ("MISE_A_DISPOSITION_MOE", None)
-    only_moa = await invoicing_works.deposit(bearer("sam", parties.supplier), parties.body("A13", moe=None))
+    only_moa = await invoicing_works.deposit(parties.supplier_user, parties.body("A13", moe=None))
     assert only_moa.json()["status"] == "MISE_A_DISPOSITION_MOA"
-    rejected = await invoicing_works.act(
-        bearer("o", parties.moa or ""), only_moa.json()["id"], "REJET", reason="doublon"
-    )
+    rejected = await invoicing_works.act(parties.moa_user, only_moa.json()["id"], "REJET", reason="doublon")
     assert rejected.json()["status"] == "REJETEE"
 
 
 async def test_traiter_le_rejet_over_a_mix_of_frames_reports_each_item(
     invoicing_works: RunningInvoicingWorks,
 ):
-    parties = Parties()
-    supplier, moe = bearer("sam", parties.supplier), bearer("maurice", parties.moe)
+    parties = await new_parties(invoicing_works)
+    supplier, moe = parties.supplier_user, parties.moe_user
     rejected = []
     for frame in ("A4", "A5", "A19"):
         invoice = await deposited(invoicing_works, parties, frame)
         await invoicing_works.act(moe, invoice["id"], "REJET", reason="pièces manquantes")
         rejected.append(invoice["id"])
     pending = await deposited(invoicing_works, parties, "A8")
-    someone_elses = await deposited(invoicing_works, Parties(), "A4")
+    someone_elses = await deposited(invoicing_works, await new_parties(invoicing_works), "A4")
     listed = await invoicing_works.client.get(
         "/works-invoices/to-process", params={"role": "FOURNISSEUR"}, headers=supplier
     )
@@ -252,8 +329,8 @@ async def sweep(service: RunningInvoicingWorks, day: date) -> int:
 
 
 async def test_three_concurrent_sweeps_issue_one_notice_per_invoice(invoicing_works: RunningInvoicingWorks):
-    invoices = [await deposited(invoicing_works, Parties()) for _ in range(20)]
-    without_moa = await deposited(invoicing_works, Parties(moa=False))
+    invoices = [await deposited(invoicing_works, await new_parties(invoicing_works)) for _ in range(20)]
+    without_moa = await deposited(invoicing_works, await new_parties(invoicing_works, moa=False))
     day = date(2026, 11, 12)
     issued = await asyncio.gather(*(sweep(invoicing_works, day) for _ in range(3)))
     assert sum(issued) >= 20
@@ -264,7 +341,7 @@ async def test_three_concurrent_sweeps_issue_one_notice_per_invoice(invoicing_wo
 
 
 async def test_thirty_days_give_one_notice_a_day_until_the_moe_acts(invoicing_works: RunningInvoicingWorks):
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     invoice = await deposited(invoicing_works, parties)
     days = [date(2026, 11, 2) + timedelta(days=n) for n in range(1, 31)]
     for day in days[:15]:
@@ -274,7 +351,7 @@ async def test_thirty_days_give_one_notice_a_day_until_the_moe_acts(invoicing_wo
         d for d in days[:15] if d > date(2026, 11, 9)
     ]
     invoicing_works.clock.set(invoicing_works.clock.now() + timedelta(days=15))
-    taken = await invoicing_works.act(bearer("maurice", parties.moe), invoice["id"], "PRISE_EN_COMPTE")
+    taken = await invoicing_works.act(parties.moe_user, invoice["id"], "PRISE_EN_COMPTE")
     assert taken.status_code == 200
     for day in days[15:]:
         await sweep(invoicing_works, day)
@@ -287,7 +364,7 @@ async def test_the_outbox_carries_each_notice_to_the_bus(
     invoicing_works: RunningInvoicingWorks, bus: BusProbe
 ):
     tap = await bus.tap("deadline-exceeded")
-    parties = Parties()
+    parties = await new_parties(invoicing_works)
     invoice = await deposited(invoicing_works, parties)
     day = date(2026, 11, 13)
     await sweep(invoicing_works, day)

@@ -14,7 +14,7 @@ from notifications.db import inbox, outbox
 from notifications.events import register_subscribers
 from notifications.mail import SmtpMailer
 from notifications.settings import NotificationsSettings
-from notifications.use_cases import Notifier
+from notifications.use_cases import Notifier, retry_periodically
 
 VERSION = "1.0.0"
 
@@ -24,7 +24,13 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     flags = FeatureFlags(settings, domain=settings.service_name)
     mailer = SmtpMailer(settings)
-    register_subscribers(runtime, Notifier(settings, flags, mailer))
+    notifier = Notifier(settings, flags, mailer)
+    register_subscribers(runtime, notifier)
+
+    async def retry_waiting_events() -> None:
+        await retry_periodically(runtime, notifier, settings.directory_retry_interval_seconds)
+
+    runtime.add_job(retry_waiting_events)
 
     async def start_flags() -> None:
         if settings.runs_worker:

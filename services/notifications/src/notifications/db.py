@@ -20,16 +20,38 @@ decisions = sa.Table(
     sa.Column("event_type", sa.String(200), nullable=False),
     sa.Column("event_source", sa.String(500), nullable=False),
     sa.Column("recipient_role", sa.String(40), nullable=False),
-    sa.Column("recipient_email", sa.String(320), nullable=False),
+    # The structure of the directory the recipient was resolved from (none for a ticket's requester),
+    # and the recipient's address (none when nobody could be mailed: the reason says why).
+    sa.Column("recipient_structure_id", sa.String(100)),
+    sa.Column("recipient_email", sa.String(320)),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("flag_key", sa.String(100), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("subject", sa.Text),
-    sa.Column("message_id", sa.String(300), nullable=False),
+    sa.Column("message_id", sa.String(300)),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("event_id", "recipient_role", name="uq_decision_event_role"),
+    # One decision per (event, role, recipient); a decision that mails nobody has no address.
+    sa.UniqueConstraint(
+        "event_id",
+        "recipient_role",
+        "recipient_email",
+        name="uq_decision_event_role_recipient",
+        postgresql_nulls_not_distinct=True,
+    ),
     sa.Index("ix_decisions_event_type", "event_type"),
     sa.Index("ix_decisions_status", "status"),
     sa.Index("ix_decisions_recipient_email", "recipient_email"),
     sa.Index("ix_decisions_decided_at", "decided_at"),
+)
+
+# Events naming a structure the read model of the directory does not know yet (its snapshot may still
+# be on its way): kept, and decided again every DIRECTORY_RETRY_INTERVAL_SECONDS, until the directory
+# knows it or DIRECTORY_WAIT_SECONDS have passed since the event came (then decided with the reason).
+awaiting_directory = sa.Table(
+    "awaiting_directory",
+    metadata,
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),  # the CloudEvent as received
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("unknown_structures", sa.Text, nullable=False),
 )

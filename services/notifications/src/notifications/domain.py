@@ -1,8 +1,9 @@
-"""Which e-mails an event calls for, behind which flag: pure rules, no I/O."""
+"""Which e-mails an event calls for, behind which flag, and to whom in the directory: pure rules, no I/O."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,7 @@ from chorus_common.events import (
     EngagementValidated,
     EventData,
     EventType,
+    Party,
     TicketEvent,
 )
 
@@ -44,11 +46,78 @@ class PlannedMail:
 
 
 @dataclass(frozen=True)
+class Addressing:
+    """The mail an event calls for in one role, and to whom: the users the directory has for a
+    structure (and service), or one address the event carries (a ticket's requester)."""
+
+    role: str
+    template: str
+    context: dict[str, Any]
+    party: Party | None = None
+    email: str | None = None
+
+    def to_address(self) -> PlannedMail:
+        assert self.email is not None
+        return PlannedMail(self.role, self.email, "", self.template, self.context)
+
+    def to(self, recipient: Recipient) -> PlannedMail:
+        return PlannedMail(self.role, recipient.email, recipient.name, self.template, self.context)
+
+
+@dataclass(frozen=True)
 class NotificationPlan:
     flag: Flag
     flag_attributes: dict[str, str | int | bool]
-    mails: list[PlannedMail] = field(default_factory=list)
+    mails: list[Addressing] = field(default_factory=list)
     refused: str | None = None  # why none of the mails may be sent, whatever the flag says
+
+
+PRINCIPAL_MANAGER = "GESTIONNAIRE_PRINCIPAL"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A user attached to a structure (or one of its services), as the read model of the directory
+    has it."""
+
+    sub: str
+    email: str
+    name: str
+    service_code: str | None
+    role: str
+    notifications: bool
+
+
+@dataclass(frozen=True)
+class Recipient:
+    sub: str
+    email: str
+    name: str
+
+
+def recipients(attachments: Iterable[Attachment], service_code: str | None) -> list[Recipient]:
+    """Who is mailed about a structure (and service): its principal manager, whose "Notification
+    Facturation" cannot be turned off, and every user with it on who is attached to the structure
+    itself, or to the service named (any of its services when none is). One mail per user, in the
+    order of their subs."""
+    chosen: dict[str, Recipient] = {}
+    for a in attachments:
+        concerned = a.service_code is None or service_code is None or a.service_code == service_code
+        if a.role == PRINCIPAL_MANAGER or (a.notifications and concerned):
+            chosen.setdefault(a.sub, Recipient(a.sub, a.email, a.name))
+    return [chosen[sub] for sub in sorted(chosen)]
+
+
+def nobody_reason(party: Party) -> str:
+    where = f"service {party.service_code} of " if party.service_code else ""
+    return (
+        f"no recipient in the directory for {where}structure {party.structure_id}: no user with "
+        "notifications on, and no principal manager"
+    )
+
+
+def unknown_reason(structure_id: str, waited_seconds: float) -> str:
+    return f"structure {structure_id} unknown to the directory after waiting {waited_seconds:.0f} s"
 
 
 def follow_link_refusal(follow_url: str | None, portal_url: str) -> str | None:
@@ -71,10 +140,8 @@ def plan_notifications(event_type: str, source: str, data: EventData, portal_url
             Flag.DEADLINE_EXCEEDED,
             attributes,
             [
-                PlannedMail("MOA", data.moa.email, data.moa.name, "deadline_exceeded_moa", context),
-                PlannedMail(
-                    "SUPPLIER", data.supplier.email, data.supplier.name, "deadline_exceeded_supplier", context
-                ),
+                Addressing("MOA", "deadline_exceeded_moa", context, party=data.moa),
+                Addressing("SUPPLIER", "deadline_exceeded_supplier", context, party=data.supplier),
             ],
         )
     if isinstance(data, DelegationRouted):
@@ -82,11 +149,7 @@ def plan_notifications(event_type: str, source: str, data: EventData, portal_url
         return NotificationPlan(
             Flag.DELEGATION_ROUTED,
             attributes,
-            [
-                PlannedMail(
-                    "DELEGATE", data.delegate.email, data.delegate.name, "delegation_routed", {"event": data}
-                )
-            ],
+            [Addressing("DELEGATE", "delegation_routed", {"event": data}, party=data.delegate)],
         )
     if isinstance(data, EngagementValidated):
         attributes.update(
@@ -97,15 +160,7 @@ def plan_notifications(event_type: str, source: str, data: EventData, portal_url
         return NotificationPlan(
             Flag.ENGAGEMENT_VALIDATED,
             attributes,
-            [
-                PlannedMail(
-                    "SUPPLIER",
-                    data.supplier.email,
-                    data.supplier.name,
-                    "engagement_validated",
-                    {"event": data},
-                )
-            ],
+            [Addressing("SUPPLIER", "engagement_validated", {"event": data}, party=data.supplier)],
         )
     if isinstance(data, TicketEvent):
         attributes.update(category=data.category, status=data.status)
@@ -113,15 +168,16 @@ def plan_notifications(event_type: str, source: str, data: EventData, portal_url
         return NotificationPlan(
             Flag.TICKET_UPDATES,
             attributes,
-            [PlannedMail("REQUESTER", data.requester_email, "", template, {"event": data})],
+            # A ticket's requester may be signed out, and so unknown to the directory: its address.
+            [Addressing("REQUESTER", template, {"event": data}, email=data.requester_email)],
             refused=follow_link_refusal(data.follow_url, portal_url),
         )
     raise ValueError(f"notifications has no rule for {type(data).__name__}")
 
 
-def message_id(event_id: str, role: str, domain: str) -> str:
-    """A Message-ID that is the same for every attempt at the same (event, recipient role)."""
-    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{role}').hex}@{domain}>"
+def message_id(event_id: str, role: str, email: str, domain: str) -> str:
+    """A Message-ID that is the same for every attempt at the same (event, recipient role, recipient)."""
+    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, f'{event_id}/{role}/{email}').hex}@{domain}>"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Every SQL statement of notifications: the recorded decisions."""
+"""Every SQL statement of notifications: the recorded decisions, the recipients the read model of the
+directory has, and the events waiting for it."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +14,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
-from notifications.db import decisions
-from notifications.domain import DecisionFilter
+from chorus_common.events import CloudEvent
+from chorus_common.replica import NO_SERVICE
+from notifications.db import awaiting_directory, decisions, replica
+from notifications.domain import Attachment, DecisionFilter
 
 
 @dataclass(frozen=True)
@@ -22,24 +26,27 @@ class Decision:
     event_type: str
     event_source: str
     recipient_role: str
-    recipient_email: str
+    recipient_structure_id: str | None
+    recipient_email: str | None
     status: str
     flag_key: str
     reason: str
     subject: str | None
-    message_id: str
+    message_id: str | None
     decided_at: datetime
 
 
-async def decided_roles(conn: AsyncConnection, event_ids: list[str]) -> set[tuple[str, str]]:
-    """The (event id, recipient role) pairs among `event_ids` already decided."""
+async def decided(conn: AsyncConnection, event_ids: list[str]) -> set[tuple[str, str, str | None]]:
+    """The (event id, recipient role, recipient address) already decided among `event_ids`."""
     rows = await conn.execute(
-        sa.select(decisions.c.event_id, decisions.c.recipient_role).where(decisions.c.event_id.in_(event_ids))
+        sa.select(decisions.c.event_id, decisions.c.recipient_role, decisions.c.recipient_email).where(
+            decisions.c.event_id.in_(event_ids)
+        )
     )
-    return {(event_id, role) for event_id, role in rows}
+    return {(event_id, role, email) for event_id, role, email in rows}
 
 
-_RECORD = insert(decisions).on_conflict_do_nothing(constraint="uq_decision_event_role")
+_RECORD = insert(decisions).on_conflict_do_nothing(constraint="uq_decision_event_role_recipient")
 
 
 async def record_decisions(conn: AsyncConnection, recorded: list[Decision]) -> None:
@@ -67,3 +74,86 @@ async def list_decisions(
 async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapping | None:
     row = await conn.execute(sa.select(decisions).where(decisions.c.id == decision_id))
     return row.mappings().first()
+
+
+_ATTACHED = (
+    sa.select(
+        replica.attachments.c.structure_id,
+        replica.attachments.c.service_code,
+        replica.attachments.c.role,
+        replica.attachments.c.notifications,
+        replica.users.c.sub,
+        replica.users.c.email,
+        replica.users.c.name,
+    )
+    .join(replica.users, replica.users.c.sub == replica.attachments.c.sub)
+    .where(replica.attachments.c.structure_id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+async def directory_of(
+    conn: AsyncConnection, structure_ids: Iterable[str]
+) -> tuple[set[str], dict[str, list[Attachment]]]:
+    """Which of the structures the read model of the directory knows, and their users' attachments."""
+    ids = sorted(set(structure_ids))
+    if not ids:
+        return set(), {}
+    known = set(
+        (
+            await conn.execute(
+                sa.select(replica.structures.c.structure_id).where(replica.structures.c.structure_id.in_(ids))
+            )
+        ).scalars()
+    )
+    attached: dict[str, list[Attachment]] = {}
+    for row in (await conn.execute(_ATTACHED, {"ids": ids})).mappings():
+        attached.setdefault(row["structure_id"], []).append(
+            Attachment(
+                row["sub"],
+                row["email"],
+                row["name"],
+                None if row["service_code"] == NO_SERVICE else row["service_code"],
+                row["role"],
+                row["notifications"],
+            )
+        )
+    return known, attached
+
+
+async def keep_waiting(
+    conn: AsyncConnection, envelope: CloudEvent, received_at: datetime, unknown: list[str]
+) -> None:
+    """Keep an event until the directory knows the structures it names."""
+    await conn.execute(
+        insert(awaiting_directory)
+        .values(
+            event_id=envelope.id,
+            body=envelope.model_dump_json(),
+            received_at=received_at,
+            unknown_structures=" ".join(unknown),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def take_waiting(conn: AsyncConnection, limit: int) -> list[RowMapping]:
+    """Up to `limit` waiting events, oldest first, taken out of the table (in this transaction) and
+    locked from other replicas of the service."""
+    rows = await conn.execute(
+        sa.select(awaiting_directory)
+        .order_by(awaiting_directory.c.received_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    taken = list(rows.mappings())
+    if taken:
+        await conn.execute(
+            awaiting_directory.delete().where(
+                awaiting_directory.c.event_id.in_([r["event_id"] for r in taken])
+            )
+        )
+    return taken
+
+
+async def waiting_count(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(awaiting_directory)) or 0)

@@ -37,6 +37,10 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     # The support portal's public base URL: a ticket mail's follow link must lead there, or the mail
     # is not sent (an event could otherwise have official mail carry any link).
     support_portal_url: str = "http://127.0.0.1:8004"
+    # An event naming a structure the read model of the directory does not know yet waits for its
+    # snapshot this long at most (decided again every interval), then is recorded with the reason.
+    directory_wait_seconds: float = Field(default=600.0, ge=0)
+    directory_retry_interval_seconds: float = Field(default=5.0, gt=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
 

@@ -7,15 +7,28 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from chorus_common.auth import require_role
 from chorus_common.db import Row
+from chorus_common.events import parse_event
 from chorus_common.flags import FeatureFlags, FlagDecision
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.problems import not_found
+from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from notifications import repository
-from notifications.domain import DecisionStatus, PlannedMail, message_id, plan_notifications
+from notifications.domain import (
+    Attachment,
+    DecisionStatus,
+    NotificationPlan,
+    PlannedMail,
+    message_id,
+    nobody_reason,
+    plan_notifications,
+    recipients,
+    unknown_reason,
+)
 from notifications.mail import MailRenderer, SmtpMailer, compose_message
 from notifications.settings import NotificationsSettings
 
@@ -26,20 +39,38 @@ OPERATOR_ROLE = "admin"
 
 @dataclass
 class Outgoing:
-    """One recipient's e-mail for an event, rendered, and the decision it is waiting for."""
+    """One recipient's e-mail for an event, rendered, and the decision it is waiting for; or the
+    decision that nobody of a structure is mailed (`mail` None), with its reason."""
 
     event: ReceivedEvent
-    mail: PlannedMail
-    subject: str
-    message_id: str
+    role: str
+    structure_id: str | None
+    mail: PlannedMail | None
+    subject: str | None
+    message_id: str | None
     flag: FlagDecision
     flag_key: str
     message: bytes | None  # None when it is not sent
-    refused: str | None  # why it is not sent whatever the flag says (the plan's refusal)
+    refused: str | None  # why it is not sent whatever the flag says
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event to decide, and when it first came (to bound its wait for the directory)."""
+
+    event: ReceivedEvent
+    received_at: datetime
 
 
 class Notifier:
-    """Turns a batch of events into their decisions, one per (event, recipient role).
+    """Turns a batch of events into their decisions, one per (event, recipient role, recipient).
+
+    The recipients are resolved from the service's read model of the directory: for a structure (and
+    service) an event names, its principal manager and every user with notifications on (see
+    `domain.recipients`); a ticket's requester is the address the event carries. An event naming a
+    structure the read model does not know yet waits (`awaiting_directory`) and is decided again
+    every DIRECTORY_RETRY_INTERVAL_SECONDS, until the structure is known or DIRECTORY_WAIT_SECONDS
+    have passed; then what cannot be sent is recorded with the reason.
 
     Everything that can refuse an event (planning, rendering) happens before any mail leaves, so
     a bad event fails its batch before anything is sent. Then the mails go out over reused SMTP
@@ -57,38 +88,115 @@ class Notifier:
 
     async def notify(self, events: list[ReceivedEvent], uow: UnitOfWork) -> None:
         """Decide, send and record the mails of `events`, within `uow`'s transaction."""
-        already = await repository.decided_roles(uow.conn, [event.envelope.id for event in events])
-        per_event = [self._prepare(uow, event, already) for event in events]
+        now = uow.now()
+        await self._decide(uow, [Pending(event, now) for event in events])
+
+    async def retry_waiting(self, uow: UnitOfWork, limit: int = 200) -> int:
+        """Decide again the events waiting for the directory; how many were taken."""
+        async with uow:
+            rows = await repository.take_waiting(uow.conn, limit)
+            pending = []
+            for row in rows:
+                envelope, data = parse_event(row["body"].encode())
+                pending.append(Pending(ReceivedEvent(envelope, data, 0), row["received_at"]))
+            await self._decide(uow, pending)
+        return len(rows)
+
+    async def _decide(self, uow: UnitOfWork, pending: list[Pending]) -> None:
+        portal = self._settings.support_portal_url
+        plans = []
+        for item in pending:
+            envelope = item.event.envelope
+            plan = plan_notifications(envelope.type, envelope.source, item.event.data, portal)
+            flag = self._flags.evaluate(plan.flag, envelope.id, plan.flag_attributes)
+            plans.append((item, plan, flag))
+        named = {m.party.structure_id for _, plan, _ in plans for m in plan.mails if m.party is not None}
+        known, attached = await repository.directory_of(uow.conn, named)
+        already = await repository.decided(uow.conn, [item.event.envelope.id for item in pending])
+        now = uow.now()
+        per_event = []
+        for item, plan, flag in plans:
+            unknown = sorted(
+                {m.party.structure_id for m in plan.mails if m.party and m.party.structure_id not in known}
+            )
+            waited = (now - item.received_at).total_seconds()
+            # Only a mail that would be sent waits for the directory; one suppressed is decided now.
+            sendable = flag.enabled and plan.refused is None
+            if unknown and sendable and waited < self._settings.directory_wait_seconds:
+                await repository.keep_waiting(uow.conn, item.event.envelope, item.received_at, unknown)
+                continue
+            prepared = self._prepare(uow, item.event, plan, flag, known, attached, already, waited)
+            per_event.append(prepared)
         decided = await asyncio.gather(*(self._deliver(uow, outgoing) for outgoing in per_event if outgoing))
         await repository.record_decisions(uow.conn, [decision for batch in decided for decision in batch])
 
     def _prepare(
-        self, uow: UnitOfWork, event: ReceivedEvent, already: set[tuple[str, str]]
+        self,
+        uow: UnitOfWork,
+        event: ReceivedEvent,
+        plan: NotificationPlan,
+        flag: FlagDecision,
+        known: set[str],
+        attached: dict[str, list[Attachment]],
+        already: set[tuple[str, str, str | None]],
+        waited: float,
     ) -> list[Outgoing]:
         envelope = event.envelope
-        plan = plan_notifications(
-            envelope.type, envelope.source, event.data, self._settings.support_portal_url
-        )
-        flag = self._flags.evaluate(plan.flag, envelope.id, plan.flag_attributes)
+        sendable = flag.enabled and plan.refused is None
         now = uow.now()
         prepared = []
-        for mail in plan.mails:
-            if (envelope.id, mail.role) in already:
-                continue  # decided by an earlier delivery that recorded it
-            subject, body = self._renderer.render(mail)
-            mail_id = message_id(envelope.id, mail.role, self._settings.message_id_domain)
-            message = (
-                compose_message(self._settings, mail, subject, body, mail_id, envelope.id, now)
-                if flag.enabled and plan.refused is None
-                else None
-            )
-            prepared.append(Outgoing(event, mail, subject, mail_id, flag, plan.flag, message, plan.refused))
+        for addressing in plan.mails:
+            party = addressing.party
+            structure_id = party.structure_id if party else None
+            # Why nobody is mailed in this role, when nobody is (the flag's reason when it is off).
+            nobody = plan.refused
+            if party is None:
+                mails = [addressing.to_address()]
+            elif party.structure_id not in known:
+                mails = []
+                if sendable:
+                    nobody = unknown_reason(party.structure_id, waited)
+            else:
+                found = recipients(attached.get(party.structure_id, []), party.service_code)
+                mails = [addressing.to(recipient) for recipient in found]
+                if sendable:
+                    nobody = nobody_reason(party)
+            if not mails and (envelope.id, addressing.role, None) not in already:
+                role = addressing.role
+                prepared.append(
+                    Outgoing(event, role, structure_id, None, None, None, flag, plan.flag, None, nobody)
+                )
+            for mail in mails:
+                if (envelope.id, mail.role, mail.to_email) in already:
+                    continue  # decided by an earlier delivery that recorded it
+                subject, body = self._renderer.render(mail)
+                mail_id = message_id(envelope.id, mail.role, mail.to_email, self._settings.message_id_domain)
+                message = (
+                    compose_message(self._settings, mail, subject, body, mail_id, envelope.id, now)
+                    if sendable
+                    else None
+                )
+                refused = plan.refused
+                prepared.append(
+                    Outgoing(
+                        event,
+                        mail.role,
+                        structure_id,
+                        mail,
+                        subject,
+                        mail_id,
+                        flag,
+                        plan.flag,
+                        message,
+                        refused,
+                    )
+                )
         return prepared
 
     async def _deliver(self, uow: UnitOfWork, outgoing: list[Outgoing]) -> list[repository.Decision]:
         decided = []
         for item in outgoing:
-            if item.message is None:
+            if item.message is None or item.mail is None:
                 status, reason = DecisionStatus.SUPPRESSED, item.refused or item.flag.reason
             else:
                 status, reason = await self._send(item.mail, item.message)
@@ -99,8 +207,9 @@ class Notifier:
                     event_id=envelope.id,
                     event_type=envelope.type,
                     event_source=envelope.source,
-                    recipient_role=item.mail.role,
-                    recipient_email=item.mail.to_email,
+                    recipient_role=item.role,
+                    recipient_structure_id=item.structure_id,
+                    recipient_email=item.mail.to_email if item.mail else None,
                     status=status,
                     flag_key=item.flag_key,
                     reason=reason,
@@ -109,9 +218,7 @@ class Notifier:
                     decided_at=uow.now(),
                 )
             )
-            logger.debug(
-                "notification %s for %s", status, item.mail.role, extra={"event_type": envelope.type}
-            )
+            logger.debug("notification %s for %s", status, item.role, extra={"event_type": envelope.type})
         return decided
 
     async def _send(self, mail: PlannedMail, message: bytes) -> tuple[DecisionStatus, str]:
@@ -121,6 +228,17 @@ class Notifier:
             logger.error("mail to %s failed: %r", mail.role, exc)
             return DecisionStatus.FAILED, f"SMTP delivery failed: {exc!r}"[:2000]
         return DecisionStatus.SENT, "accepted by the SMTP relay"
+
+
+async def retry_periodically(runtime: ServiceRuntime, notifier: Notifier, interval: float) -> None:
+    """The in-service retry of the events waiting for the directory, once per interval."""
+    while True:
+        try:
+            while await notifier.retry_waiting(runtime.unit_of_work()) >= 200:
+                pass  # more are waiting: take the next ones at once
+        except Exception:
+            logger.warning("retrying the events waiting for the directory failed", exc_info=True)
+        await asyncio.sleep(interval)
 
 
 async def decisions(

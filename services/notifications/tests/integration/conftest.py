@@ -1,12 +1,14 @@
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from chorus_common.auth import mint_dev_token
+from chorus_testing.directory import parties_known
 from chorus_testing.fixtures import SmtpCatcher, eventually, serving, write_flags
 from notifications.__main__ import cli
 from notifications.app import build_app
@@ -19,6 +21,12 @@ class RunningNotifications:
     client: httpx.AsyncClient
     flags_path: Path
     smtp: SmtpCatcher
+
+    async def know(self, *events: dict[str, Any]) -> None:
+        """The read model of the directory knows the events' parties: mail to each goes to its
+        principal manager, at the address the event gives for it."""
+        for event in events:
+            await parties_known(self.app.state.runtime.engine, event)
 
     def admin_headers(self) -> dict[str, str]:
         return {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
@@ -56,6 +64,8 @@ async def notifications(
         smtp_retry_base_delay_seconds=0.05,
         flagd_offline_flag_source_path=str(flags_path),
         flagd_offline_poll_ms=100,
+        directory_wait_seconds=3,
+        directory_retry_interval_seconds=0.2,
     )
     app = build_app(settings)
     async with serving(cli, app) as client:

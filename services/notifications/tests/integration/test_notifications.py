@@ -3,11 +3,18 @@
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
-from chorus_testing.events import cloud_event, deadline_exceeded, engagement_validated, party
+from chorus_testing.directory import into_replica, known_structure, structure_snapshot, user
+from chorus_testing.events import (
+    cloud_event,
+    deadline_exceeded,
+    delegation_routed,
+    engagement_validated,
+    party,
+)
 from chorus_testing.fixtures import BusProbe, write_flags
 
 from .conftest import RunningNotifications
@@ -17,6 +24,7 @@ async def test_deadline_exceeded_mails_the_moa_then_the_supplier(
     notifications: RunningNotifications, bus: BusProbe
 ):
     event = deadline_exceeded()
+    await notifications.know(event)
     await bus.publish(event["type"], event)
     decisions = await notifications.wait_decisions(event["id"], 2)
     assert {d["recipient_role"]: d["status"] for d in decisions} == {"MOA": "SENT", "SUPPLIER": "SENT"}
@@ -47,6 +55,7 @@ async def test_the_same_event_published_twice_gives_one_mail_and_one_decision(
             "routed_at": datetime.now(UTC).isoformat(),
         },
     )
+    await notifications.know(event)
     await bus.publish(event["type"], event)
     await bus.publish(event["type"], event)
     await notifications.wait_decisions(event["id"], 1)
@@ -59,6 +68,7 @@ async def test_engagement_mails_are_suppressed_by_default_and_sent_once_the_flag
     notifications: RunningNotifications, bus: BusProbe
 ):
     suppressed = engagement_validated()
+    await notifications.know(suppressed)
     await bus.publish(suppressed["type"], suppressed)
     [decision] = await notifications.wait_decisions(suppressed["id"], 1)
     assert decision["status"] == "SUPPRESSED"
@@ -69,6 +79,7 @@ async def test_engagement_mails_are_suppressed_by_default_and_sent_once_the_flag
     try:
         await asyncio.sleep(0.5)  # the file provider polls every 100 ms here
         sent = engagement_validated(total_ht="3086.42", total_ttc="3703.70")
+        await notifications.know(sent)
         await bus.publish(sent["type"], sent)
         [decision] = await notifications.wait_decisions(sent["id"], 1)
         assert decision["status"] == "SENT"
@@ -88,10 +99,12 @@ async def test_flag_targeting_can_re_enable_one_issuer(notifications: RunningNot
     notifications.flags_path.write_text(json.dumps(document))
     try:
         await asyncio.sleep(0.5)
+        await notifications.know(event)
         await bus.publish(event["type"], event)
         [decision] = await notifications.wait_decisions(event["id"], 1)
         assert decision["status"] == "SENT"
         other = engagement_validated()
+        await notifications.know(other)
         await bus.publish(other["type"], other)
         [decision] = await notifications.wait_decisions(other["id"], 1)
         assert decision["status"] == "SUPPRESSED"
@@ -124,6 +137,7 @@ async def test_an_unevaluable_flag_fails_closed_and_says_why(
                 "routed_at": datetime.now(UTC).isoformat(),
             },
         )
+        await notifications.know(event)
         await bus.publish(event["type"], event)
         [decision] = await notifications.wait_decisions(event["id"], 1)
         assert decision["status"] == "SUPPRESSED"
@@ -142,6 +156,7 @@ async def test_an_smtp_failure_is_retried_then_recorded_as_failed(
     refused_before = notifications.smtp.refused
     try:
         event = deadline_exceeded()
+        await notifications.know(event)
         await bus.publish(event["type"], event)
         decisions = await notifications.wait_decisions(event["id"], 2)
         assert {d["status"] for d in decisions} == {"FAILED"}
@@ -152,6 +167,7 @@ async def test_an_smtp_failure_is_retried_then_recorded_as_failed(
         notifications.smtp.refusal = None
     # The relay answers again: the next event's mails go out on fresh sessions.
     event = deadline_exceeded()
+    await notifications.know(event)
     await bus.publish(event["type"], event)
     decisions = await notifications.wait_decisions(event["id"], 2)
     assert {d["status"] for d in decisions} == {"SENT"}
@@ -172,6 +188,7 @@ async def test_malformed_messages_are_dead_lettered_and_later_events_still_flow(
         "invalid data",
     ]
     valid = deadline_exceeded()
+    await notifications.know(valid)
     await bus.publish(valid["type"], valid)
     assert len(await notifications.wait_decisions(valid["id"], 2)) == 2
 
@@ -225,3 +242,87 @@ async def test_a_ticket_event_whose_follow_link_leads_elsewhere_sends_no_mail_an
     assert sent["status"] == "SENT"
     [mail] = notifications.smtp.to(requester)
     assert mail.message["X-Chorus-Event-Id"] == genuine["id"]
+
+
+async def test_recipients_are_the_structures_users_with_notifications_on_and_its_principal_manager(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    engine = notifications.app.state.runtime.engine
+    ministry = await known_structure(engine, kind="PUBLIQUE", services=["DAF", "DRH"])
+    supplier = await known_structure(engine)
+    tag = uuid.uuid4().hex[:6]
+    # the principal manager turned notifications off: it is mailed all the same
+    await user(engine, f"chef-{tag}", ministry, role="GESTIONNAIRE_PRINCIPAL", notifications=False)
+    await user(engine, f"compta-{tag}", ministry, notifications=True)
+    await user(engine, f"muet-{tag}", ministry, notifications=False)
+    await user(engine, f"daf-{tag}", ministry, service_code="DAF")
+    await user(engine, f"drh-{tag}", ministry, service_code="DRH")
+    await user(engine, f"sam-{tag}", supplier, role="GESTIONNAIRE_PRINCIPAL")
+
+    event = deadline_exceeded()
+    event["data"]["moa"] = {"structure_id": ministry, "name": "Ministère", "service_code": "DAF"}
+    event["data"]["supplier"] = {"structure_id": supplier, "name": "BTP SA"}
+    await bus.publish(event["type"], event)
+    decisions = await notifications.wait_decisions(event["id"], 4)
+    assert sorted((d["recipient_role"], d["recipient_email"], d["status"]) for d in decisions) == [
+        ("MOA", f"chef-{tag}@example.fr", "SENT"),
+        ("MOA", f"compta-{tag}@example.fr", "SENT"),
+        ("MOA", f"daf-{tag}@example.fr", "SENT"),
+        ("SUPPLIER", f"sam-{tag}@example.fr", "SENT"),
+    ]
+    assert {d["recipient_structure_id"] for d in decisions if d["recipient_role"] == "MOA"} == {ministry}
+    mails = [m for m in notifications.smtp.messages if m.message["X-Chorus-Event-Id"] == event["id"]]
+    assert len(mails) == 4 and len({m.message["Message-ID"] for m in mails}) == 4
+    assert mails[-1].recipients == [f"sam-{tag}@example.fr"]  # the MOA's mails first
+    assert notifications.smtp.to(f"muet-{tag}@example.fr") == []
+    assert notifications.smtp.to(f"drh-{tag}@example.fr") == []
+
+
+async def test_an_event_for_a_structure_the_directory_does_not_know_yet_waits_for_it(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    """The snapshot may come after the event: it is mailed once the directory knows the structure;
+    and one never known is recorded with the reason once the wait is over (3 s here)."""
+    late, never = delegation_routed(), delegation_routed()
+    await bus.publish(late["type"], late)
+    await bus.publish(never["type"], never)
+    await asyncio.sleep(1.0)
+    assert await notifications.decisions(event_id=late["id"]) == []
+    await notifications.know(late)
+    [sent] = await notifications.wait_decisions(late["id"], 1)
+    assert (sent["status"], sent["recipient_email"]) == ("SENT", late["data"]["delegate"]["email"])
+
+    [unknown] = await notifications.wait_decisions(never["id"], 1)
+    delegate = never["data"]["delegate"]["structure_id"]
+    assert (unknown["status"], unknown["recipient_email"], unknown["recipient_structure_id"]) == (
+        "SUPPRESSED",
+        None,
+        delegate,
+    )
+    assert str(unknown["reason"]).startswith(f"structure {delegate} unknown to the directory after waiting")
+    assert notifications.smtp.to(never["data"]["delegate"]["email"]) == []
+
+
+async def test_a_structure_nobody_can_be_mailed_for_is_recorded_with_the_reason(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    event = delegation_routed()
+    structure = event["data"]["delegate"]["structure_id"]
+    await into_replica(notifications.app.state.runtime.engine, structure_snapshot(structure, kind="PRIVEE"))
+    await bus.publish(event["type"], event)
+    [decision] = await notifications.wait_decisions(event["id"], 1)
+    assert (decision["status"], decision["recipient_email"]) == ("SUPPRESSED", None)
+    assert "no user with notifications on, and no principal manager" in str(decision["reason"])
+
+
+async def test_a_suppressed_mail_does_not_wait_for_the_directory(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    event = engagement_validated()  # its flag is off, and the directory knows neither party
+    await bus.publish(event["type"], event)
+    [decision] = await notifications.wait_decisions(event["id"], 1)
+    assert (decision["status"], decision["recipient_email"]) == ("SUPPRESSED", None)
+    assert decision["reason"] == "flag notify-engagement-validated is off"
+    wait = notifications.app.state.runtime.settings.directory_wait_seconds
+    decided_at = datetime.fromisoformat(str(decision["decided_at"]))
+    assert decided_at < datetime.fromisoformat(event["time"]) + timedelta(seconds=wait)

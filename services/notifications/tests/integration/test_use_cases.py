@@ -24,6 +24,7 @@ async def test_notifying_an_event_mails_the_delegate_once_and_records_the_decisi
     mailer = SmtpMailer(runtime.settings)
     notifier = use_cases.Notifier(runtime.settings, notifications.app.state.flags, mailer)
     document = delegation_routed()
+    await notifications.know(document)
     envelope, data = parse_event(json.dumps(document).encode())
     event = ReceivedEvent(envelope, data, delivery_count=0)
     try:

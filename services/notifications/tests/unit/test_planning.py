@@ -4,12 +4,21 @@ from decimal import Decimal
 import pytest
 
 from chorus_common.events import DeadlineExceeded, DelegationRouted, EngagementValidated
-from notifications.domain import Flag, follow_link_refusal, message_id, plan_notifications
+from notifications.domain import (
+    Attachment,
+    Flag,
+    Recipient,
+    follow_link_refusal,
+    message_id,
+    plan_notifications,
+    recipients,
+)
 from notifications.mail import MailRenderer, montant
 
 PORTAL = "https://support.example"
 
 PARTY = {"structure_id": "S", "name": "Nom", "email": "x@example.fr"}
+SOMEONE = Recipient("u1", "someone@example.fr", "Someone")
 
 
 def deadline_event() -> DeadlineExceeded:
@@ -32,9 +41,10 @@ def deadline_event() -> DeadlineExceeded:
 def test_deadline_exceeded_mails_the_moa_first_then_the_supplier():
     plan = plan_notifications("deadline-exceeded", "/services/invoicing-works", deadline_event(), PORTAL)
     assert plan.flag is Flag.DEADLINE_EXCEEDED
-    assert [(m.role, m.to_email) for m in plan.mails] == [
-        ("MOA", "moa@ville.fr"),
-        ("SUPPLIER", "fournisseur@btp.fr"),
+    # to the users of each structure of the directory, not to the addresses the event gives
+    assert [(m.role, m.party and m.party.structure_id, m.email) for m in plan.mails] == [
+        ("MOA", "MOA", None),
+        ("SUPPLIER", "SUP", None),
     ]
     assert plan.flag_attributes["structure_id"] == "MOA"
 
@@ -42,11 +52,11 @@ def test_deadline_exceeded_mails_the_moa_first_then_the_supplier():
 def test_the_french_mails_name_the_deadline_the_parties_and_the_ccag_article():
     plan = plan_notifications("deadline-exceeded", "/s", deadline_event(), PORTAL)
     renderer = MailRenderer()
-    subject, body = renderer.render(plan.mails[0])
+    subject, body = renderer.render(plan.mails[0].to(SOMEONE))
     assert "PDM-42" in subject and "délai" in subject
     assert "article 12.2.2" in body and "09/11/2026" in body and "3 jours" in body
     assert "prendre la main" in body
-    _, supplier_body = renderer.render(plan.mails[1])
+    _, supplier_body = renderer.render(plan.mails[1].to(SOMEONE))
     assert "un courriel a été adressé ce jour à la maîtrise d'ouvrage Ville de Lyon" in supplier_body
 
 
@@ -66,7 +76,7 @@ def test_engagement_validated_carries_the_issuer_kind_for_flag_targeting():
     assert plan.flag is Flag.ENGAGEMENT_VALIDATED
     assert plan.flag_attributes["structure_id"] == "MIN-ARMEES"
     assert plan.flag_attributes["structure_kind"] == "ETAT"
-    _, body = MailRenderer().render(plan.mails[0])
+    _, body = MailRenderer().render(plan.mails[0].to(SOMEONE))
     assert "3\u202f086,42 EUR" in body and "3\u202f703,70 EUR" in body
 
 
@@ -87,16 +97,17 @@ def test_delegation_routed_mails_the_delegate_with_its_right():
         }
     )
     plan = plan_notifications("delegation-routed", "/s", event, PORTAL)
-    assert [m.to_email for m in plan.mails] == ["delegue@ght.fr"]
-    _, body = MailRenderer().render(plan.mails[0])
+    assert [(m.role, m.party and m.party.structure_id) for m in plan.mails] == [("DELEGATE", "S")]
+    _, body = MailRenderer().render(plan.mails[0].to(SOMEONE))
     assert "droit de traitement" in body and "ne sera pas transmise" in body
     assert "Hôpital (service PHARMACIE) vous a désigné valideur délégué" in body
 
 
-def test_message_id_is_stable_per_event_and_role():
-    first = message_id("evt-1", "MOA", "example.org")
-    assert first == message_id("evt-1", "MOA", "example.org")
-    assert first != message_id("evt-1", "SUPPLIER", "example.org")
+def test_message_id_is_stable_per_event_role_and_recipient():
+    first = message_id("evt-1", "MOA", "a@example.fr", "example.org")
+    assert first == message_id("evt-1", "MOA", "a@example.fr", "example.org")
+    assert first != message_id("evt-1", "SUPPLIER", "a@example.fr", "example.org")
+    assert first != message_id("evt-1", "MOA", "b@example.fr", "example.org")
     assert first.startswith("<") and first.endswith("@example.org>")
 
 
@@ -121,8 +132,8 @@ def test_a_signed_out_requester_gets_the_reference_and_the_follow_link():
     )
     plan = plan_notifications("ticket-submitted", "/services/support-portal", event, PORTAL)
     assert plan.flag is Flag.TICKET_UPDATES and plan.refused is None
-    assert [m.to_email for m in plan.mails] == ["jean@example.fr"]
-    subject, body = MailRenderer().render(plan.mails[0])
+    assert [(m.party, m.email) for m in plan.mails] == [(None, "jean@example.fr")]
+    subject, body = MailRenderer().render(plan.mails[0].to_address())
     assert "SOL-2026-000042" in subject
     assert "https://support.example/suivi/secret-token" in body
 
@@ -158,3 +169,35 @@ def test_a_ticket_mail_whose_follow_link_leads_elsewhere_is_refused(link: str):
 def test_a_ticket_mail_without_a_follow_link_is_not_refused():
     assert follow_link_refusal(None, PORTAL) is None
     assert follow_link_refusal("https://support.example/suivi/abc", PORTAL + "/") is None
+
+
+def attachment(sub: str, service: str | None, role: str = "UTILISATEUR", on: bool = True) -> Attachment:
+    return Attachment(sub, f"{sub}@example.fr", sub.title(), service, role, on)
+
+
+USERS = [
+    attachment("chef", None, "GESTIONNAIRE_PRINCIPAL", on=False),
+    attachment("compta", None),
+    attachment("muet", None, on=False),
+    attachment("daf", "DAF"),
+    attachment("drh", "DRH"),
+    attachment("daf", "DRH"),  # the same user attached to two services: mailed once
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "mailed"),
+    [
+        ("DAF", ["chef", "compta", "daf"]),
+        (None, ["chef", "compta", "daf", "drh"]),
+        ("SG", ["chef", "compta"]),
+    ],
+)
+def test_recipients_are_the_principal_manager_and_the_users_with_notifications_on(
+    service: str | None, mailed: list[str]
+):
+    assert [r.sub for r in recipients(USERS, service)] == mailed
+
+
+def test_a_structure_without_principal_manager_nor_opted_in_user_has_no_recipient():
+    assert recipients([attachment("muet", None, on=False), attachment("x", "DRH")], "DAF") == []

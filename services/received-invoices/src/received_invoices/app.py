@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chorus_common.clock import Clock, SystemClock
+from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
 from received_invoices import api
-from received_invoices.db import inbox, outbox
+from received_invoices.db import inbox, outbox, replica
 from received_invoices.events import register_events
 from received_invoices.settings import ReceivedInvoicesSettings
 
@@ -18,10 +19,12 @@ def build_app(settings: ReceivedInvoicesSettings | None = None, clock: Clock | N
     settings = settings or ReceivedInvoicesSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
+    rights_from_replica(runtime, replica)
     return create_app(
         runtime,
         title="Chorus received-invoices",
         version=VERSION,
-        description="Received invoices, the directory, and delegation of validation with A1 routing.",
+        description="Received invoices and delegation of validation with A1 routing, decided against the "
+        "directory's structures.",
         routers=api.ROUTERS,
     )

@@ -16,32 +16,13 @@ replica = replica_tables(metadata)
 MONEY = sa.Numeric(18, 2)
 TIMESTAMP = sa.DateTime(timezone=True)
 
-structures = sa.Table(
-    "structures",
-    metadata,
-    sa.Column("id", sa.String(100), primary_key=True),  # the identifier, e.g. a SIRET
-    sa.Column("identifier_type", sa.String(20), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("created_at", TIMESTAMP, nullable=False),
-)
-
-structure_services = sa.Table(
-    "structure_services",
-    metadata,
-    sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.id"), primary_key=True),
-    sa.Column("code", sa.String(100), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-)
-
 delegations = sa.Table(
     "delegations",
     metadata,
     sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("delegator_structure_id", sa.String(100), sa.ForeignKey("structures.id"), nullable=False),
-    sa.Column("delegate_structure_id", sa.String(100), sa.ForeignKey("structures.id"), nullable=False),
+    # Structures of the directory (this service's read model checks them when a delegation is made).
+    sa.Column("delegator_structure_id", sa.String(100), nullable=False),
+    sa.Column("delegate_structure_id", sa.String(100), nullable=False),
     sa.Column("right", sa.String(20), nullable=False),
     sa.Column("scope", sa.String(20), nullable=False),
     sa.Column("service_codes", sa.ARRAY(sa.String(100)), nullable=False),

@@ -1,4 +1,4 @@
-"""Received invoices: the directory's identifiers, delegation coverage, routing and the rights matrix.
+"""Received invoices: delegation coverage, routing and the rights matrix.
 
 No I/O here: these are the rules of "Gérer délégation des factures reçues" (release note §2).
 """
@@ -12,34 +12,7 @@ from enum import StrEnum
 
 from chorus_common.actions import ActionRefused, Refusal
 
-
-class StructureKind(StrEnum):
-    PUBLIC = "PUBLIC"
-    PRIVATE = "PRIVATE"
-
-
-class IdentifierType(StrEnum):
-    SIRET = "SIRET"
-    UE_HORS_FRANCE = "UE_HORS_FRANCE"
-    HORS_UE = "HORS_UE"
-    RIDET = "RIDET"
-    TAHITI = "TAHITI"
-    AUTRE = "AUTRE"
-
-
-def is_valid_siret(value: str) -> bool:
-    """14 digits whose Luhn checksum is right."""
-    if len(value) != 14 or not value.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(value)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+PUBLIC = "PUBLIQUE"  # the directory's kind of a public structure (`structurePriveePublique`)
 
 
 class Right(StrEnum):
@@ -92,7 +65,7 @@ def check_not_self(delegator_id: str, delegate_id: str) -> None:
 
 
 def check_delegation(
-    delegator_kind: StructureKind,
+    delegator_kind: str,
     delegate_id: str,
     delegate_known: bool,
     unknown_services: set[str],
@@ -101,10 +74,12 @@ def check_delegation(
     active: Iterable[tuple[str, Coverage]],
 ) -> None:
     """Why a new delegation may not be made, if it may not: only a public structure delegates, to a
-    structure of the directory, over its own active services, and never twice over the same day."""
-    if delegator_kind is not StructureKind.PUBLIC:
+    structure of the directory (PUBLIQUE there), to a structure of the directory, over its own active
+    services, and never twice over the same day."""
+    if delegator_kind != PUBLIC:
         raise _delegation_refused(
-            "Only a public structure delegates its received invoices", "private-delegator"
+            "Only a public structure (PUBLIQUE in the directory) delegates its received invoices",
+            "private-delegator",
         )
     if not delegate_known:
         raise _delegation_refused(f"No structure {delegate_id!r} in the directory", "unknown-delegate")

@@ -27,17 +27,18 @@ from received_invoices.repository import Addressee
 def delegation_routed(
     invoice_id: uuid.UUID,
     data: InvoiceSubmitted,
+    supplier: Party,
     recipient: Party,
     addressee: Addressee,
     source: str,
     routed_at: datetime,
 ) -> CloudEvent:
-    assert addressee.delegate_id and addressee.delegate_name and addressee.delegate_email
+    assert addressee.delegate_id and addressee.delegate_name
     routed = DelegationRouted(
         invoice_id=str(invoice_id),
         number=data.number,
         billing_frame="A1",
-        supplier=data.supplier,
+        supplier=supplier,
         recipient=recipient,
         delegate=Party(
             structure_id=addressee.delegate_id, name=addressee.delegate_name, email=addressee.delegate_email

@@ -1,4 +1,5 @@
-"""Every SQL statement of received-invoices: the directory, delegations, invoices and their history."""
+"""Every SQL statement of received-invoices: its read model of the directory, delegations, invoices
+and their history."""
 
 from __future__ import annotations
 
@@ -14,72 +15,39 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import DirectReads, fetch_page
 from chorus_common.history import HistoryEntry
-from received_invoices.db import delegations, invoice_history, invoices, structure_services, structures
+from received_invoices.db import delegations, invoice_history, invoices, replica
 from received_invoices.domain import Coverage, DelegationStatus, InvoiceStatus, Scope
 
-# --- The directory ---------------------------------------------------------------------------
+# --- The directory, as this service's read model has it --------------------------------------
+
+directory_structures, directory_services = replica.structures, replica.services
 
 
-async def insert_structure_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Register a structure unless its identifier is taken; True if registered."""
-    inserted = await conn.execute(
-        insert(structures).values(**values).on_conflict_do_nothing().returning(structures.c.id)
+async def directory_structure(
+    conn: AsyncConnection, structure_id: str, lock: bool = False
+) -> RowMapping | None:
+    """An active structure of the directory; locked, it serialises what is decided about it."""
+    query = sa.select(directory_structures).where(
+        directory_structures.c.structure_id == structure_id, directory_structures.c.active
     )
-    return inserted.first() is not None
-
-
-async def insert_service_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Add a service to a structure unless its code is taken; True if added."""
-    inserted = await conn.execute(
-        insert(structure_services)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(structure_services.c.code)
-    )
-    return inserted.first() is not None
-
-
-async def update_service(
-    conn: AsyncConnection, structure_id: str, code: str, changes: dict[str, Any]
-) -> None:
-    await conn.execute(
-        structure_services.update()
-        .where(structure_services.c.structure_id == structure_id, structure_services.c.code == code)
-        .values(**changes)
-    )
-
-
-async def list_services(
-    conn: AsyncConnection, structure_id: str, offset: int, limit: int
-) -> tuple[list[RowMapping], int]:
-    return await fetch_page(
-        conn,
-        structure_services,
-        [structure_services.c.structure_id == structure_id],
-        [structure_services.c.code],
-        offset,
-        limit,
-    )
-
-
-async def get_structure(conn: AsyncConnection, structure_id: str, lock: bool = False) -> RowMapping | None:
-    query = sa.select(structures).where(structures.c.id == structure_id)
     if lock:
         query = query.with_for_update()
     return (await conn.execute(query)).mappings().first()
 
 
-async def get_service(conn: AsyncConnection, structure_id: str, code: str) -> RowMapping | None:
-    query = sa.select(structure_services).where(
-        structure_services.c.structure_id == structure_id, structure_services.c.code == code
+def _service_open(day: Any) -> sa.ColumnElement[bool]:
+    """A service of the directory that is active and valid on `day`."""
+    return sa.and_(
+        directory_services.c.active,
+        sa.or_(directory_services.c.valid_from.is_(None), directory_services.c.valid_from <= day),
+        sa.or_(directory_services.c.valid_to.is_(None), directory_services.c.valid_to >= day),
     )
-    return (await conn.execute(query)).mappings().first()
 
 
-async def active_service_codes(conn: AsyncConnection, structure_id: str) -> set[str]:
+async def active_service_codes(conn: AsyncConnection, structure_id: str, day: date) -> set[str]:
     rows = await conn.execute(
-        sa.select(structure_services.c.code).where(
-            structure_services.c.structure_id == structure_id, structure_services.c.active.is_(True)
+        sa.select(directory_services.c.code).where(
+            directory_services.c.structure_id == structure_id, _service_open(day)
         )
     )
     return set(rows.scalars())
@@ -140,17 +108,19 @@ async def active_coverages(conn: AsyncConnection, delegator_id: str) -> list[tup
 
 
 def _addressee_query() -> sa.Select[Any]:
-    """Everything routing needs in one query: the recipient, its service, the delegation covering
-    it on the day (at most one exists) and the delegate. Built once: constructing a statement of
-    this size costs more than running it."""
+    """Everything routing needs in one query, from the read model of the directory: the recipient,
+    its service, the delegation covering it on the day (at most one exists), the delegate, and the
+    supplier. Built once: constructing a statement of this size costs more than running it."""
+    recipient = directory_structures
     service_code = sa.bindparam("service_code", type_=sa.String)
     day = sa.bindparam("day", type_=sa.Date)
-    delegate = structures.alias("delegate")
+    delegate = directory_structures.alias("delegate")
+    supplier = directory_structures.alias("supplier")
     covering = (
         sa.select(delegations.c.id, delegations.c.right, delegations.c.delegate_structure_id)
         .where(
             sa.bindparam("routed", type_=sa.Boolean),
-            delegations.c.delegator_structure_id == structures.c.id,
+            delegations.c.delegator_structure_id == recipient.c.structure_id,
             delegations.c.status == DelegationStatus.ACTIVE,
             delegations.c.start_date <= day,
             sa.or_(delegations.c.end_date.is_(None), delegations.c.end_date >= day),
@@ -163,27 +133,35 @@ def _addressee_query() -> sa.Select[Any]:
     )
     return (
         sa.select(
-            structures.c.name,
-            structures.c.email,
-            structures.c.kind,
-            structure_services.c.active.label("service_active"),
+            recipient.c.name,
+            recipient.c.email,
+            recipient.c.kind,
+            _service_open(day).label("service_active"),
             covering.c.id.label("delegation_id"),
             covering.c.right.label("delegation_right"),
-            delegate.c.id.label("delegate_id"),
+            delegate.c.structure_id.label("delegate_id"),
             delegate.c.name.label("delegate_name"),
             delegate.c.email.label("delegate_email"),
+            supplier.c.name.label("supplier_name"),
+            supplier.c.email.label("supplier_email"),
         )
-        .select_from(structures)
+        .select_from(recipient)
         .outerjoin(
-            structure_services,
+            directory_services,
             sa.and_(
-                structure_services.c.structure_id == structures.c.id,
-                structure_services.c.code == service_code,
+                directory_services.c.structure_id == recipient.c.structure_id,
+                directory_services.c.code == service_code,
             ),
         )
         .outerjoin(covering, sa.true())
-        .outerjoin(delegate, delegate.c.id == covering.c.delegate_structure_id)
-        .where(structures.c.id == sa.bindparam("recipient_id", type_=sa.String))
+        .outerjoin(delegate, delegate.c.structure_id == covering.c.delegate_structure_id)
+        .outerjoin(
+            supplier,
+            sa.and_(
+                supplier.c.structure_id == sa.bindparam("supplier_id", type_=sa.String), supplier.c.active
+            ),
+        )
+        .where(recipient.c.structure_id == sa.bindparam("recipient_id", type_=sa.String), recipient.c.active)
     )
 
 
@@ -192,10 +170,11 @@ ADDRESSEE = _addressee_query()
 
 @dataclass(frozen=True)
 class Addressee:
-    """A recipient as the directory knows it, with the delegation covering it, if any."""
+    """A recipient as the directory knows it, with the delegation covering it, if any, and the
+    supplier as the directory knows it."""
 
     name: str
-    email: str
+    email: str | None
     kind: str
     service_active: bool | None  # None: no such service
     delegation_id: uuid.UUID | None
@@ -203,12 +182,25 @@ class Addressee:
     delegate_id: str | None
     delegate_name: str | None
     delegate_email: str | None
+    supplier_name: str | None  # None: the supplier is not an active structure of the directory
+    supplier_email: str | None
 
 
 async def find_addressee(
-    conn: AsyncConnection, recipient_id: str, service_code: str | None, day: date, routed: bool
+    conn: AsyncConnection,
+    recipient_id: str,
+    service_code: str | None,
+    day: date,
+    routed: bool,
+    supplier_id: str,
 ) -> Addressee | None:
-    params = {"recipient_id": recipient_id, "service_code": service_code, "day": day, "routed": routed}
+    params = {
+        "recipient_id": recipient_id,
+        "service_code": service_code,
+        "day": day,
+        "routed": routed,
+        "supplier_id": supplier_id,
+    }
     row = (await conn.execute(ADDRESSEE, params)).mappings().first()
     return Addressee(**row) if row is not None else None
 

@@ -1,4 +1,5 @@
-"""What received-invoices does: its directory, delegations of validation, and received invoices.
+"""What received-invoices does: delegations of validation, and received invoices, decided against its
+read model of the directory.
 
 Each use case takes a unit of work and plain values, decides with the domain, and stores through the
 repository. Who may see or act on a structure, a delegation or an invoice is decided here.
@@ -16,100 +17,25 @@ from chorus_common.clock import paris_day
 from chorus_common.db import Row
 from chorus_common.events import InvoiceSubmitted, Party
 from chorus_common.history import HistoryEntry
-from chorus_common.problems import Problem, not_found
+from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from received_invoices import events, repository
 from received_invoices.domain import (
+    PUBLIC,
     ROUTED_FRAME,
     Action,
     Arrival,
     Capacity,
     Coverage,
     DelegationStatus,
-    IdentifierType,
     InvoiceStatus,
     Right,
     Scope,
-    StructureKind,
     check_delegation,
     check_not_self,
     check_revocation,
     decide,
 )
-
-OPERATOR_ROLE = "admin"
-
-# --- The directory ---------------------------------------------------------------------------
-
-
-def _member_or_operator(principal: Principal, structure_id: str) -> bool:
-    return principal.acts_for(structure_id) or principal.has_role(OPERATOR_ROLE)
-
-
-async def structure(uow: UnitOfWork, structure_id: str) -> Row:
-    """A structure the caller acts for (404 for anyone else, existing or not)."""
-    async with uow.reading() as conn:
-        row = await repository.get_structure(conn, structure_id)
-    if row is None or not _member_or_operator(uow.caller, structure_id):
-        raise not_found("Structure")
-    return row
-
-
-@dataclass(frozen=True)
-class NewStructure:
-    identifier: str
-    identifier_type: IdentifierType
-    name: str
-    kind: StructureKind
-    email: str
-
-
-async def register_structure(uow: UnitOfWork, new: NewStructure) -> dict[str, Any]:
-    if not _member_or_operator(uow.caller, new.identifier):
-        raise Problem(403, "not-your-structure", "Forbidden", "You may register only a structure you act for")
-    values = {
-        "id": new.identifier,
-        "identifier_type": new.identifier_type,
-        "name": new.name,
-        "kind": new.kind,
-        "email": new.email,
-        "created_at": uow.now(),
-    }
-    async with uow:
-        registered = await repository.insert_structure_once(uow.conn, values)
-    if not registered:
-        raise Problem(409, "structure-exists", "Structure already registered", new.identifier)
-    return values
-
-
-async def add_service(
-    uow: UnitOfWork, structure_id: str, code: str, name: str, active: bool
-) -> dict[str, Any]:
-    values = {"structure_id": structure_id, "code": code, "name": name, "active": active}
-    async with uow:
-        await structure(uow, structure_id)
-        added = await repository.insert_service_once(uow.conn, values)
-    if not added:
-        raise Problem(409, "service-exists", "Service already exists", code)
-    return values
-
-
-async def services(uow: UnitOfWork, structure_id: str, offset: int, limit: int) -> tuple[list[Row], int]:
-    async with uow:  # one connection for the check and the page
-        await structure(uow, structure_id)
-        return await repository.list_services(uow.conn, structure_id, offset, limit)
-
-
-async def update_service(uow: UnitOfWork, structure_id: str, code: str, changes: dict[str, Any]) -> Row:
-    async with uow:
-        await structure(uow, structure_id)
-        if changes:
-            await repository.update_service(uow.conn, structure_id, code, changes)
-        row = await repository.get_service(uow.conn, structure_id, code)
-        if row is None:
-            raise not_found("Service")
-    return row
-
 
 # --- Delegations -----------------------------------------------------------------------------
 
@@ -134,16 +60,24 @@ async def create_delegation(uow: UnitOfWork, new: NewDelegation) -> dict[str, An
     check_not_self(new.delegator_structure_id, new.delegate_structure_id)
     async with uow:
         conn = uow.conn
-        # Locking the delegator serialises its delegations, so the overlap check below holds.
-        delegator = await repository.get_structure(conn, new.delegator_structure_id, lock=True)
+        # Locking the delegator (in the read model) serialises its delegations, so the overlap check
+        # below holds.
+        delegator = await repository.directory_structure(conn, new.delegator_structure_id, lock=True)
         if delegator is None:
-            raise not_found("Structure")
+            raise field_problem(
+                "delegator_structure_id",
+                "unknown-structure",
+                "Unknown structure",
+                f"no active structure {new.delegator_structure_id!r} in the directory",
+            )
         coverage = Coverage(new.scope, frozenset(new.service_codes), new.start_date, new.end_date)
+        today = paris_day(uow.now())
         check_delegation(
-            StructureKind(delegator["kind"]),
+            delegator["kind"],
             new.delegate_structure_id,
-            await repository.get_structure(conn, new.delegate_structure_id) is not None,
-            set(new.service_codes) - await repository.active_service_codes(conn, new.delegator_structure_id),
+            await repository.directory_structure(conn, new.delegate_structure_id) is not None,
+            set(new.service_codes)
+            - await repository.active_service_codes(conn, new.delegator_structure_id, today),
             new.delegator_structure_id,
             coverage,
             await repository.active_coverages(conn, new.delegator_structure_id),
@@ -220,11 +154,23 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
     service_code = data.recipient.service_code
     now = uow.now()
     routed = data.billing_frame == ROUTED_FRAME
-    addressee = await repository.find_addressee(conn, recipient_id, service_code, paris_day(now), routed)
-    if addressee is None or addressee.kind != StructureKind.PUBLIC:
+    supplier_id = data.supplier.structure_id
+    addressee = await repository.find_addressee(
+        conn, recipient_id, service_code, paris_day(now), routed, supplier_id
+    )
+    if addressee is None or addressee.kind != PUBLIC:
         raise InvoiceRefused(f"recipient {recipient_id!r} is not a public structure of the directory")
     if service_code is not None and not addressee.service_active:
         raise InvoiceRefused(f"service {service_code!r} of {recipient_id!r} does not exist or is inactive")
+    if addressee.supplier_name is None:
+        raise InvoiceRefused(f"supplier {supplier_id!r} is not a structure of the directory")
+    # The parties are the directory's: the names and addresses an invoice gives are not kept.
+    supplier = Party(
+        structure_id=supplier_id,
+        name=addressee.supplier_name,
+        email=addressee.supplier_email,
+        service_code=data.supplier.service_code,
+    )
 
     delegated = addressee.delegation_id is not None
     status = InvoiceStatus.A_VALIDER_1 if delegated else InvoiceStatus.MISE_A_DISPOSITION
@@ -241,7 +187,7 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
         "supplier_structure_id": data.supplier.structure_id,
         "recipient_structure_id": recipient_id,
         "recipient_service_code": service_code,
-        "supplier": data.supplier.model_dump(mode="json"),
+        "supplier": supplier.model_dump(mode="json"),
         "recipient": recipient.model_dump(mode="json"),
         "amount_ht": data.amount_ht,
         "vat_amount": data.vat_amount,
@@ -273,7 +219,10 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
     )
     await repository.add_history(conn, invoice_id, entry)
     if delegated:
-        await uow.publish(events.delegation_routed(invoice_id, data, recipient, addressee, uow.source, now))
+        routed_event = events.delegation_routed(
+            invoice_id, data, supplier, recipient, addressee, uow.source, now
+        )
+        await uow.publish(routed_event)
     return Received(invoice_id, created=True)
 
 

@@ -1,33 +1,32 @@
-"""Builders of directory entries for the tests."""
+"""Structures of the directory for the tests, put straight into the service's read model, each with
+a user attached to it."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from chorus_testing.auth import bearer
-from received_invoices.domain import is_valid_siret
+from chorus_common.events import ServiceSnapshot
+from chorus_testing.directory import into_replica, known_structure, user
 
+from .conftest import RunningReceivedInvoices
 
-def new_siret() -> str:
-    """A random SIRET with a valid Luhn key (one of the ten last digits always fits)."""
-    body = "".join(random.choices("0123456789", k=13))
-    return next(body + key for key in "0123456789" if is_valid_siret(body + key))
+KINDS = {"PUBLIC": "PUBLIQUE", "PRIVATE": "PRIVEE"}
 
 
 @dataclass
 class Structure:
     id: str
     kind: str
-    name: str
+    user: dict[str, str]
 
     @property
-    def user(self) -> dict[str, str]:
-        return bearer(f"user-of-{self.id}", self.id)
+    def name(self) -> str:
+        return f"Structure {self.id}"
 
     @property
     def email(self) -> str:
@@ -37,24 +36,32 @@ class Structure:
         return {"structure_id": self.id, "name": self.name, "email": self.email, "service_code": service_code}
 
 
+def unknown(structure_id: str) -> Structure:
+    """A structure the directory does not know."""
+    return Structure(structure_id, "PUBLIC", {})
+
+
 async def register(
-    client: httpx.AsyncClient, kind: str = "PUBLIC", services: tuple[str, ...] = ()
+    service: RunningReceivedInvoices, kind: str = "PUBLIC", services: tuple[str, ...] = ()
 ) -> Structure:
-    structure = Structure(new_siret(), kind, f"Structure {uuid.uuid4().hex[:6]}")
-    response = await client.post(
-        "/structures",
-        json={"identifier": structure.id, "name": structure.name, "kind": kind, "email": structure.email},
-        headers=structure.user,
+    """A new structure of the directory (public unless told), with these services and a user."""
+    engine = service.runtime.engine
+    structure_id = await known_structure(engine, kind=KINDS[kind], services=services)
+    return Structure(structure_id, kind, await user(engine, f"user-of-{structure_id}", structure_id))
+
+
+async def deactivate(service: RunningReceivedInvoices, structure: Structure, code: str) -> None:
+    """The directory's snapshot of the service, now inactive."""
+    snapshot = ServiceSnapshot(
+        structure_id=structure.id,
+        code=code,
+        name=f"Service {code}",
+        active=False,
+        engagement_required=False,
+        version=2,
+        updated_at=datetime.now(UTC),
     )
-    assert response.status_code == 201, response.text
-    for code in services:
-        added = await client.post(
-            f"/structures/{structure.id}/services",
-            json={"code": code, "name": f"Service {code}"},
-            headers=structure.user,
-        )
-        assert added.status_code == 201, added.text
-    return structure
+    await into_replica(service.runtime.engine, snapshot)
 
 
 async def delegate(

@@ -1,4 +1,5 @@
-"""Directory, delegations, routing and processing, with a real PostgreSQL and RabbitMQ."""
+"""Delegations, routing and processing against the read model of the directory, with a real
+PostgreSQL and RabbitMQ."""
 
 import json
 import uuid
@@ -12,7 +13,7 @@ from chorus_testing.auth import bearer
 from chorus_testing.fixtures import BusProbe, eventually, take
 
 from .conftest import RunningReceivedInvoices
-from .directory import Structure, delegate, invoice_data, new_siret, register
+from .directory import Structure, deactivate, delegate, invoice_data, register, unknown
 
 
 async def deposit(client: httpx.AsyncClient, supplier: Structure, body: dict[str, Any]) -> httpx.Response:
@@ -25,66 +26,14 @@ async def listed(client: httpx.AsyncClient, who: Structure, name: str) -> list[s
     return [item["id"] for item in response.json()["items"]]
 
 
-# --- Directory -------------------------------------------------------------------------------
-
-
-async def test_structures_are_registered_with_a_valid_siret_by_their_own_users(
-    service: RunningReceivedInvoices,
-):
-    client = service.client
-    siret = new_siret()
-    body = {"identifier": siret, "name": "Mairie", "kind": "PUBLIC", "email": "mairie@example.fr"}
-    assert (await client.post("/structures", json=body, headers=bearer("x", "OTHER"))).status_code == 403
-    bad = await client.post(
-        "/structures",
-        json={**body, "identifier": siret[:-1] + str((int(siret[-1]) + 1) % 10)},
-        headers=bearer("x", siret[:-1] + str((int(siret[-1]) + 1) % 10)),
-    )
-    assert bad.status_code == 422 and "Luhn" in bad.text
-    assert (await client.post("/structures", json=body, headers=bearer("x", siret))).status_code == 201
-    assert (await client.post("/structures", json=body, headers=bearer("x", siret))).status_code == 409
-    foreign = {
-        "identifier": "DE123456789",
-        "identifier_type": "UE_HORS_FRANCE",
-        "name": "GmbH",
-        "kind": "PRIVATE",
-        "email": "a@b.de",
-    }
-    assert (
-        await client.post("/structures", json=foreign, headers=bearer("x", "DE123456789"))
-    ).status_code == 201
-
-
-async def test_services_are_managed_and_seen_by_their_structure_only(service: RunningReceivedInvoices):
-    client = service.client
-    ministry = await register(client, services=("DAF", "DRH"))
-    stranger = await register(client)
-    page = await client.get(f"/structures/{ministry.id}/services", headers=ministry.user)
-    assert [s["code"] for s in page.json()["items"]] == ["DAF", "DRH"]
-    off = await client.patch(
-        f"/structures/{ministry.id}/services/DRH", json={"active": False}, headers=ministry.user
-    )
-    assert off.json()["active"] is False
-    for method, path, body in [
-        ("GET", f"/structures/{ministry.id}", None),
-        ("GET", f"/structures/{ministry.id}/services", None),
-        ("POST", f"/structures/{ministry.id}/services", {"code": "X", "name": "X"}),
-        ("PATCH", f"/structures/{ministry.id}/services/DAF", {"active": False}),
-    ]:
-        response = await client.request(method, path, json=body, headers=stranger.user)
-        assert response.status_code == 404, (method, path)
-    still = await client.get(f"/structures/{ministry.id}/services", headers=ministry.user)
-    assert [(s["code"], s["active"]) for s in still.json()["items"]] == [("DAF", True), ("DRH", False)]
-
-
 # --- Delegations -----------------------------------------------------------------------------
 
 
 async def test_delegation_rules(service: RunningReceivedInvoices):
     client = service.client
-    ministry = await register(client, services=("S1", "S2", "S3"))
-    company = await register(client, kind="PRIVATE")
-    other = await register(client, services=("Z1",))
+    ministry = await register(service, services=("S1", "S2", "S3"))
+    company = await register(service, kind="PRIVATE")
+    other = await register(service, services=("Z1",))
     created = await delegate(client, ministry, company, "VALIDATION", ["S1", "S2"])
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "ACTIVE"
@@ -152,9 +101,9 @@ async def test_an_a1_invoice_for_a_delegated_service_goes_to_the_delegate(
 ):
     tap = await bus.tap("delegation-routed")
     client = service.client
-    ministry = await register(client, services=("S1", "S2"))
-    company = await register(client, kind="PRIVATE")
-    supplier = await register(client, kind="PRIVATE")
+    ministry = await register(service, services=("S1", "S2"))
+    company = await register(service, kind="PRIVATE")
+    supplier = await register(service, kind="PRIVATE")
     delegation = (await delegate(client, ministry, company, "VALIDATION", ["S1"])).json()
 
     routed = await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))
@@ -191,8 +140,8 @@ async def test_an_a1_invoice_for_a_delegated_service_goes_to_the_delegate(
 
 async def test_a_deposit_with_the_same_external_id_creates_nothing_new(service: RunningReceivedInvoices):
     client = service.client
-    ministry = await register(client)
-    supplier = await register(client, kind="PRIVATE")
+    ministry = await register(service)
+    supplier = await register(service, kind="PRIVATE")
     body = invoice_data(supplier, ministry, None)
     first = await deposit(client, supplier, body)
     second = await deposit(client, supplier, body)
@@ -203,15 +152,13 @@ async def test_a_deposit_with_the_same_external_id_creates_nothing_new(service: 
 
 async def test_bad_deposits_are_refused(service: RunningReceivedInvoices):
     client = service.client
-    ministry = await register(client, services=("S1",))
-    supplier = await register(client, kind="PRIVATE")
-    await client.patch(
-        f"/structures/{ministry.id}/services/S1", json={"active": False}, headers=ministry.user
-    )
+    ministry = await register(service, services=("S1",))
+    supplier = await register(service, kind="PRIVATE")
+    await deactivate(service, ministry, "S1")
     for body, code in [
         (invoice_data(supplier, ministry, "S1"), 422),
         (invoice_data(supplier, ministry, "NOPE"), 422),
-        (invoice_data(supplier, Structure("UNKNOWN", "PUBLIC", "x"), None), 422),
+        (invoice_data(supplier, unknown("UNKNOWN"), None), 422),
         ({**invoice_data(supplier, ministry, None), "amount_ttc": "1200.01"}, 422),
         ({**invoice_data(supplier, ministry, None), "amount_ht": "1e400"}, 422),
     ]:
@@ -227,9 +174,9 @@ async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_letter
     service: RunningReceivedInvoices, bus: BusProbe
 ):
     client = service.client
-    ministry = await register(client, services=("S1",))
-    company = await register(client, kind="PRIVATE")
-    supplier = await register(client, kind="PRIVATE")
+    ministry = await register(service, services=("S1",))
+    company = await register(service, kind="PRIVATE")
+    supplier = await register(service, kind="PRIVATE")
     await delegate(client, ministry, company, "TRAITEMENT")
 
     def event(data: dict[str, Any]) -> dict[str, Any]:
@@ -248,14 +195,16 @@ async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_letter
     replayed = event(good["data"])  # another event id, same external id
     await bus.publish("invoice-submitted", replayed)
     to_validate = await eventually(lambda: listed(client, company, "to-validate"))
-    unknown = event(invoice_data(supplier, Structure("NOT-IN-DIRECTORY", "PUBLIC", "x"), None))
+    unknown_recipient = event(invoice_data(supplier, unknown("NOT-IN-DIRECTORY"), None))
+    unknown_supplier = event(invoice_data(unknown("NOWHERE"), ministry, None))
     malformed = event({**invoice_data(supplier, ministry, None), "amount_ttc": "douze"})
-    await bus.publish("invoice-submitted", unknown)
-    await bus.publish("invoice-submitted", malformed)
-    dead = await bus.drain("received-invoices.dead-letter", 2)
+    for bad in (unknown_recipient, unknown_supplier, malformed):
+        await bus.publish("invoice-submitted", bad)
+    dead = await bus.drain("received-invoices.dead-letter", 3)
     reasons = sorted(str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead)
     assert reasons[0].startswith("invalid data: data.amount_ttc")
     assert reasons[1].startswith("invoice refused: recipient 'NOT-IN-DIRECTORY'")
+    assert reasons[2].startswith("invoice refused: supplier 'NOWHERE' is not a structure of the directory")
     assert len(await listed(client, company, "to-validate")) == len(to_validate) == 1
     detail = (await client.get(f"/invoices/{to_validate[0]}", headers=company.user)).json()
     assert (detail["source"], detail["external_id"]) == ("/edi/portail-depot", good["data"]["external_id"])
@@ -269,9 +218,9 @@ async def setup_delegation(
     service: RunningReceivedInvoices, right: str
 ) -> tuple[Structure, Structure, Structure]:
     client = service.client
-    ministry = await register(client, services=("S1",))
-    company = await register(client, kind="PRIVATE")
-    supplier = await register(client, kind="PRIVATE")
+    ministry = await register(service, services=("S1",))
+    company = await register(service, kind="PRIVATE")
+    supplier = await register(service, kind="PRIVATE")
     assert (await delegate(client, ministry, company, right, ["S1"])).status_code == 201
     return ministry, company, supplier
 
@@ -335,7 +284,7 @@ async def test_the_recipient_substitutes_for_the_delegate(service: RunningReceiv
 async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningReceivedInvoices):
     client = service.client
     ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
-    stranger = await register(client)
+    stranger = await register(service)
     invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
     assert (await client.get(f"/invoices/{invoice['id']}", headers=stranger.user)).status_code == 404
     for action in ("VALIDATION", "MISE_EN_PAIEMENT"):
@@ -349,10 +298,28 @@ async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningR
     assert (await client.get("/invoices", params={"list": "received"})).status_code == 401
 
 
-async def test_a_nul_character_is_a_clear_422_and_registers_nothing(service: RunningReceivedInvoices):
-    siret = new_siret()
-    body = {"identifier": siret, "name": "Mairie\u0000", "kind": "PUBLIC", "email": "mairie@example.fr"}
-    refused = await service.client.post("/structures", json=body, headers=bearer("x", siret))
+async def test_a_nul_character_is_a_clear_422_and_stores_nothing(service: RunningReceivedInvoices):
+    ministry = await register(service)
+    supplier = await register(service, kind="PRIVATE")
+    body = {**invoice_data(supplier, ministry, None), "number": "F\u00001"}
+    refused = await deposit(service.client, supplier, body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["type"] == "urn:chorus:problem:invalid-text"
-    assert (await service.client.get(f"/structures/{siret}", headers=bearer("x", siret))).status_code == 404
+    assert await listed(service.client, supplier, "deposited") == []
+
+
+async def test_the_parties_stored_are_the_directorys_whatever_the_invoice_says(
+    service: RunningReceivedInvoices,
+):
+    ministry = await register(service)
+    supplier = await register(service, kind="PRIVATE")
+    body = invoice_data(supplier, ministry, None)
+    body["supplier"] = {**body["supplier"], "name": "Quelqu'un d'autre", "email": "me@evil.example"}
+    created = (await deposit(service.client, supplier, body)).json()
+    assert (created["supplier"]["name"], created["supplier"]["email"]) == (supplier.name, supplier.email)
+    # nobody acts for a structure the directory does not know, whatever the token claims
+    not_in_directory = {**invoice_data(supplier, ministry, None), "supplier": unknown("NOWHERE").party()}
+    refused = await deposit(service.client, unknown("NOWHERE"), not_in_directory)
+    assert refused.status_code == 401
+    claimed = await service.client.post("/invoices", json=not_in_directory, headers=bearer("x", "NOWHERE"))
+    assert claimed.status_code == 403

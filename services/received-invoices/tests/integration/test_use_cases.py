@@ -10,21 +10,17 @@ from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.auth import Principal
 from chorus_common.events import InvoiceSubmitted, Party
 from chorus_common.runtime import ServiceRuntime
+from chorus_testing.directory import known_structure
 from received_invoices import use_cases
-from received_invoices.domain import Action, IdentifierType, InvoiceStatus, Right, Scope, StructureKind
+from received_invoices.domain import Action, InvoiceStatus, Right, Scope
 
 from .conftest import RunningReceivedInvoices
-from .directory import new_siret
 
 
-async def registered(runtime: ServiceRuntime, kind: StructureKind) -> tuple[str, Principal]:
-    siret = new_siret()
-    user = Principal(sub=f"user-{siret}", structures=frozenset({siret}))
-    new = use_cases.NewStructure(
-        siret, IdentifierType.SIRET, f"Structure {siret}", kind, "contact@example.fr"
-    )
-    await use_cases.register_structure(runtime.unit_of_work(user), new)
-    return siret, user
+async def registered(runtime: ServiceRuntime, kind: str) -> tuple[str, Principal]:
+    """A structure of the directory (`PUBLIQUE` or `PRIVEE`) in the read model, and a user acting for it."""
+    structure_id = await known_structure(runtime.engine, kind=kind)
+    return structure_id, Principal(sub=f"user-{structure_id}", structures=frozenset({structure_id}))
 
 
 def a1_invoice(supplier: str, recipient: str) -> InvoiceSubmitted:
@@ -46,9 +42,9 @@ async def test_a_delegated_a1_invoice_is_validated_by_the_delegate_and_reaches_t
     service: RunningReceivedInvoices,
 ):
     runtime = service.runtime
-    ministry, marie = await registered(runtime, StructureKind.PUBLIC)
-    company, paul = await registered(runtime, StructureKind.PRIVATE)
-    supplier, sam = await registered(runtime, StructureKind.PRIVATE)
+    ministry, marie = await registered(runtime, "PUBLIQUE")
+    company, paul = await registered(runtime, "PRIVEE")
+    supplier, sam = await registered(runtime, "PRIVEE")
     await use_cases.create_delegation(
         runtime.unit_of_work(marie),
         use_cases.NewDelegation(
@@ -75,8 +71,8 @@ async def test_a_delegated_a1_invoice_is_validated_by_the_delegate_and_reaches_t
 
 async def test_only_a_public_structure_delegates_and_never_to_itself(service: RunningReceivedInvoices):
     runtime = service.runtime
-    company, paul = await registered(runtime, StructureKind.PRIVATE)
-    ministry, marie = await registered(runtime, StructureKind.PUBLIC)
+    company, paul = await registered(runtime, "PRIVEE")
+    ministry, marie = await registered(runtime, "PUBLIQUE")
 
     def delegation(delegator: str, delegate: str) -> use_cases.NewDelegation:
         return use_cases.NewDelegation(

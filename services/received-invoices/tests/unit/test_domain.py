@@ -15,22 +15,7 @@ from received_invoices.domain import (
     Scope,
     decide,
     first_overlap,
-    is_valid_siret,
 )
-
-
-@pytest.mark.parametrize(
-    ("siret", "valid"),
-    [
-        ("73282932000074", True),
-        ("35600000000048", True),
-        ("73282932000075", False),
-        ("7328293200007", False),
-        ("7328293200007A", False),
-    ],
-)
-def test_siret_has_14_digits_and_a_luhn_key(siret: str, valid: bool):
-    assert is_valid_siret(siret) is valid
 
 
 def cov(scope: Scope, services: set[str], start: str, end: str | None = None) -> Coverage:

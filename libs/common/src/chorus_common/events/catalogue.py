@@ -41,7 +41,9 @@ class EventData(BaseModel):
 class Party(EventData):
     structure_id: NonEmpty
     name: NonEmpty
-    email: Email
+    # The structure's contact address when the directory has one; a party named by its directory
+    # identifier may have none.
+    email: Email | None = None
     service_code: Annotated[str | None, Field(max_length=100)] = None
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from chorus_common.dependencies import UnitOfWorkDep
-from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyIn, page_of
+from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
 from invoicing_works import use_cases
 from invoicing_works.domain import (
     Action,
@@ -50,9 +50,9 @@ class Amounts(BaseModel):
 class WorksInvoiceIn(Amounts):
     number: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^\S(.*\S)?$")]
     billing_frame: BillingFrame
-    supplier: PartyIn
-    moe: PartyIn | None = None
-    moa: PartyIn | None = None
+    supplier: PartyRefIn
+    moe: PartyRefIn | None = None
+    moa: PartyRefIn | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
 
     @model_validator(mode="after")
@@ -65,7 +65,13 @@ class WorksInvoiceIn(Amounts):
 
     def command(self) -> use_cases.NewWorksInvoice:
         return use_cases.NewWorksInvoice(
-            self.number, self.billing_frame, self.supplier, self.moe, self.moa, self.currency, self.amounts()
+            self.number,
+            self.billing_frame,
+            self.supplier.ref(),
+            self.moe.ref() if self.moe else None,
+            self.moa.ref() if self.moa else None,
+            self.currency,
+            self.amounts(),
         )
 
 

@@ -23,12 +23,13 @@ class NotificationOut(BaseModel):
     event_type: str
     event_source: str
     recipient_role: str
-    recipient_email: str
+    recipient_structure_id: str | None
+    recipient_email: str | None
     status: DecisionStatus
     flag_key: str
     reason: str
     subject: str | None
-    message_id: str
+    message_id: str | None
     decided_at: datetime
 
 

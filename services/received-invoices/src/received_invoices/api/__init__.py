@@ -1,5 +1,6 @@
 """The HTTP API of received-invoices, one module per resource: each translates requests into use cases."""
 
-from received_invoices.api import delegations, invoices, structures
+from received_invoices.api import delegations, invoices
 
-ROUTERS = [structures.router, delegations.router, invoices.router]
+# Structures and services are the directory's (`/structures` there); this service keeps a read model.
+ROUTERS = [delegations.router, invoices.router]

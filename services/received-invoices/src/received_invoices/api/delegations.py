@@ -13,10 +13,11 @@ from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import NonEmpty as Text
 from chorus_common.http import Page, Pagination, page_of
 from received_invoices import use_cases
-from received_invoices.api.structures import Code
 from received_invoices.domain import DelegationStatus, Right, Scope
 
 router = APIRouter(prefix="/delegations", tags=["delegations"])
+
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]  # a service's
 
 
 class DelegationIn(BaseModel):
