@@ -54,7 +54,7 @@ async def test_an_engagement_with_decimal_lines_mails_its_exact_total(
     )
     await attached(http, platform, admin, supplier, f"user-{supplier}", read_by=["notifications"])
     supplier_email = f"user-{supplier}@example.fr"  # the supplier's user with notifications on
-    headers = {"authorization": "Bearer " + mint_dev_token("alice", [issuer])}
+    headers = await attached(http, platform, admin, issuer, f"buyer-{issuer}", read_by=["engagements"])
     body = {
         "number": f"EJ-{uuid.uuid4().hex[:8]}",
         "type": "BON_DE_COMMANDE",

@@ -122,6 +122,13 @@ async def test_a_delegation_routed_mail_reaches_every_opted_in_user_of_the_deleg
         headers=ministry_user,
     )
     assert delegation.status_code == 201, delegation.text
+
+    async def delegated_validator() -> bool:
+        found = await http.get(platform.url("directory") + f"/structures/{company}", headers=admin())
+        return bool(found.json()["parameters"]["delegated_validator"])
+
+    # estValideurDelegue, derived by the directory from received-invoices' delegations
+    await eventually(delegated_validator, within=30, what="the company a delegated validator")
     number = f"FA-{tag}"
     await bus.publish(
         "invoice-submitted",

@@ -141,6 +141,7 @@ class EngagementClient:
         supplier whose user notifications knows."""
         admin = {"authorization": "Bearer " + mint_dev_token("operator", [], ["admin"])}
         issuer = await registered(http, platform, admin, read_by=["engagements"])
+        await attached(http, platform, admin, issuer, "buyer", ["engagements"])
         supplier = await registered(http, platform, admin, ["notifications"], kind="PRIVEE", name="BTP SA")
         await attached(http, platform, admin, supplier, f"user-{supplier}", ["notifications"])
         return cls(http, platform, issuer, supplier)

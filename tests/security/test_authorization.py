@@ -216,6 +216,7 @@ async def owned(
 
     # engagements: a purchase order of an issuing ministry, registered at the directory
     issuer = await registered(http, platform, admin, read_by=["engagements"])
+    await attached(http, platform, admin, issuer, "ivy", ["engagements"])
     engagement_body = {
         "number": new_id("EJ"),
         "type": "BON_DE_COMMANDE",
@@ -253,8 +254,9 @@ async def owned(
         ),
     ]
 
-    # support-portal: a ticket submitted by a user of a structure
-    requester_structure = new_id("USR")
+    # support-portal: a ticket submitted by a user of a structure of the directory
+    requester_structure = await registered(http, platform, admin, ["support-portal"], kind="PRIVEE")
+    await attached(http, platform, admin, requester_structure, "rita", ["support-portal"])
     ticket_body = {
         "category": "COMPTE",
         "title": "Accès impossible",
@@ -397,7 +399,7 @@ async def owned(
         },
         owner_roles={"notifications": ["admin"]},
         # support-portal's requester lists are a user's own tickets
-        owner_subs={"support-portal": "rita", "directory": "dora"},
+        owner_subs={"support-portal": "rita", "directory": "dora", "engagements": "ivy"},
     )
 
 

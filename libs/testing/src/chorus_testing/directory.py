@@ -117,9 +117,15 @@ async def user(
     service_code: str | None = None,
 ) -> dict[str, str]:
     """Bearer headers of user `sub` once this service's read model attaches it to `structures` (or
-    to their service `service_code`) too, besides its attachments so far; the token itself names no
-    structure, so the rights are the replica's. `roles` are platform roles carried by the token."""
+    to their service `service_code`) too, besides its attachments so far. The token's `structures`
+    claim names `structures`, so it acts for those of its attachments only (as a token for one
+    structure among several does). A structure the read model does not know yet is added to it as a
+    private one. `roles` are platform roles carried by the token."""
     async with engine.begin() as conn:
+        for structure_id in structures:  # version 1: never replaces what the read model has
+            await apply_snapshot(
+                conn, REPLICA, structure_snapshot(structure_id, kind="PRIVEE", name=structure_id)
+            )
         version = await conn.scalar(
             sa.select(REPLICA.users.c.version).where(REPLICA.users.c.sub == sub).with_for_update()
         )
@@ -151,7 +157,7 @@ async def user(
             updated_at=datetime.now(UTC),
         )
         await apply_snapshot(conn, REPLICA, snapshot)
-    return bearer(sub, roles=list(roles))
+    return bearer(sub, *structures, roles=list(roles))
 
 
 async def registered(

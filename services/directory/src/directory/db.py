@@ -92,3 +92,19 @@ technical_accounts = sa.Table(
     sa.Column("deactivated_at", sa.DateTime(timezone=True)),
     sa.Index("ix_technical_accounts_structure", "structure_id"),
 )
+
+# The delegations of received invoices, as received-invoices publishes them (`delegation-updated`):
+# what `estValideurDelegue` is derived from. A snapshot older than the row is ignored.
+delegations = sa.Table(
+    "received_delegations",
+    metadata,
+    sa.Column("delegation_id", sa.String(200), primary_key=True),
+    sa.Column("delegator_structure_id", sa.String(100), nullable=False),
+    sa.Column("delegate_structure_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_received_delegations_delegate", "delegate_structure_id", "status"),
+)

@@ -1,6 +1,7 @@
 """Events of the directory: a full snapshot of the structure, service or user after each change.
 
-The directory subscribes to nothing; it is the source the other services' read models are fed from.
+It is the source the other services' read models are fed from. It subscribes to one event only:
+received-invoices' `delegation-updated`, from which a structure's `estValideurDelegue` is derived.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from chorus_common.events import (
     CloudEvent,
+    DelegationSnapshot,
     EventType,
     ServiceSnapshot,
     StructureParameters,
@@ -18,8 +20,11 @@ from chorus_common.events import (
     UserSnapshot,
     build_event,
 )
+from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import SNAPSHOT_EVENTS
 from chorus_common.runtime import ServiceRuntime
+from chorus_common.unit_of_work import UnitOfWork
+from directory import use_cases
 
 # What the directory publishes is what every read model subscribes to.
 PUBLISHED = SNAPSHOT_EVENTS
@@ -98,6 +103,12 @@ def user_event(
     return build_event(event_type, source, data, time=data.updated_at, subject=data.sub)
 
 
+async def on_delegation_updated(event: ReceivedEvent, uow: UnitOfWork) -> None:
+    assert isinstance(event.data, DelegationSnapshot)
+    await use_cases.delegation_changed(uow, event.data)
+
+
 def register_events(runtime: ServiceRuntime) -> None:
     for event_type in PUBLISHED:
         runtime.declare_publication(event_type)
+    runtime.subscribe(EventType.DELEGATION_UPDATED, on_delegation_updated)

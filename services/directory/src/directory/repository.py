@@ -1,9 +1,10 @@
-"""Every SQL statement of the directory: structures, services, users and their attachments."""
+"""Every SQL statement of the directory: structures, services, users and their attachments, and the
+delegations received-invoices publishes."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
-from directory.db import attachments, services, structures, technical_accounts, users
+from chorus_common.events import DelegationSnapshot
+from directory.db import attachments, delegations, services, structures, technical_accounts, users
 from directory.domain import Role
 
 NO_SERVICE = ""  # how `attachments.service_code` stores "the structure itself"
@@ -279,3 +281,36 @@ async def stream_users(conn: AsyncConnection, chunk: int = 500) -> AsyncIterator
     result = await conn.stream(query)
     async for row in result.mappings():
         yield dict(row)
+
+
+# Delegations of received invoices (received-invoices' snapshots)
+
+
+async def apply_delegation(conn: AsyncConnection, snapshot: DelegationSnapshot) -> None:
+    """Keep the delegation as its snapshot says, unless a newer one is already kept."""
+    values = snapshot.model_dump(include=set(delegations.c.keys()))
+    statement = insert(delegations).values(**values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[delegations.c.delegation_id],
+            set_={name: statement.excluded[name] for name in values if name != "delegation_id"},
+            where=delegations.c.version < statement.excluded.version,
+        )
+    )
+
+
+async def delegated_validators(conn: AsyncConnection, structure_ids: list[str], day: date) -> set[str]:
+    """Those of `structure_ids` that an active delegation designates as delegated validator on `day`."""
+    if not structure_ids:
+        return set()
+    rows = await conn.execute(
+        sa.select(delegations.c.delegate_structure_id)
+        .distinct()
+        .where(
+            delegations.c.delegate_structure_id.in_(structure_ids),
+            delegations.c.status == "ACTIVE",
+            delegations.c.start_date <= day,
+            sa.or_(delegations.c.end_date.is_(None), delegations.c.end_date >= day),
+        )
+    )
+    return set(rows.scalars())

@@ -13,9 +13,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.actions import ActionRefused, Refusal
-from chorus_common.events import EventType
+from chorus_common.clock import paris_day
+from chorus_common.events import DelegationSnapshot, EventType
 from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from directory import events, repository
@@ -163,7 +165,7 @@ async def _managed(uow: UnitOfWork, structure_id: str) -> tuple[RowMapping, set[
 # Structures
 
 
-async def register_structure(uow: UnitOfWork, new: NewStructure) -> RowMapping:
+async def register_structure(uow: UnitOfWork, new: NewStructure) -> dict[str, Any]:
     """Register a structure. A company registering itself becomes its principal manager."""
     admin = _is_admin(uow)
     check_new_structure(new.kind, new.public_category, admin)
@@ -192,7 +194,8 @@ async def register_structure(uow: UnitOfWork, new: NewStructure) -> RowMapping:
             assert manager_email is not None
             principal = Attach(Role.GESTIONNAIRE_PRINCIPAL, True, email=manager_email, name=caller.sub)
             await _attach(uow, row["structure_id"], caller.sub, principal)
-    return row
+        [derived] = await _with_derived(uow.conn, uow, [row])
+    return derived
 
 
 async def import_structures(uow: UnitOfWork, rows: list[tuple[int, NewStructure]]) -> ImportReport:
@@ -240,14 +243,25 @@ async def import_structures(uow: UnitOfWork, rows: list[tuple[int, NewStructure]
     return report
 
 
-async def structure(uow: UnitOfWork, structure_id: str) -> RowMapping:
+async def _with_derived(
+    conn: AsyncConnection, uow: UnitOfWork, rows: list[RowMapping]
+) -> list[dict[str, Any]]:
+    """The structures with what is derived from elsewhere: `delegated_validator` (Chorus Pro's
+    `estValideurDelegue`), whether an active delegation of received-invoices designates it today."""
+    today = paris_day(uow.now())
+    validators = await repository.delegated_validators(conn, [r["structure_id"] for r in rows], today)
+    return [{**row, "delegated_validator": row["structure_id"] in validators} for row in rows]
+
+
+async def structure(uow: UnitOfWork, structure_id: str) -> dict[str, Any]:
     """Any signed-in caller reads the directory's structures (Chorus Pro's annuaire is public)."""
     uow.caller  # noqa: B018  (401 without a caller)
     async with uow.reading() as conn:
         row = await repository.get_structure(conn, structure_id)
-    if row is None:
-        raise not_found("Structure")
-    return row
+        if row is None:
+            raise not_found("Structure")
+        [derived] = await _with_derived(conn, uow, [row])
+    return derived
 
 
 async def structures(
@@ -257,13 +271,19 @@ async def structures(
     kind: StructureKind | None,
     offset: int,
     limit: int,
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     uow.caller  # noqa: B018
     async with uow.reading() as conn:
-        return await repository.list_structures(conn, identifier, name, kind, offset, limit)
+        rows, total = await repository.list_structures(conn, identifier, name, kind, offset, limit)
+        return await _with_derived(conn, uow, rows), total
 
 
-async def change_structure(uow: UnitOfWork, structure_id: str, changes: StructureChanges) -> RowMapping:
+async def delegation_changed(uow: UnitOfWork, snapshot: DelegationSnapshot) -> None:
+    """received-invoices made or revoked a delegation: keep it (older snapshots change nothing)."""
+    await repository.apply_delegation(uow.conn, snapshot)
+
+
+async def change_structure(uow: UnitOfWork, structure_id: str, changes: StructureChanges) -> dict[str, Any]:
     """Managers change a structure's name, e-mail and parameters; its kind and status are the operator's."""
     admin = _is_admin(uow)
     reserved = {"kind": changes.kind, "public_category": changes.public_category, "active": changes.active}
@@ -294,11 +314,14 @@ async def change_structure(uow: UnitOfWork, structure_id: str, changes: Structur
         if kind is StructureKind.PRIVEE and "kind" in values:
             values["public_category"] = category = None
         check_category(kind, PublicCategory(category) if category else None)
-        if all(current[key] == value for key, value in values.items()):
-            return current
-        row = await repository.update_structure(uow.conn, structure_id, {**values, "updated_at": uow.now()})
-        await uow.publish(events.structure_event(EventType.STRUCTURE_UPDATED, row, uow.source))
-    return row
+        row = current
+        if any(current[key] != value for key, value in values.items()):
+            row = await repository.update_structure(
+                uow.conn, structure_id, {**values, "updated_at": uow.now()}
+            )
+            await uow.publish(events.structure_event(EventType.STRUCTURE_UPDATED, row, uow.source))
+        [derived] = await _with_derived(uow.conn, uow, [row])
+    return derived
 
 
 # Services

@@ -1,13 +1,16 @@
 """The directory over HTTP, with a real PostgreSQL and RabbitMQ: registration, services, users, events."""
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from chorus_testing.auth import bearer
-from chorus_testing.fixtures import BusProbe
+from chorus_testing.events import cloud_event
+from chorus_testing.fixtures import BusProbe, eventually
 from chorus_testing.identifiers import new_siret
-from directory.db import technical_accounts
+from directory.db import inbox, technical_accounts
 
 from .conftest import RunningDirectory, about
 
@@ -243,3 +246,61 @@ async def test_managers_create_technical_accounts_whose_password_is_shown_once(d
     deactivated = await directory.client.delete(f"{url}/{account['login']}", headers=bearer("tess"))
     assert deactivated.status_code == 200 and deactivated.json()["active"] is False
     assert (await directory.client.delete(f"{url}/TECH_0_NONE", headers=bearer("tess"))).status_code == 404
+
+
+def delegation_updated(delegate: str, status: str, version: int, delegation_id: str) -> dict[str, Any]:
+    """received-invoices' snapshot of a delegation to `delegate`."""
+    return cloud_event(
+        "delegation-updated",
+        {
+            "delegation_id": delegation_id,
+            "delegator_structure_id": new_siret(),
+            "delegate_structure_id": delegate,
+            "right": "VALIDATION",
+            "scope": "STRUCTURE",
+            "service_codes": [],
+            "start_date": "2026-01-01",
+            "end_date": None,
+            "status": status,
+            "version": version,
+            "updated_at": datetime.now(UTC).isoformat(),
+        },
+        source="/services/received-invoices",
+    )
+
+
+async def test_est_valideur_delegue_is_derived_from_the_active_delegations_in_any_order(
+    directory: RunningDirectory, bus: BusProbe
+):
+    siret = new_siret()
+    registered = await directory.client.post("/structures", json=company(siret), headers=bearer(f"u-{siret}"))
+    assert registered.status_code == 201
+
+    async def delegated_validator() -> bool:
+        found = await directory.client.get(f"/structures/{siret}", headers=bearer("reader"))
+        return bool(found.json()["parameters"]["delegated_validator"])
+
+    assert not await delegated_validator()
+    delegation = str(uuid.uuid4())
+    await bus.publish("delegation-updated", delegation_updated(siret, "ACTIVE", 1, delegation))
+    await eventually(delegated_validator, what="the delegate is a delegated validator")
+    listed = await directory.client.get("/structures", params={"identifier": siret}, headers=bearer("reader"))
+    assert listed.json()["items"][0]["parameters"]["delegated_validator"] is True
+
+    await bus.publish("delegation-updated", delegation_updated(siret, "REVOKED", 2, delegation))
+    await eventually(lambda: _not(delegated_validator()), what="revoked: no longer")
+    # The creation's snapshot delivered again, late: older than the revocation, it changes nothing.
+    late = delegation_updated(siret, "ACTIVE", 1, delegation)
+    await bus.publish("delegation-updated", late)
+    await eventually(lambda: _consumed(directory, late["id"]), what="the late snapshot consumed")
+    assert not await delegated_validator()
+
+
+async def _not(check: Any) -> bool:
+    return not await check
+
+
+async def _consumed(directory: RunningDirectory, event_id: str) -> bool:
+    async with directory.app.state.runtime.engine.connect() as conn:
+        found = await conn.scalar(sa.select(inbox.c.event_id).where(inbox.c.event_id == event_id))
+    return found is not None

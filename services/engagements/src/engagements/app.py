@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from chorus_common.clock import Clock, SystemClock
+from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
 from engagements import api
-from engagements.db import inbox, outbox
+from engagements.db import inbox, outbox, replica
 from engagements.events import register_events
 from engagements.settings import EngagementsSettings
 
@@ -18,6 +19,7 @@ def build_app(settings: EngagementsSettings | None = None, clock: Clock | None =
     settings = settings or EngagementsSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
+    rights_from_replica(runtime, replica)
     return create_app(
         runtime,
         title="Chorus engagements",

@@ -65,13 +65,7 @@ async def engagement(uow: UnitOfWork, engagement_id: uuid.UUID) -> dict[str, Any
 
 async def create_engagement(uow: UnitOfWork, new: NewEngagement) -> dict[str, Any]:
     caller = uow.caller
-    if not caller.acts_for(new.issuer.structure_id):
-        raise Problem(
-            403,
-            "not-your-structure",
-            "Forbidden",
-            "issuer.structure_id must be one of the structures you act for",
-        )
+    # What the directory says of the issuer first (it is public), then whether the caller acts for it.
     async with uow.reading() as conn:
         issuer = await repository.directory_structure(conn, new.issuer.structure_id)
     refused = issuer_problem(
@@ -82,6 +76,13 @@ async def create_engagement(uow: UnitOfWork, new: NewEngagement) -> dict[str, An
             "issuer.structure_id", "issuer-not-public", "Issuer not a public structure", refused
         )
     assert issuer is not None
+    if not caller.acts_for(new.issuer.structure_id):
+        raise Problem(
+            403,
+            "not-your-structure",
+            "Forbidden",
+            "issuer.structure_id must be one of the structures you act for",
+        )
     now = uow.now()
     engagement_id = uuid.uuid4()
     lines, total = priced(new.lines)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from chorus_testing.directory import public_structure
+from chorus_testing.directory import public_structure, user
 from chorus_testing.fixtures import serving
 from engagements.__main__ import cli
 from engagements.app import build_app
@@ -28,6 +28,10 @@ class RunningEngagements:
         if reason is not None:
             body["reason"] = reason
         return await self.client.post(f"/engagements/{engagement_id}/actions", json=body, headers=headers)
+
+    async def user(self, sub: str, *structures: str, roles: list[str] | None = None) -> dict[str, str]:
+        """Bearer headers of `sub`, a user the directory attaches to `structures`."""
+        return await user(self.app.state.runtime.engine, sub, *structures, roles=roles or ())
 
     async def public_issuer(self, category: str = "ETAT") -> str:
         """A new public structure, as the directory has made it known to this service."""

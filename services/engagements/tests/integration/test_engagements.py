@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from chorus_common.replica import SNAPSHOT_EVENTS
-from chorus_testing.auth import bearer
 from chorus_testing.directory import into_replica, structure_snapshot
 from chorus_testing.fixtures import BusProbe, eventually, take
 
@@ -54,7 +53,7 @@ async def test_decimal_quantities_and_prices_are_kept_exactly(engagements: Runni
             "vat_rate": 10,
         }
     )
-    response = await engagements.create(bearer("alice", issuer), body)
+    response = await engagements.create(await engagements.user("alice", issuer), body)
     assert response.status_code == 201, response.text
     created = response.json()
     assert [(line["quantity"], line["unit_price_ht"]) for line in created["lines"]] == [
@@ -66,7 +65,9 @@ async def test_decimal_quantities_and_prices_are_kept_exactly(engagements: Runni
     assert created["total_ht"] == "15432.03"
     assert created["total_ttc"] == "17283.87"  # 3703.70 + 0.01 + 13580.16
     assert created["status"] == "BROUILLON"
-    fetched = await engagements.client.get(f"/engagements/{created['id']}", headers=bearer("alice", issuer))
+    fetched = await engagements.client.get(
+        f"/engagements/{created['id']}", headers=await engagements.user("alice", issuer)
+    )
     assert fetched.json() == created
 
 
@@ -88,7 +89,7 @@ async def test_malformed_or_out_of_range_values_get_a_422_naming_the_field(
     issuer = await engagements.public_issuer()
     body = engagement_body(issuer, new_structure("SUP"))
     body["lines"][0].update(line_override)
-    response = await engagements.create(bearer("alice", issuer), body)
+    response = await engagements.create(await engagements.user("alice", issuer), body)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert field in [error["field"] for error in response.json()["errors"]]
@@ -96,7 +97,8 @@ async def test_malformed_or_out_of_range_values_get_a_422_naming_the_field(
 
 async def test_an_issuer_must_be_one_of_the_callers_structures(engagements: RunningEngagements):
     response = await engagements.create(
-        bearer("mallory", new_structure("OTHER")), engagement_body(await engagements.public_issuer(), "SUP")
+        await engagements.user("mallory", new_structure("OTHER")),
+        engagement_body(await engagements.public_issuer(), "SUP"),
     )
     assert response.status_code == 403
     assert response.json()["type"] == "urn:chorus:problem:not-your-structure"
@@ -105,13 +107,14 @@ async def test_an_issuer_must_be_one_of_the_callers_structures(engagements: Runn
 async def test_an_engagement_number_is_unique_per_issuer(engagements: RunningEngagements):
     issuer = await engagements.public_issuer()
     body = engagement_body(issuer, new_structure("SUP"))
-    assert (await engagements.create(bearer("alice", issuer), body)).status_code == 201
-    again = await engagements.create(bearer("alice", issuer), body)
+    assert (await engagements.create(await engagements.user("alice", issuer), body)).status_code == 201
+    again = await engagements.create(await engagements.user("alice", issuer), body)
     assert again.status_code == 409
     other_issuer = await engagements.public_issuer()
     assert (
         await engagements.create(
-            bearer("bob", other_issuer), {**body, "issuer": {**body["issuer"], "structure_id": other_issuer}}
+            await engagements.user("bob", other_issuer),
+            {**body, "issuer": {**body["issuer"], "structure_id": other_issuer}},
         )
     ).status_code == 201
 
@@ -121,11 +124,15 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
 ):
     tap = await bus.tap("engagement-validated")
     issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
-    created = (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()
+    created = (
+        await engagements.create(await engagements.user("alice", issuer), engagement_body(issuer, supplier))
+    ).json()
 
-    hidden = await engagements.client.get(f"/engagements/{created['id']}", headers=bearer("sam", supplier))
+    hidden = await engagements.client.get(
+        f"/engagements/{created['id']}", headers=await engagements.user("sam", supplier)
+    )
     assert hidden.status_code == 404, "a supplier does not see drafts"
-    validated = await engagements.act(bearer("alice", issuer), created["id"], "VALIDATION")
+    validated = await engagements.act(await engagements.user("alice", issuer), created["id"], "VALIDATION")
     assert validated.status_code == 200
     assert validated.json()["status"] == "COMMANDE"
 
@@ -137,13 +144,13 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
     assert event["data"]["total_ttc"] == "3703.70"
     assert event["data"]["issuer"]["kind"] == "ETAT"
 
-    again = await engagements.act(bearer("alice", issuer), created["id"], "VALIDATION")
+    again = await engagements.act(await engagements.user("alice", issuer), created["id"], "VALIDATION")
     assert again.status_code == 409
-    forbidden = await engagements.act(bearer("sam", supplier), created["id"], "INACTIVATION")
+    forbidden = await engagements.act(await engagements.user("sam", supplier), created["id"], "INACTIVATION")
     assert forbidden.status_code == 403
-    no_reason = await engagements.act(bearer("sam", supplier), created["id"], "REFUS")
+    no_reason = await engagements.act(await engagements.user("sam", supplier), created["id"], "REFUS")
     assert no_reason.status_code == 422
-    taken = await engagements.act(bearer("sam", supplier), created["id"], "PRISE_EN_COMPTE")
+    taken = await engagements.act(await engagements.user("sam", supplier), created["id"], "PRISE_EN_COMPTE")
     assert taken.status_code == 200
     history = taken.json()["history"]
     assert [(h["action"], h["capacity"]) for h in history] == [
@@ -155,9 +162,13 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
 
 async def test_the_supplier_refuses_with_a_reason(engagements: RunningEngagements):
     issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
-    created = (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()
-    await engagements.act(bearer("alice", issuer), created["id"], "VALIDATION")
-    refused = await engagements.act(bearer("sam", supplier), created["id"], "REFUS", "Prix erroné")
+    created = (
+        await engagements.create(await engagements.user("alice", issuer), engagement_body(issuer, supplier))
+    ).json()
+    await engagements.act(await engagements.user("alice", issuer), created["id"], "VALIDATION")
+    refused = await engagements.act(
+        await engagements.user("sam", supplier), created["id"], "REFUS", "Prix erroné"
+    )
     assert refused.json()["status"] == "REFUSEE"
     assert refused.json()["history"][-1]["reason"] == "Prix erroné"
 
@@ -165,16 +176,20 @@ async def test_the_supplier_refuses_with_a_reason(engagements: RunningEngagement
 async def test_other_structures_see_and_change_nothing(engagements: RunningEngagements):
     issuer = await engagements.public_issuer()
     created = (
-        await engagements.create(bearer("alice", issuer), engagement_body(issuer, new_structure("SUP")))
+        await engagements.create(
+            await engagements.user("alice", issuer), engagement_body(issuer, new_structure("SUP"))
+        )
     ).json()
-    stranger = bearer("eve", new_structure("EVE"))
+    stranger = await engagements.user("eve", new_structure("EVE"))
     assert (
         await engagements.client.get(f"/engagements/{created['id']}", headers=stranger)
     ).status_code == 404
     assert (await engagements.act(stranger, created["id"], "VALIDATION")).status_code == 404
     listed = await engagements.client.get("/engagements", headers=stranger)
     assert listed.json()["total"] == 0
-    still = await engagements.client.get(f"/engagements/{created['id']}", headers=bearer("alice", issuer))
+    still = await engagements.client.get(
+        f"/engagements/{created['id']}", headers=await engagements.user("alice", issuer)
+    )
     assert still.json()["status"] == "BROUILLON"
     assert (await engagements.client.get("/engagements")).status_code == 401
 
@@ -182,19 +197,25 @@ async def test_other_structures_see_and_change_nothing(engagements: RunningEngag
 async def test_lists_are_filtered_and_paginated(engagements: RunningEngagements):
     issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     ids = [
-        (await engagements.create(bearer("alice", issuer), engagement_body(issuer, supplier))).json()["id"]
+        (
+            await engagements.create(
+                await engagements.user("alice", issuer), engagement_body(issuer, supplier)
+            )
+        ).json()["id"]
         for _ in range(3)
     ]
-    await engagements.act(bearer("alice", issuer), ids[0], "VALIDATION")
+    await engagements.act(await engagements.user("alice", issuer), ids[0], "VALIDATION")
     page = await engagements.client.get(
-        "/engagements", params={"page_size": 2}, headers=bearer("alice", issuer)
+        "/engagements", params={"page_size": 2}, headers=await engagements.user("alice", issuer)
     )
     assert page.json()["total"] == 3 and len(page.json()["items"]) == 2
     orders = await engagements.client.get(
-        "/engagements", params={"status": "COMMANDE"}, headers=bearer("alice", issuer)
+        "/engagements", params={"status": "COMMANDE"}, headers=await engagements.user("alice", issuer)
     )
     assert [item["id"] for item in orders.json()["items"]] == [ids[0]]
-    supplier_view = await engagements.client.get("/engagements", headers=bearer("sam", supplier))
+    supplier_view = await engagements.client.get(
+        "/engagements", headers=await engagements.user("sam", supplier)
+    )
     assert [item["id"] for item in supplier_view.json()["items"]] == [ids[0]]
 
 
@@ -227,7 +248,9 @@ async def test_engagements_validated_in_the_state_erp_are_recorded(
     await bus.publish("engagement-validated", event)
 
     async def recorded() -> list[dict[str, Any]]:
-        response = await engagements.client.get("/engagements", headers=bearer("alice", issuer))
+        response = await engagements.client.get(
+            "/engagements", headers=await engagements.user("alice", issuer)
+        )
         items: list[dict[str, Any]] = response.json()["items"]
         return items
 
@@ -239,7 +262,9 @@ async def test_engagements_validated_in_the_state_erp_are_recorded(
         "1200.00",
     )
     detail = (
-        await engagements.client.get(f"/engagements/{item['id']}", headers=bearer("sam", supplier))
+        await engagements.client.get(
+            f"/engagements/{item['id']}", headers=await engagements.user("sam", supplier)
+        )
     ).json()
     assert detail["source"] == "/erp/chorus-etat"
     assert len(await recorded()) == 1
@@ -264,7 +289,7 @@ async def test_the_issuer_is_a_public_structure_of_the_directory_whose_kind_is_t
     engagements: RunningEngagements, bus: BusProbe
 ):
     unknown = new_structure("MIN")
-    refused = await engagements.create(bearer("alice", unknown), engagement_body(unknown, "SUP"))
+    refused = await engagements.create(await engagements.user("alice"), engagement_body(unknown, "SUP"))
     assert refused.status_code == 422
     assert refused.json()["errors"] == [
         {"source": "body", "field": "issuer.structure_id", "message": "unknown to the directory"}
@@ -272,20 +297,20 @@ async def test_the_issuer_is_a_public_structure_of_the_directory_whose_kind_is_t
     company = structure_snapshot(kind="PRIVEE")
     await into_replica(engagements.app.state.runtime.engine, company)
     private = await engagements.create(
-        bearer("alice", company.structure_id), engagement_body(company.structure_id, "SUP")
+        await engagements.user("alice", company.structure_id), engagement_body(company.structure_id, "SUP")
     )
     assert private.status_code == 422 and "public structure" in private.json()["errors"][0]["message"]
 
     city = await engagements.public_issuer("COLLECTIVITE")
     body = engagement_body(city, new_structure("SUP"))  # the body still says "ETAT"
-    created = await engagements.create(bearer("lina", city), body)
+    created = await engagements.create(await engagements.user("lina", city), body)
     assert created.status_code == 201, created.text
     assert created.json()["issuer"]["kind"] == "COLLECTIVITE"
     del body["issuer"]["kind"]
     body["number"] += "-2"
-    assert (await engagements.create(bearer("lina", city), body)).status_code == 201
+    assert (await engagements.create(await engagements.user("lina", city), body)).status_code == 201
 
     tap = await bus.tap("engagement-validated")
-    await engagements.act(bearer("lina", city), created.json()["id"], "VALIDATION")
+    await engagements.act(await engagements.user("lina", city), created.json()["id"], "VALIDATION")
     [message] = await take(tap, 1)
     assert json.loads(message.body)["data"]["issuer"]["kind"] == "COLLECTIVITE"

@@ -93,6 +93,7 @@ async def create_delegation(uow: UnitOfWork, new: NewDelegation) -> dict[str, An
             "revoked_at": None,
         }
         await repository.insert_delegation(conn, values)
+        await uow.publish(events.delegation_updated(values, uow.source, uow.now()))
     return values
 
 
@@ -127,7 +128,8 @@ async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
         )
         await repository.revoke_delegation(uow.conn, delegation_id, caller.sub, uow.now())
         revoked = await repository.get_delegation(uow.conn, delegation_id)
-    assert revoked is not None
+        assert revoked is not None
+        await uow.publish(events.delegation_updated(dict(revoked), uow.source, uow.now()))
     return revoked
 
 

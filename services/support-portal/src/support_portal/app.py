@@ -7,9 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from chorus_common.clock import Clock, SystemClock
+from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
 from support_portal import api
-from support_portal.db import inbox, outbox
+from support_portal.db import inbox, outbox, replica
 from support_portal.events import register_events
 from support_portal.routing import RoutingTable
 from support_portal.settings import SupportPortalSettings
@@ -30,11 +31,13 @@ def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None
     settings = settings or SupportPortalSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
+    rights_from_replica(runtime, replica)
     app = create_app(
         runtime,
         title="Chorus support portal",
         version=VERSION,
-        description="Support tickets (sollicitations) routed to support or to a business service.",
+        description="Support tickets (sollicitations) routed to support, a business service, or the managers "
+        "of the structure they concern.",
         routers=api.ROUTERS,
     )
     app.state.portal = Portal(

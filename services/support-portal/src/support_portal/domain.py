@@ -103,3 +103,16 @@ def decide(
 def reference(year: int, sequence: int) -> str:
     """The human reference of a ticket: sequential per year, e.g. SOL-2026-000042."""
     return f"SOL-{year}-{sequence:06d}"
+
+
+# Who handles the tickets routed to a structure of the directory: its managers (attached to it, or to
+# the ticket's service), as the read model of the directory has them.
+HANDLING_ROLES = frozenset({"GESTIONNAIRE_PRINCIPAL", "GESTIONNAIRE"})
+
+
+def handles(handled: frozenset[tuple[str, str | None]], structure_id: str, service_code: str | None) -> bool:
+    """Whether a user managing `handled` (structure, service or None for the whole structure) handles
+    a ticket of `structure_id` (and `service_code`)."""
+    return (structure_id, None) in handled or (
+        service_code is not None and (structure_id, service_code) in handled
+    )

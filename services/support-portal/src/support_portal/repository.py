@@ -1,4 +1,5 @@
-"""Every SQL statement of the support portal: tickets, their messages and history, the rate limit."""
+"""Every SQL statement of the support portal: tickets, their messages and history, the rate limit, and
+what its read model of the directory says of a ticket's structures and their managers."""
 
 from __future__ import annotations
 
@@ -12,15 +13,38 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import fetch_page
+from chorus_common.events import Party
 from chorus_common.history import HistoryEntry
+from chorus_common.replica import NO_SERVICE, PartyRef, resolve_parties
 from support_portal.db import (
     reference_counters,
+    replica,
     signed_out_creations,
     ticket_history,
     ticket_messages,
     tickets,
 )
-from support_portal.domain import Role, Status
+from support_portal.domain import HANDLING_ROLES, Role, Status
+
+
+async def concerned_structure(conn: AsyncConnection, ref: PartyRef) -> Party:
+    """The structure (and service) a ticket concerns, as the read model of the directory has it; a
+    422 naming the `concerned` field when it does not know it."""
+    return (await resolve_parties(conn, replica, {"concerned": ref}))["concerned"]
+
+
+async def handled_by(conn: AsyncConnection, sub: str) -> frozenset[tuple[str, str | None]]:
+    """The (structure, service or None) whose tickets user `sub` handles: those it manages."""
+    rows = await conn.execute(
+        sa.select(replica.attachments.c.structure_id, replica.attachments.c.service_code)
+        .join(replica.structures, replica.structures.c.structure_id == replica.attachments.c.structure_id)
+        .where(
+            replica.attachments.c.sub == sub,
+            replica.attachments.c.role.in_(sorted(HANDLING_ROLES)),
+            replica.structures.c.active,
+        )
+    )
+    return frozenset((structure, None if code == NO_SERVICE else code) for structure, code in rows)
 
 
 async def next_sequence(conn: AsyncConnection, year: int) -> int:
@@ -76,7 +100,10 @@ async def thread(conn: AsyncConnection, ticket_id: uuid.UUID) -> tuple[list[RowM
 
 
 def _agent_scope(
-    structures: frozenset[str], services: list[str], support_agent: bool
+    structures: frozenset[str],
+    services: list[str],
+    support_agent: bool,
+    handled: frozenset[tuple[str, str | None]],
 ) -> sa.ColumnElement[bool]:
     scopes = [
         sa.and_(
@@ -85,6 +112,19 @@ def _agent_scope(
             tickets.c.recipient_service_code.in_(services),
         )
     ]
+    whole = sorted(structure for structure, code in handled if code is None)
+    parts = sorted((structure, code) for structure, code in handled if code is not None)
+    if whole:
+        scopes.append(
+            sa.and_(tickets.c.recipient_kind == "STRUCTURE", tickets.c.recipient_structure_id.in_(whole))
+        )
+    if parts:
+        scopes.append(
+            sa.and_(
+                tickets.c.recipient_kind == "STRUCTURE",
+                sa.tuple_(tickets.c.recipient_structure_id, tickets.c.recipient_service_code).in_(parts),
+            )
+        )
     if support_agent:
         scopes.append(tickets.c.recipient_kind == "SUPPORT")
     return sa.or_(*scopes)
@@ -95,14 +135,15 @@ async def agents_tickets(
     structures: frozenset[str],
     services: list[str],
     support_agent: bool,
+    handled: frozenset[tuple[str, str | None]],
     statuses: frozenset[Status] | None,
     assigned_to: str | None,
     offset: int,
     limit: int,
 ) -> tuple[list[RowMapping], int]:
-    """Tickets for the agents of `services` of `structures` (and of the support team): those in
-    `statuses`, or those open and assigned to `assigned_to`."""
-    conditions = [_agent_scope(structures, services, support_agent)]
+    """Tickets for the agents of `services` of `structures` (and of the support team), and for the
+    managers of `handled`: those in `statuses`, or those open and assigned to `assigned_to`."""
+    conditions = [_agent_scope(structures, services, support_agent, handled)]
     if statuses is not None:
         conditions.append(tickets.c.status.in_(list(statuses)))
     if assigned_to is not None:

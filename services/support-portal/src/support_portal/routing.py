@@ -1,5 +1,6 @@
-"""The routing table: which recipient (the support team or a business service) a ticket's category
-goes to. It is configuration, read from a file and validated when the service starts."""
+"""The routing table: which recipient a ticket's category goes to: the support team, a business
+service, or the structure of the directory the ticket concerns (an invoice's or an engagement's,
+named by the requester). It is configuration, read from a file and validated when the service starts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Recipient(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str = Field(pattern="^(SUPPORT|SERVICE)$")
+    kind: str = Field(pattern="^(SUPPORT|SERVICE|STRUCTURE)$")
     name: str = Field(min_length=1, max_length=200)
     structure_id: str | None = None
     service_code: str | None = None
@@ -20,6 +21,8 @@ class Recipient(BaseModel):
             raise ValueError("a business service recipient names its structure_id and service_code")
         if self.kind == "SUPPORT" and (self.structure_id or self.service_code):
             raise ValueError("the support team has no structure_id or service_code")
+        if self.kind == "STRUCTURE" and self.service_code and not self.structure_id:
+            raise ValueError("a service of the concerned structure comes with its structure_id")
         return self
 
 

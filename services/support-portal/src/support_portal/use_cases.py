@@ -23,6 +23,7 @@ from chorus_common.db import Row
 from chorus_common.events import EventType
 from chorus_common.history import HistoryEntry
 from chorus_common.problems import Problem, not_found
+from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
 from support_portal import events, repository
 from support_portal.domain import (
@@ -33,9 +34,10 @@ from support_portal.domain import (
     Role,
     Status,
     decide,
+    handles,
     reference,
 )
-from support_portal.routing import RoutingTable
+from support_portal.routing import Recipient, RoutingTable
 
 SUPPORT_AGENT_ROLE = "support-agent"
 
@@ -56,6 +58,10 @@ class NewTicket:
     title: str
     description: str
     environment: str
+    concerned: PartyRef | None = None  # the structure of the directory the ticket is about
+
+
+Handled = frozenset[tuple[str, str | None]]
 
 
 def agent_role(service_code: str) -> str:
@@ -63,12 +69,26 @@ def agent_role(service_code: str) -> str:
     return f"agent:{service_code}"
 
 
-def is_agent(principal: Principal, ticket: Row) -> bool:
+def is_agent(principal: Principal, handled: Handled, ticket: Row) -> bool:
+    """Whether the caller is an agent of the ticket's recipient: the support team's, a business
+    service's (by token role), or a manager of the structure concerned (`handled`)."""
     if ticket["recipient_kind"] == "SUPPORT":
         return principal.has_role(SUPPORT_AGENT_ROLE)
+    if ticket["recipient_kind"] == "STRUCTURE":
+        structure_id = ticket["recipient_structure_id"]
+        return principal.acts_for(structure_id) and handles(
+            handled, structure_id, ticket["recipient_service_code"]
+        )
     return principal.acts_for(ticket["recipient_structure_id"]) and principal.has_role(
         agent_role(ticket["recipient_service_code"])
     )
+
+
+async def _handled(uow: UnitOfWork) -> Handled:
+    """What the caller handles as a manager of structures of the directory."""
+    async with uow.reading() as conn:
+        handled = await repository.handled_by(conn, uow.caller.sub)
+    return frozenset(item for item in handled if uow.caller.acts_for(item[0]))
 
 
 def is_requester(principal: Principal, ticket: Row) -> bool:
@@ -95,6 +115,18 @@ async def _create(
     conn = uow.conn
     now = uow.now()
     recipient = portal.routing.recipient_for(new.category, new.subcategory)
+    if recipient.kind == "STRUCTURE":
+        # To the managers of the structure the ticket concerns; without one, to the support team.
+        if new.concerned is None:
+            recipient = portal.routing.default
+        else:
+            concerned = await repository.concerned_structure(conn, new.concerned)
+            recipient = Recipient(
+                kind="STRUCTURE",
+                name=concerned.name,
+                structure_id=concerned.structure_id,
+                service_code=concerned.service_code,
+            )
     ticket_id = uuid.uuid4()
     year = now.astimezone(PARIS).year  # references are numbered per Paris year
     values = {
@@ -200,18 +232,21 @@ REQUESTER_LISTS = {
 async def tickets(uow: UnitOfWork, work_list: str, offset: int, limit: int) -> tuple[list[Row], int]:
     """One of the caller's lists: a requester's (drafts, ...), or an agent's (to-do, assigned-to-me)."""
     caller = uow.caller
-    async with uow.reading() as conn:
-        if work_list in REQUESTER_LISTS:
+    if work_list in REQUESTER_LISTS:
+        async with uow.reading() as conn:
             return await repository.requesters_tickets(
                 conn, caller.sub, REQUESTER_LISTS[work_list], offset, limit
             )
-        services = [role.removeprefix("agent:") for role in caller.roles if role.startswith("agent:")]
-        to_do = work_list == "to-do"
+    services = [role.removeprefix("agent:") for role in caller.roles if role.startswith("agent:")]
+    to_do = work_list == "to-do"
+    handled = await _handled(uow)
+    async with uow.reading() as conn:
         return await repository.agents_tickets(
             conn,
             caller.structures,
             services,
             caller.has_role(SUPPORT_AGENT_ROLE),
+            handled,
             TO_DO if to_do else None,
             None if to_do else caller.sub,
             offset,
@@ -225,20 +260,20 @@ async def _details(uow: UnitOfWork, ticket: Row) -> dict[str, Any]:
     return {**ticket, "messages": [dict(m) for m in messages], "history": [dict(h) for h in history]}
 
 
-def _visible(principal: Principal, ticket: Row) -> bool:
-    return is_requester(principal, ticket) or is_agent(principal, ticket)
+def _visible(principal: Principal, handled: Handled, ticket: Row) -> bool:
+    return is_requester(principal, ticket) or is_agent(principal, handled, ticket)
 
 
-async def _visible_ticket(uow: UnitOfWork, ticket_id: uuid.UUID) -> Row:
+async def _visible_ticket(uow: UnitOfWork, ticket_id: uuid.UUID, handled: Handled) -> Row:
     async with uow.reading() as conn:
         ticket = await repository.get_ticket(conn, ticket_id)
-    if ticket is None or not _visible(uow.caller, ticket):
+    if ticket is None or not _visible(uow.caller, handled, ticket):
         raise not_found("Ticket")
     return ticket
 
 
 async def ticket(uow: UnitOfWork, ticket_id: uuid.UUID) -> dict[str, Any]:
-    return await _details(uow, await _visible_ticket(uow, ticket_id))
+    return await _details(uow, await _visible_ticket(uow, ticket_id, await _handled(uow)))
 
 
 async def _act(
@@ -311,12 +346,13 @@ async def act_on_ticket(
 ) -> dict[str, Any]:
     """The caller's action, as the ticket's requester for a requester's action, else as its agent."""
     caller = uow.caller
-    found = await _visible_ticket(uow, ticket_id)
+    handled = await _handled(uow)
+    found = await _visible_ticket(uow, ticket_id, handled)
     as_requester = action in REQUESTER_ACTIONS and is_requester(caller, found)
     role = Role.REQUESTER if as_requester else Role.AGENT
 
     def holds_role(ticket: Row) -> bool:
-        return is_requester(caller, ticket) if as_requester else is_agent(caller, ticket)
+        return is_requester(caller, ticket) if as_requester else is_agent(caller, handled, ticket)
 
     if not holds_role(found):
         raise Problem(

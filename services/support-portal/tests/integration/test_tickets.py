@@ -11,14 +11,13 @@ import sqlalchemy as sa
 
 from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
 from chorus_testing.auth import bearer
+from chorus_testing.directory import known_structure
 from chorus_testing.fixtures import BusProbe, take
 from support_portal.db import outbox, tickets
 
-from .conftest import RunningSupportPortal
+from .conftest import DGFIP, RunningSupportPortal
 
-SUPPORT_AGENT = bearer("agent-support", roles=["support-agent"])
-DELEG_AGENT = bearer("agent-deleg", "11000000000015", roles=["agent:DELEG"])
-EJ_AGENT = bearer("agent-ej", "11000000000015", roles=["agent:EJ"])
+SUPPORT_AGENT = bearer("agent-support", roles=["support-agent"])  # the support team: a role, no structure
 
 
 def ticket(category: str = "COMPTE", subcategory: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -42,7 +41,7 @@ async def test_a_signed_in_requester_drafts_submits_answers_and_closes(
     submitted_tap, updated_tap = await bus.tap("ticket-submitted"), await bus.tap("ticket-updated")
     structure = f"S-{uuid.uuid4().hex[:6]}"
     sub = f"user-{uuid.uuid4().hex[:6]}"
-    me = bearer(sub, structure)
+    me = await service.user(sub, structure)
     draft = await service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
     assert draft.status_code == 201, draft.text
     body = draft.json()
@@ -98,7 +97,9 @@ async def test_tickets_are_routed_to_business_services_whose_agents_alone_see_th
     service: RunningSupportPortal,
 ):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer(f"user-{uuid.uuid4().hex[:6]}", structure)
+    me = await service.user(f"user-{uuid.uuid4().hex[:6]}", structure)
+    deleg_agent = await service.user("agent-deleg", DGFIP, roles=["agent:DELEG"])
+    ej_agent = await service.user("agent-ej", DGFIP, roles=["agent:EJ"])
     created = await service.client.post(
         "/tickets",
         json={**ticket("FACTURATION", "DELEGATION"), "structure_id": structure, "submit": True},
@@ -107,20 +108,20 @@ async def test_tickets_are_routed_to_business_services_whose_agents_alone_see_th
     routed = created.json()
     assert routed["recipient"]["service_code"] == "DELEG"
     todo = await service.client.get(
-        "/tickets", params={"list": "to-do", "page_size": 200}, headers=DELEG_AGENT
+        "/tickets", params={"list": "to-do", "page_size": 200}, headers=deleg_agent
     )
     assert routed["id"] in [t["id"] for t in todo.json()["items"]]
-    for outsider in (EJ_AGENT, SUPPORT_AGENT, bearer("other-user", structure)):
+    for outsider in (ej_agent, SUPPORT_AGENT, await service.user("other-user", structure)):
         listed = await service.client.get(
             "/tickets", params={"list": "to-do", "page_size": 200}, headers=outsider
         )
         assert routed["id"] not in [t["id"] for t in listed.json()["items"]]
         assert (await service.client.get(f"/tickets/{routed['id']}", headers=outsider)).status_code == 404
         assert (await service.act(outsider, routed["id"], "PRISE_EN_CHARGE")).status_code == 404
-    await service.act(DELEG_AGENT, routed["id"], "PRISE_EN_CHARGE")
-    transferred = await service.act(DELEG_AGENT, routed["id"], "TRANSFERT_SUPPORT")
+    await service.act(deleg_agent, routed["id"], "PRISE_EN_CHARGE")
+    transferred = await service.act(deleg_agent, routed["id"], "TRANSFERT_SUPPORT")
     assert (transferred.json()["status"], transferred.json()["recipient"]["kind"]) == ("SOUMIS", "SUPPORT")
-    assert (await service.client.get(f"/tickets/{routed['id']}", headers=DELEG_AGENT)).status_code == 404
+    assert (await service.client.get(f"/tickets/{routed['id']}", headers=deleg_agent)).status_code == 404
     assert (await service.client.get(f"/tickets/{routed['id']}", headers=SUPPORT_AGENT)).status_code == 200
 
 
@@ -209,7 +210,7 @@ async def test_signed_out_creation_is_rate_limited_per_email_and_per_client(serv
 
 async def test_concurrent_creations_never_share_a_reference(service: RunningSupportPortal):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer("busy-user", structure)
+    me = await service.user("busy-user", structure)
     responses = await asyncio.gather(
         *(
             service.client.post("/tickets", json={**ticket(), "structure_id": structure}, headers=me)
@@ -224,7 +225,7 @@ async def test_concurrent_creations_never_share_a_reference(service: RunningSupp
 
 async def test_bad_requests_get_problems(service: RunningSupportPortal):
     structure = f"S-{uuid.uuid4().hex[:6]}"
-    me = bearer("user", structure)
+    me = await service.user("user", structure)
     other_structure = await service.client.post(
         "/tickets", json={**ticket(), "structure_id": "NOT-MINE"}, headers=me
     )
@@ -237,3 +238,58 @@ async def test_bad_requests_get_problems(service: RunningSupportPortal):
         await service.client.post("/public/tickets", json={**ticket(), "email": "not-an-email", "name": "x"})
     ).status_code == 422
     assert (await service.client.get("/tickets", params={"list": "drafts"})).status_code == 401
+
+
+async def test_a_ticket_about_an_invoice_goes_to_the_managers_of_the_structure_it_concerns(
+    service: RunningSupportPortal, bus: BusProbe
+):
+    tap = await bus.tap("ticket-submitted")
+    engine = service.app.state.runtime.engine
+    supplier = await known_structure(engine)
+    ministry = await known_structure(
+        engine, kind="PUBLIQUE", name="Ministère de la Culture", services=["DAF"]
+    )
+    tag = uuid.uuid4().hex[:6]
+    me = await service.user(f"fred-{tag}", supplier)
+    chief = await service.user(f"marie-{tag}", ministry, role="GESTIONNAIRE_PRINCIPAL")
+    daf_manager = await service.user(f"dana-{tag}", ministry, role="GESTIONNAIRE", service_code="DAF")
+    plain_user = await service.user(f"jules-{tag}", ministry)  # not a manager
+    about_daf = {"structure_id": ministry, "service_code": "DAF"}
+    body = {
+        **ticket("FACTURATION", "PAIEMENT"),
+        "structure_id": supplier,
+        "concerned": about_daf,
+        "submit": True,
+    }
+    created = await service.client.post("/tickets", json=body, headers=me)
+    assert created.status_code == 201, created.text
+    routed = created.json()
+    assert routed["recipient"] == {
+        "kind": "STRUCTURE",
+        "name": "Ministère de la Culture",
+        "structure_id": ministry,
+        "service_code": "DAF",
+    }
+    for agent in (chief, daf_manager):
+        todo = await service.client.get("/tickets", params={"list": "to-do"}, headers=agent)
+        assert routed["id"] in [t["id"] for t in todo.json()["items"]]
+    for outsider in (plain_user, SUPPORT_AGENT):
+        todo = await service.client.get(
+            "/tickets", params={"list": "to-do", "page_size": 200}, headers=outsider
+        )
+        assert routed["id"] not in [t["id"] for t in todo.json()["items"]]
+        assert (await service.act(outsider, routed["id"], "PRISE_EN_CHARGE")).status_code == 404
+    taken = await service.act(daf_manager, routed["id"], "PRISE_EN_CHARGE")
+    assert taken.json()["assigned_to"] == f"dana-{tag}"
+    [message] = await take(tap, 1)
+    _, data = parse_event(message.body)
+    assert isinstance(data, TicketSubmitted) and data.recipient.kind == "STRUCTURE"
+
+    # Without a structure concerned, the same category goes to the support team; an unknown one is a 422.
+    plain = {**ticket("FACTURATION", "PAIEMENT"), "structure_id": supplier, "submit": True}
+    assert (await service.client.post("/tickets", json=plain, headers=me)).json()["recipient"][
+        "kind"
+    ] == "SUPPORT"
+    unknown = {**plain, "concerned": {"structure_id": "NOT-IN-DIRECTORY"}}
+    refused = await service.client.post("/tickets", json=unknown, headers=me)
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "concerned.structure_id")

@@ -21,6 +21,7 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 class EventType(StrEnum):
     DEADLINE_EXCEEDED = "deadline-exceeded"
     DELEGATION_ROUTED = "delegation-routed"
+    DELEGATION_UPDATED = "delegation-updated"
     ENGAGEMENT_VALIDATED = "engagement-validated"
     INVOICE_SUBMITTED = "invoice-submitted"
     SERVICE_UPDATED = "service-updated"
@@ -103,7 +104,8 @@ class InvoiceSubmitted(EventData):
 
 
 class TicketRecipient(EventData):
-    kind: Literal["SUPPORT", "SERVICE"]
+    # STRUCTURE: the structure of the directory the ticket concerns, handled by its managers.
+    kind: Literal["SUPPORT", "SERVICE", "STRUCTURE"]
     name: NonEmpty
     structure_id: str | None = None
     service_code: str | None = None
@@ -182,9 +184,25 @@ class UserSnapshot(Snapshot):
     attachments: list[UserAttachment]
 
 
+class DelegationSnapshot(Snapshot):
+    """A delegation of the validation of received invoices, whole, after it was made or revoked (version
+    1, then 2): the directory derives `estValideurDelegue` from the active ones."""
+
+    delegation_id: NonEmpty
+    delegator_structure_id: NonEmpty
+    delegate_structure_id: NonEmpty
+    right: Literal["VALIDATION", "TRAITEMENT"]
+    scope: Literal["STRUCTURE", "SERVICES"]
+    service_codes: list[Annotated[str, Field(max_length=100)]]
+    start_date: date
+    end_date: date | None = None
+    status: Literal["ACTIVE", "REVOKED"]
+
+
 CATALOGUE: dict[str, type[EventData]] = {
     EventType.DEADLINE_EXCEEDED: DeadlineExceeded,
     EventType.DELEGATION_ROUTED: DelegationRouted,
+    EventType.DELEGATION_UPDATED: DelegationSnapshot,
     EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
     EventType.INVOICE_SUBMITTED: InvoiceSubmitted,
     EventType.SERVICE_UPDATED: ServiceSnapshot,

@@ -92,6 +92,10 @@ class ParametersOut(BaseModel):
     engagement_required: bool
     engagement_or_service_required: bool
     moa_only: bool
+    delegated_validator: bool = Field(
+        description="estValideurDelegue: an active delegation of received-invoices designates the "
+        "structure as delegated validator today (derived, not set)"
+    )
 
 
 class StructureOut(BaseModel):

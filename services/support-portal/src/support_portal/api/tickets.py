@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import Email
-from chorus_common.http import Page, Pagination, page_of
+from chorus_common.http import Page, Pagination, PartyRefIn, page_of
 from support_portal import use_cases
 from support_portal.api.deps import PortalDep
 from support_portal.domain import Action, Environment, Role, Status
@@ -27,10 +27,20 @@ class TicketIn(BaseModel):
     title: Annotated[str, Field(min_length=3, max_length=200)]
     description: Annotated[str, Field(min_length=10, max_length=10_000)]
     environment: Environment = Environment.PRODUCTION
+    concerned: PartyRefIn | None = Field(
+        default=None,
+        description="the structure of the directory (and service) the ticket is about, e.g. an invoice's "
+        "or an engagement's: a category routed to the concerned structure goes to its managers",
+    )
 
     def new(self) -> use_cases.NewTicket:
         return use_cases.NewTicket(
-            self.category, self.subcategory, self.title, self.description, self.environment
+            self.category,
+            self.subcategory,
+            self.title,
+            self.description,
+            self.environment,
+            self.concerned.ref() if self.concerned else None,
         )
 
 
