@@ -4,7 +4,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: install check-servers browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools
+.PHONY: install check-servers rabbitmq-accounts browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -13,9 +13,15 @@ install:
 check-servers: install
 	@$(RUN) python deploy/local/check_servers.py
 
-## run: the whole platform as local processes (services, SMTP catcher), until Ctrl-C
-run: check-servers
+## run: the whole platform as local processes (services, SMTP catcher), until Ctrl-C; each service
+## connects to RabbitMQ as its own account, created (with development passwords) first
+run: check-servers rabbitmq-accounts
 	$(RUN) python deploy/local/launcher.py
+
+## rabbitmq-accounts: create (or update) on the local RabbitMQ's / vhost the account of every service
+## and external system, with development passwords, allowed only its event types
+rabbitmq-accounts: install
+	$(RUN) python -m chorus_common rabbitmq-accounts
 
 ## test: lint, type checks, unit, integration, end-to-end and security tests
 test: check-servers lint typecheck unit integration e2e security

@@ -7,18 +7,40 @@ import time
 
 import aio_pika
 
+from chorus_common.events import EXTERNAL_PRODUCERS, PRODUCERS
+from chorus_common.messaging.accounts import dev_password, with_account
+
 EVENTS_EXCHANGE = "chorus.events"
 
 
+def producer_of(event_type: str) -> str:
+    """Who the benchmark publishes `event_type` as: an external producer the catalogue allows, as the
+    platform's consumers handle events only from those (the harness's vhosts have their accounts)."""
+    allowed = PRODUCERS[event_type]
+    return sorted(allowed & set(EXTERNAL_PRODUCERS) or allowed)[0]
+
+
+def producer_url(url: str, event_type: str) -> str:
+    producer = producer_of(event_type)
+    return with_account(url, producer, dev_password(producer))
+
+
 async def publish_all(
-    channel: aio_pika.abc.AbstractChannel, bodies: list[bytes], routing_key: str, window: int = 500
+    channel: aio_pika.abc.AbstractChannel,
+    bodies: list[bytes],
+    routing_key: str,
+    window: int = 500,
+    user_id: str | None = None,
 ) -> None:
-    """Persistent messages, `window` of them awaiting their confirms at a time."""
-    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    """Persistent messages, `window` of them awaiting their confirms at a time, as `user_id` (the
+    channel's connection user) when given."""
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
     for start in range(0, len(bodies), window):
         await asyncio.gather(
             *(
-                exchange.publish(aio_pika.Message(body, delivery_mode=2), routing_key=routing_key)
+                exchange.publish(
+                    aio_pika.Message(body, delivery_mode=2, user_id=user_id), routing_key=routing_key
+                )
                 for body in bodies[start : start + window]
             )
         )

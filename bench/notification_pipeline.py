@@ -6,7 +6,8 @@ relay, so that the relay does not bound the figure. Then, as an external system 
 
 - seeds its read model of the directory with 1,000 delegate structures, each with its principal
   manager, so that every mail's recipient is resolved from the replica;
-- publishes N `delegation-routed` events (to those delegates in turn) as fast as confirms allow, and
+- publishes, as received-invoices (the producer the catalogue allows), N `delegation-routed` events
+  (to those delegates in turn) as fast as confirms allow, and
   measures events/s from the first publish to the last `SENT` decision, and notifications' CPU time
   per mail (the workers' process CPU seconds / mails);
 - publishes at a fixed rate (open loop: each event's send time is set in advance, whatever the
@@ -45,7 +46,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 import uvloop
-from _bus import EVENTS_EXCHANGE, publish_all, raw_baseline_seconds
+from _bus import EVENTS_EXCHANGE, producer_of, producer_url, publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from _servers import ROOT, bare_app, serving
 from hdrh.histogram import HdrHistogram
@@ -182,10 +183,11 @@ async def max_rate_run(pipeline: Pipeline, count: int) -> tuple[float, float]:
     """(events/s from the first publish to the last decision, workers' CPU seconds per mail)."""
     batch = events(count)
     cpu_before = sum(cpu_seconds(worker.pid) for worker in pipeline.workers)
-    connection = await aio_pika.connect_robust(pipeline.url)
+    connection = await aio_pika.connect_robust(producer_url(pipeline.url, "delegation-routed"))
     channel = await connection.channel(publisher_confirms=True)
     started_ns = time.time_ns()
-    await publish_all(channel, [body for _, body in batch], "delegation-routed")
+    producer = producer_of("delegation-routed")
+    await publish_all(channel, [body for _, body in batch], "delegation-routed", user_id=producer)
     await connection.close()
     found = await wait_decided(pipeline.dsn, [event_id for event_id, _ in batch])
     cpu = sum(cpu_seconds(worker.pid) for worker in pipeline.workers) - cpu_before
@@ -197,9 +199,10 @@ async def open_loop_run(pipeline: Pipeline, rate: float, seconds: float) -> HdrH
     """Publish at `rate` events/s for `seconds`, each at its scheduled time; latencies in microseconds."""
     count = max(1, int(rate * seconds))
     batch = events(count)
-    connection = await aio_pika.connect_robust(pipeline.url)
+    connection = await aio_pika.connect_robust(producer_url(pipeline.url, "delegation-routed"))
     channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
+    producer = producer_of("delegation-routed")
     interval_ns = 1e9 / rate
     scheduled: dict[str, int] = {}
     confirms: set[asyncio.Future[Any]] = set()
@@ -213,7 +216,7 @@ async def open_loop_run(pipeline: Pipeline, rate: float, seconds: float) -> HdrH
             at = int(start_ns + sent * interval_ns)
             scheduled[event_id] = at
             message = aio_pika.Message(
-                body, delivery_mode=2, headers={"x-published-ns": at}, message_id=event_id
+                body, delivery_mode=2, headers={"x-published-ns": at}, message_id=event_id, user_id=producer
             )
             confirm = asyncio.ensure_future(exchange.publish(message, routing_key="delegation-routed"))
             confirms.add(confirm)

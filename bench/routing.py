@@ -25,7 +25,7 @@ from pathlib import Path
 import aio_pika
 import sqlalchemy as sa
 import uvloop
-from _bus import publish_all, raw_baseline_seconds
+from _bus import producer_of, producer_url, publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -106,8 +106,11 @@ async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
     )
     await routed.bind(exchange, "delegation-routed")
     await routed.purge()
+    # As the EDI channel would, on a connection of its own account.
+    producer = await aio_pika.connect_robust(producer_url(url, "invoice-submitted"))
+    producer_channel = await producer.channel(publisher_confirms=True)
     started = time.perf_counter()
-    await publish_all(channel, bodies, "invoice-submitted")
+    await publish_all(producer_channel, bodies, "invoice-submitted", user_id=producer_of("invoice-submitted"))
     while True:
         async with engine.connect() as conn:
             done = int(await conn.scalar(sa.text("SELECT count(*) FROM received_invoices")) or 0)
@@ -115,6 +118,7 @@ async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
             break
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
+    await producer.close()
     await connection.close()
     return elapsed
 

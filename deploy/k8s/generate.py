@@ -84,7 +84,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "settings": {"APP_ENV": "dev", "LOG_LEVEL": "DEBUG"},
         # Development credentials for in-cluster servers; prod takes them from a Secret made outside.
         "secrets": {
-            "rabbitmq-url": "amqp://guest:guest@rabbitmq:5672/",
+            # Each service is its own RabbitMQ account (development password: its name), as
+            # `python -m chorus_common rabbitmq-accounts` creates them.
+            "rabbitmq-url": "amqp://{name}:{name}@rabbitmq:5672/",
             "database-url": "postgresql+asyncpg://postgres@postgres:5432/chorus_{package}",
         },
     },
@@ -427,7 +429,7 @@ def overlay_files(environment: str, config: dict[str, Any]) -> dict[Path, str]:
                 {
                     "name": f"{service.name}-credentials",
                     "literals": [
-                        f"{key}={value.format(package=service.package)}"
+                        f"{key}={value.format(package=service.package, name=service.name)}"
                         for key, value in config["secrets"].items()
                     ],
                 }

@@ -4,7 +4,8 @@ Applies each service's migrations, starts an SMTP catcher (aiosmtpd writing a Ma
 service on its port, waits until all are ready, and stops everything on Ctrl-C or SIGTERM.
 
 Environment: RABBITMQ_URL, POSTGRES_URL (server, no database), DB_PREFIX, RUN_DIR,
-FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs).
+FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs). Each service
+connects to RABBITMQ_URL's broker and vhost as its own account, with its development password.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from chorus_common.messaging.accounts import dev_password, with_account  # noqa: E402
 from deploy.roster import Service, services  # noqa: E402  (run as a script, from any folder)
 
 SERVICES = services()
@@ -92,7 +94,9 @@ class Platform:
         env.update(
             APP_ENV=os.environ.get("APP_ENV", "dev"),
             DATABASE_URL=database_url(self.postgres_url, self.db_prefix, service),
-            RABBITMQ_URL=self.rabbitmq_url,
+            # Each service connects as its own account (development password), the producer its
+            # events name: `python -m chorus_common rabbitmq-accounts` creates them.
+            RABBITMQ_URL=with_account(self.rabbitmq_url, service.name, dev_password(service.name)),
             HTTP_PORT=str(service.port + self.offset),
             FLAGD_RESOLVER="file",
             FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),

@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from chorus_common.events.catalogue import envelope_schema, json_schemas
+from chorus_common.messaging.accounts import (
+    accounts,
+    definitions,
+    dev_password,
+    development_salt,
+    password_hash,
+)
 from chorus_testing.platform import load_roster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +49,26 @@ def render(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def development_definitions() -> dict[str, Any]:
+    """What docker compose's RabbitMQ loads at boot: every account with its development password, and
+    the `guest` administrator of the management UI."""
+    document = definitions(["/"], {a.name: dev_password(a.name) for a in accounts()}, salt=development_salt)
+    guest = {
+        "name": "guest",
+        "password_hash": password_hash("guest", development_salt("guest")),
+        "hashing_algorithm": "rabbit_password_hashing_sha256",
+        "tags": ["administrator"],
+    }
+    document["users"].append(guest)
+    document["permissions"].append(
+        {"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}
+    )
+    return document
+
+
 def expected_documents() -> dict[Path, str]:
     documents = {DOCS / "events" / "cloudevent.schema.json": render(envelope_schema())}
+    documents[ROOT / "deploy" / "rabbitmq" / "definitions.dev.json"] = render(development_definitions())
     for event_type, schema in json_schemas().items():
         documents[DOCS / "events" / f"{event_type}.data.schema.json"] = render(schema)
     for service in services():

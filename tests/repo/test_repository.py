@@ -8,6 +8,7 @@ from pathlib import Path
 import dockerfile
 import yaml
 
+from chorus_common.messaging.accounts import SERVICES as ACCOUNTS
 from chorus_testing.platform import load_launcher, load_roster
 
 from .documents import DOCS, ROOT, expected_documents, services
@@ -42,7 +43,10 @@ def test_every_workspace_service_is_in_docker_compose_with_its_dependencies():
         assert "/health/ready" in " ".join(entry["healthcheck"]["test"])
         database = entry["environment"]["DATABASE_URL"]
         assert database.startswith("postgresql+asyncpg://") and "@postgres:5432/" in database
-        assert entry["environment"]["RABBITMQ_URL"].endswith("@rabbitmq:5672/")
+        # its own RabbitMQ account, which the broker's definitions hold
+        assert entry["environment"]["RABBITMQ_URL"] == f"amqp://{service}:{service}@rabbitmq:5672/"
+    volumes = compose["rabbitmq"]["volumes"]
+    assert "./deploy/rabbitmq/definitions.dev.json:/etc/rabbitmq/definitions.json:ro" in volumes
 
 
 def test_notifications_reads_the_mounted_flag_file_and_mails_through_mailpit():
@@ -131,3 +135,7 @@ def test_make_run_starts_every_workspace_service_on_its_own_port():
     assert len({service.port for service in launcher.SERVICES}) == len(started)
     for name, service in started.items():
         assert service.package == name.replace("-", "_")
+
+
+def test_every_service_of_the_roster_has_its_own_rabbitmq_account():
+    assert set(ACCOUNTS) == {service.name for service in load_roster().services()}

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.events import CATALOGUE, parse_event
 from chorus_common.events.catalogue import envelope_schema, json_schemas
+from chorus_common.messaging.accounts import accounts, definitions, dev_password, import_accounts, user_of
 from chorus_common.messaging.outbox import publish_event_body
 from chorus_common.messaging.topology import create_broker
 from chorus_common.settings import DEV_JWT_SECRET
@@ -44,13 +46,32 @@ def _schemas(args: argparse.Namespace) -> int:
 
 async def _publish(body: bytes) -> int:
     envelope, _ = parse_event(body)
-    broker = create_broker(os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+    url = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    broker = create_broker(url)
     await broker.connect()
     try:
-        await publish_event_body(broker, envelope.type, envelope.id, body)
+        await publish_event_body(broker, envelope.type, envelope.id, body, user_of(url))
     finally:
         await broker.stop()
     print(f"published {envelope.type} {envelope.id}")
+    return 0
+
+
+def _rabbitmq_accounts(args: argparse.Namespace) -> int:
+    """Write the accounts' definitions to a file, or import them into the local node with rabbitmqctl."""
+    given = dict(item.split("=", 1) for item in args.password)
+    passwords = {account.name: given.get(account.name, dev_password(account.name)) for account in accounts()}
+    vhosts = args.vhost or ["/"]
+    if args.definitions:
+        Path(args.definitions).write_text(json.dumps(definitions(vhosts, passwords), indent=2) + "\n")
+        print(f"wrote the definitions of {len(passwords)} accounts to {args.definitions}")
+        return 0
+    try:
+        import_accounts(vhosts, passwords)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"RabbitMQ accounts on {', '.join(vhosts)}: {', '.join(passwords)}")
     return 0
 
 
@@ -67,11 +88,26 @@ def main(argv: list[str] | None = None) -> int:
     schemas.add_argument("--out", default="docs/events")
     publish = commands.add_parser("publish", help="validate a CloudEvent JSON file and publish it")
     publish.add_argument("file", help="path, or - for standard input")
+    rabbitmq = commands.add_parser(
+        "rabbitmq-accounts",
+        help="the RabbitMQ users and permissions of every producer, from the event catalogue",
+    )
+    rabbitmq.add_argument("--vhost", action="append", help="repeatable; default /")
+    rabbitmq.add_argument(
+        "--password",
+        action="append",
+        default=[],
+        metavar="NAME=PASSWORD",
+        help="an account's password (repeatable); without, the development password: its name",
+    )
+    rabbitmq.add_argument("--definitions", metavar="FILE", help="write definitions.json here instead")
     args = parser.parse_args(argv)
     if args.command == "mint-token":
         return _mint(args)
     if args.command == "schemas":
         return _schemas(args)
+    if args.command == "rabbitmq-accounts":
+        return _rabbitmq_accounts(args)
     body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     return asyncio.run(_publish(body))
 

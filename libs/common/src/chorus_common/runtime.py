@@ -92,6 +92,7 @@ class ServiceRuntime:
             concurrency=settings.consumer_concurrency,
             batch_size=settings.consumer_batch_size,
             on_committed=self.relay.wake,
+            trusted_producers=settings.trusted_producers,
         )
 
     def unit_of_work(

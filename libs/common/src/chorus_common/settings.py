@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
 
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
+    # Consumers handle an event only from a producer the catalogue allows for its type (the AMQP user_id
+    # RabbitMQ verifies); others are dead-lettered as "unauthorized producer".
+    trusted_producers: bool = True
     consumer_prefetch: int = Field(default=32, ge=1)
     consumer_delivery_limit: int = Field(default=5, ge=1)
     consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)

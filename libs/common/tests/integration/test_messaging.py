@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import aiormq
 import pytest
 import sqlalchemy as sa
 from faststream.rabbit import RabbitBroker
@@ -184,6 +185,34 @@ async def test_malformed_messages_are_dead_lettered_at_once_with_a_reason(
         assert dead[0].body == b"{not json"
         await eventually(lambda: effect_count(engine, good.id))
         assert handler.calls == 1
+    finally:
+        await broker.stop()
+
+
+async def test_only_the_producers_the_catalogue_allows_have_their_events_handled(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    """engagement-validated comes from engagements or the State's ERP (erp-etat), never from another
+    holder of credentials on the bus; RabbitMQ itself refuses a user_id that is not the connection's."""
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = Recorder()
+    broker = await start_consumer(rabbitmq_url, engine, service, handler)
+    try:
+        forged = [an_event(), an_event()]
+        await bus.publish(forged[0].type, encode_event(forged[0]), as_="guest")  # the broker's admin
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused, match="access to topic"):
+            await bus.publish(forged[1].type, encode_event(forged[1]), as_="edi-depot")
+        by_erp, by_service = an_event(), an_event()
+        await bus.publish(by_erp.type, encode_event(by_erp), as_="erp-etat")
+        await bus.publish(by_service.type, encode_event(by_service), as_="engagements")
+        await eventually(lambda: effect_count(engine, by_erp.id))
+        await eventually(lambda: effect_count(engine, by_service.id))
+        [dead] = await bus.drain(f"{service}.dead-letter", 2, within=3)  # the refused one never came
+        assert str(dead.headers[DEAD_LETTER_REASON_HEADER]) == (
+            "unauthorized producer: guest may not publish engagement-validated"
+        )
+        assert [await effect_count(engine, event.id) for event in forged] == [0, 0]
+        assert handler.calls == 2
     finally:
         await broker.stop()
 

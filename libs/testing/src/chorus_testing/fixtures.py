@@ -21,6 +21,8 @@ from fastapi import FastAPI
 
 from chorus_common.cli import ServiceCli
 from chorus_common.db import drop_database
+from chorus_common.events import EXTERNAL_PRODUCERS, PRODUCERS
+from chorus_common.messaging.accounts import dev_password, with_account
 from chorus_common.migrations import upgrade_async
 from chorus_testing.servers import (
     TestServers,
@@ -32,6 +34,7 @@ from chorus_testing.servers import (
 )
 
 EVENTS_EXCHANGE = "chorus.events"
+GUEST = "guest"  # the broker's administrator in tests: reads anything, and produces nothing
 
 
 @pytest.fixture(scope="session")
@@ -130,56 +133,80 @@ def smtp_catcher() -> Iterator[SmtpCatcher]:
 
 
 class BusProbe:
-    """Publishes raw messages to, and reads messages from, the bus of a test's vhost."""
+    """Publishes raw messages to, and reads messages from, the bus of a test's vhost.
 
-    def __init__(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
+    A message is published as a producer the catalogue allows for its routing key (an external
+    system when one is, e.g. `edi-depot` for `invoice-submitted`), over that account's own
+    connection and with its name as `user_id`, as the real producer would; `as_` names another
+    account (or `guest`, which the catalogue allows for nothing). Taps and drains read as guest.
+    """
+
+    def __init__(self, connection: aio_pika.abc.AbstractRobustConnection, rabbitmq_url: str) -> None:
         self._connection = connection
+        self._url = rabbitmq_url
+        self._producers: dict[str, aio_pika.abc.AbstractRobustConnection] = {}
+
+    @staticmethod
+    def producer_for(routing_key: str) -> str:
+        allowed = PRODUCERS.get(routing_key, frozenset())
+        external = sorted(allowed & set(EXTERNAL_PRODUCERS))
+        return (external or sorted(allowed) or [GUEST])[0]
+
+    async def _as(self, producer: str) -> aio_pika.abc.AbstractRobustConnection:
+        if producer == GUEST:
+            return self._connection
+        if producer not in self._producers:
+            url = with_account(self._url, producer, dev_password(producer))
+            self._producers[producer] = await aio_pika.connect_robust(url)
+        return self._producers[producer]
 
     async def publish(
-        self, routing_key: str, body: bytes | dict[str, Any], exchange: str = EVENTS_EXCHANGE
+        self,
+        routing_key: str,
+        body: bytes | dict[str, Any],
+        exchange: str = EVENTS_EXCHANGE,
+        as_: str | None = None,
     ) -> None:
-        raw = json.dumps(body).encode() if isinstance(body, dict) else body
-        channel = await self._connection.channel(publisher_confirms=True)
-        try:
-            target = await channel.get_exchange(exchange)
-            await target.publish(
-                aio_pika.Message(
-                    raw,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    content_type="application/cloudevents+json",
-                ),
-                routing_key=routing_key,
-                mandatory=True,
-            )
-        finally:
-            await channel.close()
+        await self.publish_many([(routing_key, body)], exchange, as_=as_)
 
     async def publish_many(
         self,
         messages: list[tuple[str, bytes | dict[str, Any]]],
         exchange: str = EVENTS_EXCHANGE,
         window: int = 200,
+        as_: str | None = None,
     ) -> None:
-        """Publish (routing key, body) pairs on one confirming channel, `window` confirms in flight."""
-        channel = await self._connection.channel(publisher_confirms=True)
-        try:
-            target = await channel.get_exchange(exchange)
-            for start in range(0, len(messages), window):
-                await asyncio.gather(
-                    *(
-                        target.publish(
-                            aio_pika.Message(
-                                json.dumps(body).encode() if isinstance(body, dict) else body,
-                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                content_type="application/cloudevents+json",
-                            ),
-                            routing_key=routing_key,
+        """Publish (routing key, body) pairs, each producer's on one confirming channel of its own
+        connection, `window` confirms in flight; in order for each producer."""
+        by_producer: dict[str, list[tuple[str, bytes | dict[str, Any]]]] = {}
+        for routing_key, body in messages:
+            by_producer.setdefault(as_ or self.producer_for(routing_key), []).append((routing_key, body))
+        for producer, batch in by_producer.items():
+            channel = await (await self._as(producer)).channel(publisher_confirms=True)
+            try:
+                target = await channel.get_exchange(exchange, ensure=False)
+                for start in range(0, len(batch), window):
+                    await asyncio.gather(
+                        *(
+                            target.publish(
+                                aio_pika.Message(
+                                    json.dumps(body).encode() if isinstance(body, dict) else body,
+                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                    content_type="application/cloudevents+json",
+                                    user_id=producer,
+                                ),
+                                routing_key=routing_key,
+                                mandatory=len(batch) == 1,
+                            )
+                            for routing_key, body in batch[start : start + window]
                         )
-                        for routing_key, body in messages[start : start + window]
                     )
-                )
-        finally:
-            await channel.close()
+            finally:
+                await channel.close()
+
+    async def close(self) -> None:
+        for connection in self._producers.values():
+            await connection.close()
 
     async def tap(self, routing_key: str, exchange: str = EVENTS_EXCHANGE) -> aio_pika.abc.AbstractQueue:
         """An exclusive queue receiving copies of what is published with `routing_key`."""
@@ -223,7 +250,9 @@ async def bus(rabbitmq_url: str) -> AsyncIterator[BusProbe]:
     channel = await connection.channel()
     await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     await channel.close()
-    yield BusProbe(connection)
+    probe = BusProbe(connection, rabbitmq_url)
+    yield probe
+    await probe.close()
     await connection.close()
 
 

@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
+from chorus_common.messaging.accounts import import_accounts
+
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DEFAULT_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -92,9 +94,11 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 def create_vhost(vhost: str) -> None:
-    """A vhost of its own, so a test run sees no other run's exchanges and queues."""
+    """A vhost of its own, so a test run sees no other run's exchanges and queues, where every
+    producer account of the catalogue has its permissions (development passwords)."""
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    import_accounts([vhost])
 
 
 def delete_vhost(vhost: str) -> None:

@@ -2,6 +2,8 @@
 
 from chorus_common.events.catalogue import (
     CATALOGUE,
+    EXTERNAL_PRODUCERS,
+    PRODUCERS,
     DeadlineExceeded,
     DelegationRouted,
     DelegationSnapshot,
@@ -24,7 +26,9 @@ from chorus_common.events.catalogue import (
     TicketUpdated,
     UserAttachment,
     UserSnapshot,
+    may_publish,
     parse_event,
+    published_by,
 )
 from chorus_common.events.envelope import (
     CLOUDEVENTS_CONTENT_TYPE,
@@ -36,6 +40,8 @@ from chorus_common.events.envelope import (
 __all__ = [
     "CATALOGUE",
     "CLOUDEVENTS_CONTENT_TYPE",
+    "EXTERNAL_PRODUCERS",
+    "PRODUCERS",
     "CloudEvent",
     "DeadlineExceeded",
     "DelegationRouted",
@@ -61,5 +67,7 @@ __all__ = [
     "UserSnapshot",
     "build_event",
     "encode_event",
+    "may_publish",
     "parse_event",
+    "published_by",
 ]

@@ -216,6 +216,42 @@ CATALOGUE: dict[str, type[EventData]] = {
 }
 
 
+# Who may publish each event type: a producer is the RabbitMQ user it connects as, which RabbitMQ checks
+# against the AMQP `user_id` property of every message it publishes. A consumer dead-letters a message
+# from any other producer ("unauthorized producer"), whatever the broker's permissions let through.
+# Services are named after themselves; `erp-etat` (the State's ERP) and `edi-depot` (the EDI deposit
+# channel) are external systems.
+EXTERNAL_PRODUCERS = ("edi-depot", "erp-etat")
+DIRECTORY_EVENTS = (
+    EventType.SERVICE_UPDATED,
+    EventType.STRUCTURE_REGISTERED,
+    EventType.STRUCTURE_UPDATED,
+    EventType.USER_ATTACHED,
+    EventType.USER_DETACHED,
+    EventType.USER_UPDATED,
+)
+PRODUCERS: dict[str, frozenset[str]] = {
+    EventType.DEADLINE_EXCEEDED: frozenset({"invoicing-works"}),
+    EventType.DELEGATION_ROUTED: frozenset({"received-invoices"}),
+    EventType.DELEGATION_UPDATED: frozenset({"received-invoices"}),
+    EventType.ENGAGEMENT_VALIDATED: frozenset({"engagements", "erp-etat"}),
+    EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot"}),
+    EventType.TICKET_SUBMITTED: frozenset({"support-portal"}),
+    EventType.TICKET_UPDATED: frozenset({"support-portal"}),
+    **{event_type: frozenset({"directory"}) for event_type in DIRECTORY_EVENTS},
+}
+
+
+def may_publish(producer: str | None, event_type: str) -> bool:
+    """Whether `producer` (a message's AMQP user_id) may publish events of `event_type`."""
+    return producer is not None and producer in PRODUCERS.get(event_type, frozenset())
+
+
+def published_by(producer: str) -> list[str]:
+    """The event types `producer` may publish, sorted."""
+    return sorted(str(event_type) for event_type, producers in PRODUCERS.items() if producer in producers)
+
+
 class InvalidEvent(Exception):
     """A message that is not a valid event of the catalogue; the reason says why."""
 

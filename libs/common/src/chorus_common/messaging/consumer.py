@@ -16,7 +16,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.db import is_unavailable
-from chorus_common.events import CloudEvent, EventData, InvalidEvent, parse_event
+from chorus_common.events import CloudEvent, EventData, InvalidEvent, may_publish, parse_event
 from chorus_common.logging import event_id_var
 from chorus_common.messaging.inbox import claim_events
 from chorus_common.messaging.outbox import OUTBOX_WRITTEN
@@ -50,6 +50,14 @@ async def the_message_itself(message: StreamMessage[Any]) -> Any:
     return message
 
 
+def producer_of(message: Any) -> str | None:
+    """Who published a delivery: its AMQP user_id, which RabbitMQ checks against the publisher's
+    connection user."""
+    raw = getattr(message, "raw_message", message)
+    user_id = getattr(raw, "user_id", None)
+    return str(user_id) if user_id else None
+
+
 class EventConsumer:
     """Registers one durable quorum-queue subscription per event type for a service."""
 
@@ -65,8 +73,11 @@ class EventConsumer:
         concurrency: int = 8,
         batch_size: int = 50,
         on_committed: Callable[[], None] | None = None,
+        trusted_producers: bool = True,
     ) -> None:
         self.service = service
+        # Only the producers the catalogue allows for a type may have their events handled.
+        self._trusted_producers = trusted_producers
         self._broker = broker
         self._engine = engine
         self._inbox = inbox
@@ -160,6 +171,15 @@ class EventConsumer:
         submit: Callable[[ReceivedEvent], Awaitable[asyncio.Future[bool]]],
         message: Any,
     ) -> None:
+        if self._trusted_producers:
+            producer = producer_of(message)
+            if not may_publish(producer, event_type):
+                # Whoever holds credentials on the bus is not thereby a producer of every type: the
+                # message does nothing, and the dead-letter queue says who sent it.
+                reason = f"unauthorized producer: {producer or 'no user_id'} may not publish {event_type}"
+                await self.dead_letter(message, event_type, reason)
+                EVENTS_CONSUMED.labels(self.service, event_type, "unauthorized").inc()
+                return
         try:
             envelope, data = parse_event(message.body)
             if envelope.type != event_type:

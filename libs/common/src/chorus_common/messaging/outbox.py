@@ -15,6 +15,7 @@ from pamqp import commands as spec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, encode_event
+from chorus_common.messaging.accounts import user_of
 from chorus_common.messaging.topology import EVENTS_EXCHANGE
 from chorus_common.metrics import EVENTS_PUBLISHED, OUTBOX_PUBLISH_FAILURES
 
@@ -79,8 +80,11 @@ async def add_many_to_outbox(
     return written
 
 
-async def publish_event_body(broker: RabbitBroker, event_type: str, event_id: str, body: bytes) -> None:
-    """Publish one event persistently, mandatory, and wait for the broker's confirm."""
+async def publish_event_body(
+    broker: RabbitBroker, event_type: str, event_id: str, body: bytes, user_id: str
+) -> None:
+    """Publish one event persistently, mandatory, and wait for the broker's confirm; `user_id` is the
+    user the broker is connected as (RabbitMQ refuses any other), which names the producer."""
     await broker.publish(
         body,
         exchange=EVENTS_EXCHANGE,
@@ -89,6 +93,7 @@ async def publish_event_body(broker: RabbitBroker, event_type: str, event_id: st
         mandatory=True,
         content_type=CLOUDEVENTS_CONTENT_TYPE,
         message_id=event_id,
+        user_id=user_id,
         timeout=10,
     )
 
@@ -118,6 +123,8 @@ class OutboxRelay:
         self._engine = engine
         self._outbox = outbox
         self._rabbitmq_url = rabbitmq_url
+        # Every event carries the producer's name, as RabbitMQ verifies it: the connection's user.
+        self._user_id = user_of(rabbitmq_url)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -142,7 +149,10 @@ class OutboxRelay:
             exchange=EVENTS_EXCHANGE.name,
             routing_key=event_type,
             properties=spec.Basic.Properties(
-                delivery_mode=2, content_type=CLOUDEVENTS_CONTENT_TYPE, message_id=event_id
+                delivery_mode=2,
+                content_type=CLOUDEVENTS_CONTENT_TYPE,
+                message_id=event_id,
+                user_id=self._user_id,
             ),
             mandatory=True,
         )
