@@ -76,9 +76,11 @@ async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapp
     return row.mappings().first()
 
 
-_ATTACHED = (
+# The structures named, each with its users' attachments (none: a row with NULLs), in one statement:
+# one round trip a batch.
+_DIRECTORY_OF = (
     sa.select(
-        replica.attachments.c.structure_id,
+        replica.structures.c.structure_id,
         replica.attachments.c.service_code,
         replica.attachments.c.role,
         replica.attachments.c.notifications,
@@ -86,8 +88,12 @@ _ATTACHED = (
         replica.users.c.email,
         replica.users.c.name,
     )
-    .join(replica.users, replica.users.c.sub == replica.attachments.c.sub)
-    .where(replica.attachments.c.structure_id.in_(sa.bindparam("ids", expanding=True)))
+    .select_from(replica.structures)
+    .outerjoin(
+        sa.join(replica.attachments, replica.users, replica.users.c.sub == replica.attachments.c.sub),
+        replica.attachments.c.structure_id == replica.structures.c.structure_id,
+    )
+    .where(replica.structures.c.structure_id.in_(sa.bindparam("ids", expanding=True)))
 )
 
 
@@ -98,15 +104,12 @@ async def directory_of(
     ids = sorted(set(structure_ids))
     if not ids:
         return set(), {}
-    known = set(
-        (
-            await conn.execute(
-                sa.select(replica.structures.c.structure_id).where(replica.structures.c.structure_id.in_(ids))
-            )
-        ).scalars()
-    )
+    known: set[str] = set()
     attached: dict[str, list[Attachment]] = {}
-    for row in (await conn.execute(_ATTACHED, {"ids": ids})).mappings():
+    for row in (await conn.execute(_DIRECTORY_OF, {"ids": ids})).mappings():
+        known.add(row["structure_id"])
+        if row["sub"] is None:
+            continue
         attached.setdefault(row["structure_id"], []).append(
             Attachment(
                 row["sub"],

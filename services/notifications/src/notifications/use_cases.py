@@ -35,6 +35,7 @@ from notifications.settings import NotificationsSettings
 logger = logging.getLogger("notifications.use_cases")
 
 OPERATOR_ROLE = "admin"
+RETRY_BATCH = 200  # events waiting for the directory decided again per transaction
 
 
 @dataclass
@@ -91,18 +92,20 @@ class Notifier:
         now = uow.now()
         await self._decide(uow, [Pending(event, now) for event in events])
 
-    async def retry_waiting(self, uow: UnitOfWork, limit: int = 200) -> int:
-        """Decide again the events waiting for the directory; how many were taken."""
+    async def retry_waiting(self, uow: UnitOfWork, limit: int = 200) -> tuple[int, int]:
+        """Decide again the events waiting for the directory: (how many were taken, how many of them
+        still wait)."""
         async with uow:
             rows = await repository.take_waiting(uow.conn, limit)
             pending = []
             for row in rows:
                 envelope, data = parse_event(row["body"].encode())
                 pending.append(Pending(ReceivedEvent(envelope, data, 0), row["received_at"]))
-            await self._decide(uow, pending)
-        return len(rows)
+            still_waiting = await self._decide(uow, pending)
+        return len(rows), still_waiting
 
-    async def _decide(self, uow: UnitOfWork, pending: list[Pending]) -> None:
+    async def _decide(self, uow: UnitOfWork, pending: list[Pending]) -> int:
+        """Decide `pending` within `uow`'s transaction; how many wait for the directory instead."""
         portal = self._settings.support_portal_url
         plans = []
         for item in pending:
@@ -115,6 +118,7 @@ class Notifier:
         already = await repository.decided(uow.conn, [item.event.envelope.id for item in pending])
         now = uow.now()
         per_event = []
+        waiting = 0
         for item, plan, flag in plans:
             unknown = sorted(
                 {m.party.structure_id for m in plan.mails if m.party and m.party.structure_id not in known}
@@ -124,11 +128,13 @@ class Notifier:
             sendable = flag.enabled and plan.refused is None
             if unknown and sendable and waited < self._settings.directory_wait_seconds:
                 await repository.keep_waiting(uow.conn, item.event.envelope, item.received_at, unknown)
+                waiting += 1
                 continue
             prepared = self._prepare(uow, item.event, plan, flag, known, attached, already, waited)
             per_event.append(prepared)
         decided = await asyncio.gather(*(self._deliver(uow, outgoing) for outgoing in per_event if outgoing))
         await repository.record_decisions(uow.conn, [decision for batch in decided for decision in batch])
+        return waiting
 
     def _prepare(
         self,
@@ -234,8 +240,10 @@ async def retry_periodically(runtime: ServiceRuntime, notifier: Notifier, interv
     """The in-service retry of the events waiting for the directory, once per interval."""
     while True:
         try:
-            while await notifier.retry_waiting(runtime.unit_of_work()) >= 200:
-                pass  # more are waiting: take the next ones at once
+            # A full batch of which some were decided: take the next ones at once; the rest wait.
+            taken, still_waiting = await notifier.retry_waiting(runtime.unit_of_work(), RETRY_BATCH)
+            while taken == RETRY_BATCH and still_waiting < taken:
+                taken, still_waiting = await notifier.retry_waiting(runtime.unit_of_work(), RETRY_BATCH)
         except Exception:
             logger.warning("retrying the events waiting for the directory failed", exc_info=True)
         await asyncio.sleep(interval)
