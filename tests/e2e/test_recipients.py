@@ -5,12 +5,11 @@ types in."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from chorus_common.clock import SystemClock, paris_day
 from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import BusProbe, eventually
 from chorus_testing.identifiers import new_siret
@@ -83,7 +82,7 @@ async def test_an_overdue_a4_mails_the_moa_structures_opted_in_users_its_princip
     )
     assert deposited.status_code == 201, deposited.text
 
-    overdue = paris_day(SystemClock().now()) + timedelta(days=8)
+    overdue = date.fromisoformat(deposited.json()["moe_deadline"]) + timedelta(days=1)
     platform.run_job("invoicing-works", "sweep-deadlines", "--as-of", overdue.isoformat())
     expected = sorted([f"chef-{tag}@example.fr", f"daf-{tag}@example.fr", f"sam-{tag}@example.fr"])
     await eventually(lambda: mailed(platform, number) == expected, within=30, what="the three mails")

@@ -24,7 +24,6 @@ from .conftest import report, wait_for
 REPLICAS = 3
 DAYS = 30
 OVERDUE_INVOICES = 10
-MOE_DEADLINE_DAYS = 7
 # Each replica is the service's own CLI in its own process; they load, then start sweeping together
 # (the import takes seconds, the 30 sweeps milliseconds: without this, the first would do them all).
 START_TOGETHER = """
@@ -132,11 +131,9 @@ async def test_three_replicas_sweeping_30_days_concurrently_issue_one_notice_per
     ]
     assert [replica.returncode for replica in replicas] == [0] * REPLICAS, outputs
 
-    overdue_days = [
-        first + timedelta(days=n)
-        for n in range(DAYS)
-        if first + timedelta(days=n) > today + timedelta(days=MOE_DEADLINE_DAYS)
-    ]
+    deadline = date.fromisoformat(overdue[0]["moe_deadline"])  # all deposited today
+    assert all(invoice["moe_deadline"] == deadline.isoformat() for invoice in overdue)
+    overdue_days = [first + timedelta(days=n) for n in range(DAYS) if first + timedelta(days=n) > deadline]
     expected = {(invoice["id"], day.isoformat()) for invoice in overdue for day in overdue_days}
     messages = await take(tap, len(expected), within=120)
     late = await take(tap, 1, within=3)  # a duplicate, had there been one, arrives by now

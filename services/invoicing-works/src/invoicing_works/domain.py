@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+import holidays
+
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import paris_day
 from chorus_common.transitions import Transition
@@ -127,9 +129,22 @@ def first_status(has_moe: bool) -> Status:
     return Status.MISE_A_DISPOSITION_MOE if has_moe else Status.MISE_A_DISPOSITION_MOA
 
 
+# Metropolitan France's public holidays (the package adds each year as it is asked for one).
+FRENCH_HOLIDAYS = holidays.country_holidays("FR")
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in FRENCH_HOLIDAYS
+
+
 def moe_deadline(made_available_at: datetime) -> date:
-    """The last Europe/Paris day on which the MOE may process the draft in time."""
-    return paris_day(made_available_at) + timedelta(days=MOE_DEADLINE_DAYS)
+    """The last Europe/Paris day on which the MOE may process the draft in time: the 7th calendar day
+    after it was made available, prolonged to the next working day when that one is a Saturday, a
+    Sunday or a public holiday (CCAG Travaux, article 3.2)."""
+    deadline = paris_day(made_available_at) + timedelta(days=MOE_DEADLINE_DAYS)
+    while not is_working_day(deadline):
+        deadline += timedelta(days=1)
+    return deadline
 
 
 def days_overdue(deadline: date, notice_date: date) -> int:

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from invoicing_works.domain import (
     Status,
     days_overdue,
     decide,
+    is_working_day,
     moe_deadline,
     rejection_outcome,
 )
@@ -26,16 +27,38 @@ from invoicing_works.domain import (
         (datetime(2026, 11, 30, 22, 59, tzinfo=UTC), date(2026, 12, 7)),
         # Month and year ends.
         (datetime(2026, 1, 28, 12, 0, tzinfo=UTC), date(2026, 2, 4)),
-        (datetime(2028, 2, 25, 12, 0, tzinfo=UTC), date(2028, 3, 3)),  # leap year
+        (datetime(2028, 2, 25, 12, 0, tzinfo=UTC), date(2028, 3, 3)),  # leap year, a Friday deposit
         (datetime(2026, 12, 28, 12, 0, tzinfo=UTC), date(2027, 1, 4)),
-        # Across the spring and autumn clock changes (29 March and 25 October 2026).
-        (datetime(2026, 3, 27, 23, 30, tzinfo=UTC), date(2026, 4, 4)),
-        (datetime(2026, 10, 24, 22, 30, tzinfo=UTC), date(2026, 11, 1)),
-        (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), date(2026, 10, 31)),
+        # Across the clock changes: Saturday 4 April, then Easter Monday, prolong to Tuesday 7 April;
+        # Saturday 31 October, then Sunday 1 November (Toussaint), to Monday 2 November.
+        (datetime(2026, 3, 27, 23, 30, tzinfo=UTC), date(2026, 4, 7)),
+        (datetime(2026, 10, 24, 22, 30, tzinfo=UTC), date(2026, 11, 2)),
+        (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), date(2026, 11, 2)),
+        # 14 July, a Tuesday: Wednesday 15.
+        (datetime(2026, 7, 7, 10, 0, tzinfo=UTC), date(2026, 7, 15)),
+        # The eve of the Ascension weekend: Thursday 14 May is a holiday, Friday 15 is worked.
+        (datetime(2026, 5, 7, 10, 0, tzinfo=UTC), date(2026, 5, 15)),
+        # Pentecost Monday, then Christmas on a Friday: to the Monday after.
+        (datetime(2026, 5, 18, 10, 0, tzinfo=UTC), date(2026, 5, 26)),
+        (datetime(2026, 12, 18, 10, 0, tzinfo=UTC), date(2026, 12, 28)),
+        (datetime(2026, 11, 6, 10, 0, tzinfo=UTC), date(2026, 11, 13)),  # a Friday deposit
     ],
 )
-def test_the_moe_has_seven_paris_calendar_days(made_available_at: datetime, deadline: date):
+def test_the_moe_has_seven_paris_calendar_days_prolonged_to_a_working_day(
+    made_available_at: datetime, deadline: date
+):
     assert moe_deadline(made_available_at) == deadline
+
+
+def test_over_two_years_the_deadline_is_the_first_working_day_from_the_seventh():
+    day = date(2026, 1, 1)
+    while day < date(2028, 1, 1):
+        deadline = moe_deadline(datetime(day.year, day.month, day.day, 11, 0, tzinfo=UTC))
+        seventh = day + timedelta(days=7)
+        assert deadline >= seventh and is_working_day(deadline), day
+        assert all(not is_working_day(seventh + timedelta(days=n)) for n in range((deadline - seventh).days))
+        assert (deadline - seventh).days <= 3, day  # at most a holiday and a weekend
+        day += timedelta(days=1)
 
 
 def test_days_overdue_counts_from_the_day_after_the_deadline():
