@@ -1,10 +1,11 @@
-"""`python -m received_invoices serve | migrate | openapi | asyncapi`."""
+"""`python -m received_invoices serve | migrate | openapi | asyncapi | replay-delegations`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from chorus_common.cli import ServiceCli
+from chorus_common.cli import Job, ServiceCli
+from received_invoices import jobs
 from received_invoices.app import build_app
 from received_invoices.settings import ReceivedInvoicesSettings
 
@@ -12,6 +13,12 @@ cli = ServiceCli(
     settings_factory=ReceivedInvoicesSettings,
     app_factory=build_app,
     migrations_dir=Path(__file__).resolve().parent / "migrations",
+    commands={
+        "replay-delegations": Job(
+            help="publish every delegation as its delegation-updated snapshot, for the directory",
+            run=jobs.replay_delegations_command,
+        ),
+    },
 )
 
 if __name__ == "__main__":

@@ -69,6 +69,11 @@ async def get_delegation(
     return (await conn.execute(query)).mappings().first()
 
 
+async def all_delegations(conn: AsyncConnection) -> list[RowMapping]:
+    rows = await conn.execute(sa.select(delegations).order_by(delegations.c.created_at, delegations.c.id))
+    return list(rows.mappings())
+
+
 async def revoke_delegation(conn: AsyncConnection, delegation_id: uuid.UUID, by: str, at: datetime) -> None:
     await conn.execute(
         delegations.update()

@@ -133,6 +133,16 @@ async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
     return revoked
 
 
+async def replay_delegations(uow: UnitOfWork) -> int:
+    """Write every delegation to the outbox as its `delegation-updated` snapshot, with its current
+    version, for a consumer that missed them (the directory, upgraded or rebuilt); how many."""
+    async with uow:
+        rows = await repository.all_delegations(uow.conn)
+        for row in rows:
+            await uow.publish(events.delegation_updated(dict(row), uow.source, uow.now()))
+    return len(rows)
+
+
 # --- Invoices --------------------------------------------------------------------------------
 
 

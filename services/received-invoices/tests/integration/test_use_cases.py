@@ -1,5 +1,6 @@
 """The use cases of received-invoices called directly, without HTTP, against the real PostgreSQL."""
 
+import json
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -11,6 +12,7 @@ from chorus_common.auth import Principal
 from chorus_common.events import InvoiceSubmitted, Party
 from chorus_common.runtime import ServiceRuntime
 from chorus_testing.directory import known_structure
+from chorus_testing.fixtures import BusProbe, take
 from received_invoices import use_cases
 from received_invoices.domain import Action, InvoiceStatus, Right, Scope
 
@@ -91,3 +93,36 @@ async def test_only_a_public_structure_delegates_and_never_to_itself(service: Ru
     assert (overlap.value.slug, overlap.value.refusal) == ("delegation-overlap", Refusal.CONFLICT)
     given, total = await use_cases.delegations(runtime.unit_of_work(marie), True, None, 0, 10)
     assert total == 1 and given[0]["delegate_structure_id"] == company
+
+
+async def test_replaying_the_delegations_publishes_each_with_its_current_version(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    runtime = service.runtime
+    ministry, marie = await registered(runtime, "PUBLIQUE")
+    first, _ = await registered(runtime, "PRIVEE")
+    second, _ = await registered(runtime, "PRIVEE")
+    kept = await use_cases.create_delegation(
+        runtime.unit_of_work(marie),
+        use_cases.NewDelegation(
+            ministry, first, Right.VALIDATION, Scope.STRUCTURE, [], date(2026, 1, 1), None
+        ),
+    )
+    ended = await use_cases.create_delegation(
+        runtime.unit_of_work(marie),
+        use_cases.NewDelegation(
+            ministry, second, Right.TRAITEMENT, Scope.STRUCTURE, [], date(2025, 1, 1), date(2025, 12, 31)
+        ),
+    )
+    await use_cases.revoke_delegation(runtime.unit_of_work(marie), ended["id"])
+    tap = await bus.tap("delegation-updated")
+
+    assert await use_cases.replay_delegations(runtime.unit_of_work()) >= 2
+
+    ours = {str(kept["id"]), str(ended["id"])}
+    seen: dict[str, tuple[str, int]] = {}
+    while set(seen) != ours and (messages := await take(tap, 1)):
+        data = json.loads(messages[0].body)["data"]
+        if data["delegation_id"] in ours:
+            seen[data["delegation_id"]] = (data["status"], data["version"])
+    assert seen == {str(kept["id"]): ("ACTIVE", 1), str(ended["id"]): ("REVOKED", 2)}
