@@ -91,20 +91,21 @@ async def known_structure(
         name=name or f"Structure {structure_id}",
         email=email or f"contact-{structure_id}@example.fr",
     )
-    codes = [
-        ServiceSnapshot(
-            structure_id=structure_id,
-            code=code,
-            name=f"Service {code}",
-            active=True,
-            engagement_required=False,
-            version=1,
-            updated_at=datetime.now(UTC),
-        )
-        for code in services
-    ]
-    await into_replica(engine, snapshot, *codes)
+    await into_replica(engine, snapshot, *(service_snapshot(structure_id, code) for code in services))
     return structure_id
+
+
+def service_snapshot(structure_id: str, code: str, active: bool = True, version: int = 1) -> ServiceSnapshot:
+    """The directory's snapshot of a structure's service `code`, named `Service <code>`."""
+    return ServiceSnapshot(
+        structure_id=structure_id,
+        code=code,
+        name=f"Service {code}",
+        active=active,
+        engagement_required=False,
+        version=version,
+        updated_at=datetime.now(UTC),
+    )
 
 
 async def user(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from chorus_common.events import ServiceSnapshot
-from chorus_testing.directory import into_replica, known_structure, user
+from chorus_testing.directory import into_replica, known_structure, service_snapshot, user
 
 from .conftest import RunningReceivedInvoices
 
@@ -52,15 +50,7 @@ async def register(
 
 async def deactivate(service: RunningReceivedInvoices, structure: Structure, code: str) -> None:
     """The directory's snapshot of the service, now inactive."""
-    snapshot = ServiceSnapshot(
-        structure_id=structure.id,
-        code=code,
-        name=f"Service {code}",
-        active=False,
-        engagement_required=False,
-        version=2,
-        updated_at=datetime.now(UTC),
-    )
+    snapshot = service_snapshot(structure.id, code, active=False, version=2)
     await into_replica(service.runtime.engine, snapshot)
 
 
