@@ -7,22 +7,16 @@ import time
 
 import aio_pika
 
-from chorus_common.events import EXTERNAL_PRODUCERS, PRODUCERS
-from chorus_common.messaging.accounts import dev_password, with_account
+from chorus_common.messaging.accounts import dev_account_url
+from chorus_testing.fixtures import producer_for
 
 EVENTS_EXCHANGE = "chorus.events"
 
 
-def producer_of(event_type: str) -> str:
-    """Who the benchmark publishes `event_type` as: an external producer the catalogue allows, as the
-    platform's consumers handle events only from those (the harness's vhosts have their accounts)."""
-    allowed = PRODUCERS[event_type]
-    return sorted(allowed & set(EXTERNAL_PRODUCERS) or allowed)[0]
-
-
 def producer_url(url: str, event_type: str) -> str:
-    producer = producer_of(event_type)
-    return with_account(url, producer, dev_password(producer))
+    """`url` as the producer a benchmark publishes `event_type` as (the harness's vhosts have the
+    accounts): the platform's consumers handle events only from the producers the catalogue allows."""
+    return dev_account_url(url, producer_for(event_type))
 
 
 async def publish_all(

@@ -46,7 +46,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 import uvloop
-from _bus import EVENTS_EXCHANGE, producer_of, producer_url, publish_all, raw_baseline_seconds
+from _bus import EVENTS_EXCHANGE, producer_url, publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from _servers import ROOT, bare_app, serving
 from hdrh.histogram import HdrHistogram
@@ -54,7 +54,7 @@ from hdrh.histogram import HdrHistogram
 from chorus_common.db import drop_database
 from chorus_common.migrations import upgrade_async
 from chorus_testing.events import delegation_routed
-from chorus_testing.fixtures import free_port, write_flags
+from chorus_testing.fixtures import free_port, producer_for, write_flags
 from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
 MIGRATIONS = ROOT / "services" / "notifications" / "src" / "notifications" / "migrations"
@@ -186,7 +186,7 @@ async def max_rate_run(pipeline: Pipeline, count: int) -> tuple[float, float]:
     connection = await aio_pika.connect_robust(producer_url(pipeline.url, "delegation-routed"))
     channel = await connection.channel(publisher_confirms=True)
     started_ns = time.time_ns()
-    producer = producer_of("delegation-routed")
+    producer = producer_for("delegation-routed")
     await publish_all(channel, [body for _, body in batch], "delegation-routed", user_id=producer)
     await connection.close()
     found = await wait_decided(pipeline.dsn, [event_id for event_id, _ in batch])
@@ -202,7 +202,7 @@ async def open_loop_run(pipeline: Pipeline, rate: float, seconds: float) -> HdrH
     connection = await aio_pika.connect_robust(producer_url(pipeline.url, "delegation-routed"))
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
-    producer = producer_of("delegation-routed")
+    producer = producer_for("delegation-routed")
     interval_ns = 1e9 / rate
     scheduled: dict[str, int] = {}
     confirms: set[asyncio.Future[Any]] = set()

@@ -25,13 +25,13 @@ from pathlib import Path
 import aio_pika
 import sqlalchemy as sa
 import uvloop
-from _bus import producer_of, producer_url, publish_all, raw_baseline_seconds
+from _bus import producer_url, publish_all, raw_baseline_seconds
 from _figures import HEADER, RULE, Figure, record
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus_common.db import create_engine, drop_database
 from chorus_common.migrations import upgrade_async
-from chorus_testing.fixtures import free_port
+from chorus_testing.fixtures import free_port, producer_for
 from chorus_testing.platform import load_launcher
 from chorus_testing.servers import create_vhost, delete_vhost, unique_name, vhost_url
 
@@ -110,7 +110,9 @@ async def routing_run(engine: AsyncEngine, url: str, events: int) -> float:
     producer = await aio_pika.connect_robust(producer_url(url, "invoice-submitted"))
     producer_channel = await producer.channel(publisher_confirms=True)
     started = time.perf_counter()
-    await publish_all(producer_channel, bodies, "invoice-submitted", user_id=producer_of("invoice-submitted"))
+    await publish_all(
+        producer_channel, bodies, "invoice-submitted", user_id=producer_for("invoice-submitted")
+    )
     while True:
         async with engine.connect() as conn:
             done = int(await conn.scalar(sa.text("SELECT count(*) FROM received_invoices")) or 0)

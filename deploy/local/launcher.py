@@ -26,7 +26,7 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from chorus_common.messaging.accounts import dev_password, with_account  # noqa: E402
+from chorus_common.messaging.accounts import dev_account_url  # noqa: E402
 from deploy.roster import Service, services  # noqa: E402  (run as a script, from any folder)
 
 SERVICES = services()
@@ -96,7 +96,7 @@ class Platform:
             DATABASE_URL=database_url(self.postgres_url, self.db_prefix, service),
             # Each service connects as its own account (development password), the producer its
             # events name: `python -m chorus_common rabbitmq-accounts` creates them.
-            RABBITMQ_URL=with_account(self.rabbitmq_url, service.name, dev_password(service.name)),
+            RABBITMQ_URL=dev_account_url(self.rabbitmq_url, service.name),
             HTTP_PORT=str(service.port + self.offset),
             FLAGD_RESOLVER="file",
             FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),

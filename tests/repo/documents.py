@@ -13,13 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chorus_common.events.catalogue import envelope_schema, json_schemas
-from chorus_common.messaging.accounts import (
-    accounts,
-    definitions,
-    dev_password,
-    development_salt,
-    password_hash,
-)
+from chorus_common.messaging.accounts import all_passwords, definitions, development_salt, password_hash
 from chorus_testing.platform import load_roster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +46,7 @@ def render(document: Any) -> str:
 def development_definitions() -> dict[str, Any]:
     """What docker compose's RabbitMQ loads at boot: every account with its development password, and
     the `guest` administrator of the management UI."""
-    document = definitions(["/"], {a.name: dev_password(a.name) for a in accounts()}, salt=development_salt)
+    document = definitions(["/"], all_passwords(), salt=development_salt)
     guest = {
         "name": "guest",
         "password_hash": password_hash("guest", development_salt("guest")),

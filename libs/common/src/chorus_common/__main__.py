@@ -13,7 +13,7 @@ from pathlib import Path
 from chorus_common.auth import mint_dev_token
 from chorus_common.events import CATALOGUE, parse_event
 from chorus_common.events.catalogue import envelope_schema, json_schemas
-from chorus_common.messaging.accounts import accounts, definitions, dev_password, import_accounts, user_of
+from chorus_common.messaging.accounts import all_passwords, definitions, import_accounts, user_of
 from chorus_common.messaging.outbox import publish_event_body
 from chorus_common.messaging.topology import create_broker
 from chorus_common.settings import DEV_JWT_SECRET
@@ -59,8 +59,7 @@ async def _publish(body: bytes) -> int:
 
 def _rabbitmq_accounts(args: argparse.Namespace) -> int:
     """Write the accounts' definitions to a file, or import them into the local node with rabbitmqctl."""
-    given = dict(item.split("=", 1) for item in args.password)
-    passwords = {account.name: given.get(account.name, dev_password(account.name)) for account in accounts()}
+    passwords = all_passwords(dict(item.split("=", 1) for item in args.password))
     vhosts = args.vhost or ["/"]
     if args.definitions:
         Path(args.definitions).write_text(json.dumps(definitions(vhosts, passwords), indent=2) + "\n")

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from chorus_common.cli import ServiceCli
 from chorus_common.db import drop_database
 from chorus_common.events import EXTERNAL_PRODUCERS, PRODUCERS
-from chorus_common.messaging.accounts import dev_password, with_account
+from chorus_common.messaging.accounts import dev_account_url
 from chorus_common.migrations import upgrade_async
 from chorus_testing.servers import (
     TestServers,
@@ -132,6 +132,15 @@ def smtp_catcher() -> Iterator[SmtpCatcher]:
     controller.stop()
 
 
+def producer_for(event_type: str) -> str:
+    """Who a test (or a benchmark) publishes `event_type` as, like the real producer would: an external
+    system the catalogue allows for it when there is one (`edi-depot` for `invoice-submitted`), else
+    the service that publishes it; `guest`, which the catalogue allows for nothing, for an unknown type."""
+    allowed = PRODUCERS.get(event_type, frozenset())
+    external = sorted(allowed & set(EXTERNAL_PRODUCERS))
+    return (external or sorted(allowed) or [GUEST])[0]
+
+
 class BusProbe:
     """Publishes raw messages to, and reads messages from, the bus of a test's vhost.
 
@@ -146,18 +155,11 @@ class BusProbe:
         self._url = rabbitmq_url
         self._producers: dict[str, aio_pika.abc.AbstractRobustConnection] = {}
 
-    @staticmethod
-    def producer_for(routing_key: str) -> str:
-        allowed = PRODUCERS.get(routing_key, frozenset())
-        external = sorted(allowed & set(EXTERNAL_PRODUCERS))
-        return (external or sorted(allowed) or [GUEST])[0]
-
     async def _as(self, producer: str) -> aio_pika.abc.AbstractRobustConnection:
         if producer == GUEST:
             return self._connection
         if producer not in self._producers:
-            url = with_account(self._url, producer, dev_password(producer))
-            self._producers[producer] = await aio_pika.connect_robust(url)
+            self._producers[producer] = await aio_pika.connect_robust(dev_account_url(self._url, producer))
         return self._producers[producer]
 
     async def publish(
@@ -180,7 +182,7 @@ class BusProbe:
         connection, `window` confirms in flight; in order for each producer."""
         by_producer: dict[str, list[tuple[str, bytes | dict[str, Any]]]] = {}
         for routing_key, body in messages:
-            by_producer.setdefault(as_ or self.producer_for(routing_key), []).append((routing_key, body))
+            by_producer.setdefault(as_ or producer_for(routing_key), []).append((routing_key, body))
         for producer, batch in by_producer.items():
             channel = await (await self._as(producer)).channel(publisher_confirms=True)
             try:

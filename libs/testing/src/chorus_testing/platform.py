@@ -28,7 +28,7 @@ import httpx
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.db import drop_database
-from chorus_common.messaging.accounts import dev_password, with_account
+from chorus_common.messaging.accounts import dev_account_url
 from chorus_testing.fixtures import eventually, free_port, write_flags
 from chorus_testing.servers import TestServers, unique_name
 
@@ -100,7 +100,7 @@ class Platform:
         env = {
             **self.env,
             "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}",
-            "RABBITMQ_URL": with_account(self.env["RABBITMQ_URL"], service, dev_password(service)),
+            "RABBITMQ_URL": dev_account_url(self.env["RABBITMQ_URL"], service),
         }
         done = subprocess.run(
             [sys.executable, "-m", package, *args], cwd=ROOT, env=env, capture_output=True, text=True

@@ -84,6 +84,17 @@ def dev_password(name: str) -> str:
     return name
 
 
+def all_passwords(given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every account's password: the one given by name, else its development password."""
+    given = given or {}
+    return {account.name: given.get(account.name, dev_password(account.name)) for account in accounts()}
+
+
+def dev_account_url(rabbitmq_url: str, name: str) -> str:
+    """`rabbitmq_url` as account `name`, with its development password."""
+    return with_account(rabbitmq_url, name, dev_password(name))
+
+
 def development_salt(name: str) -> bytes:
     """A fixed salt per account, for the committed development definitions only (so that they are
     reproducible); every other use salts at random."""
@@ -147,8 +158,7 @@ def user_of(rabbitmq_url: str) -> str:
 def import_accounts(vhosts: Iterable[str], passwords: Mapping[str, str] | None = None) -> None:
     """Create or update every account on `vhosts` of the local RabbitMQ node, in one `rabbitmqctl
     import_definitions` (development passwords unless given)."""
-    given = passwords or {}
-    chosen = {account.name: given.get(account.name, dev_password(account.name)) for account in accounts()}
+    chosen = all_passwords(passwords)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(definitions(vhosts, chosen), file)
         file.flush()
