@@ -60,6 +60,11 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
         "settings": {"DEADLINE_SWEEP_INTERVAL_SECONDS": "0"},
         "cronjobs": [CronJobSpec("sweep-deadlines", "5 0 * * *", ["jobs", "sweep-deadlines"])],
     },
+    "received-invoices": {
+        # Delegations past their end date end in the CronJob below; ending one twice does nothing.
+        "settings": {"DELEGATION_SWEEP_INTERVAL_SECONDS": "0"},
+        "cronjobs": [CronJobSpec("end-delegations", "10 0 * * *", ["jobs", "end-delegations"])],
+    },
     "support-portal": {
         "files": {"deploy/support/routing.json": ("/etc/chorus/support", "ROUTING_TABLE_PATH")},
     },

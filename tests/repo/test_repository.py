@@ -121,6 +121,7 @@ def test_the_flag_file_defaults_follow_the_release_note():
     defaults = {key: flag["variants"][flag["defaultVariant"]] for key, flag in flags.items()}
     assert defaults == {
         "notify-deadline-exceeded": True,
+        "notify-delegation-ended": True,
         "notify-delegation-routed": True,
         "notify-engagement-validated": False,  # suspended since 2022-07-25
         "notify-ticket-updates": True,

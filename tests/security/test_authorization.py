@@ -207,10 +207,45 @@ async def owned(
         Endpoint("received-invoices", "GET", "/invoices/{invoice_id}", f"/invoices/{received_invoice['id']}"),
         Endpoint(
             "received-invoices",
+            "GET",
+            "/invoices/{invoice_id}/next-statuses",
+            f"/invoices/{received_invoice['id']}/next-statuses",
+        ),
+        Endpoint(
+            "received-invoices",
             "POST",
-            "/invoices/{invoice_id}/actions",
-            f"/invoices/{received_invoice['id']}/actions",
-            {"action": "VALIDATION"},
+            "/invoices/{invoice_id}/processing",
+            f"/invoices/{received_invoice['id']}/processing",
+            {"status": "VALIDEE_1"},
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/invoices/{invoice_id}/completion",
+            f"/invoices/{received_invoice['id']}/completion",
+            {"comment": "Pièce ajoutée"},
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/invoices/{invoice_id}/recycling",
+            f"/invoices/{received_invoice['id']}/recycling",
+            {"recipient": {"structure_id": recipient}},
+        ),
+        Endpoint(
+            "received-invoices",
+            "POST",
+            "/invoices/rejections/process",
+            "/invoices/rejections/process",
+            {"ids": [received_invoice["id"]]},
+            unrelated="none-processed",
+        ),
+        Endpoint(
+            "received-invoices",
+            "PATCH",
+            "/delegations/{delegation_id}",
+            f"/delegations/{delegation['id']}",
+            {"end_date": "2027-12-31"},
         ),
     ]
 

@@ -42,12 +42,19 @@ REFUSAL_TITLE = {
 
 
 class ActionRefused(Exception):
-    """An action that cannot be taken; `slug` (and `title`) name a more specific problem when useful."""
+    """An action that cannot be taken; `slug` (and `title`) name a more specific problem when useful,
+    and `extensions` are members of the problem body (the statuses allowed instead, the field missing)."""
 
     def __init__(
-        self, message: str, refusal: Refusal, slug: str | None = None, title: str | None = None
+        self,
+        message: str,
+        refusal: Refusal,
+        slug: str | None = None,
+        title: str | None = None,
+        **extensions: object,
     ) -> None:
         super().__init__(message)
         self.refusal = refusal
         self.slug = slug or REFUSAL_SLUG[refusal]
         self.title = title or REFUSAL_TITLE[refusal]
+        self.extensions = extensions

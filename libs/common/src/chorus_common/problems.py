@@ -235,6 +235,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.title,
             str(exc),
             instance=request.url.path,
+            **exc.extensions,
         )
 
     app.add_exception_handler(Problem, on_problem)

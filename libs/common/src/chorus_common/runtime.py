@@ -67,6 +67,7 @@ class ServiceRuntime:
     rights: Rights | None = field(default=None, init=False)
     _jobs: list[BackgroundJob] = field(default_factory=list, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+    _feeds: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -148,7 +149,7 @@ class ServiceRuntime:
         while True:
             try:
                 await self.broker.connect()
-                await declare_topology(self.broker, self.settings.service_name)
+                await declare_topology(self.broker, self.settings.service_name, self._feeds)
                 await self.broker.start()
             except Exception as exc:
                 logger.warning("RabbitMQ not reachable yet (%r), retrying in %.1fs", exc, delay)
@@ -188,6 +189,12 @@ class ServiceRuntime:
             description=f"{self.settings.service_name} publishes {event_type} through its outbox",
             persist=True,
         )
+
+    def declare_feed(self, event_type: str) -> None:
+        """Name an event type this service publishes for systems outside the platform: besides the
+        publication, a bounded queue keeps it until they read it (`topology.feed_queue`)."""
+        self.declare_publication(event_type)
+        self._feeds.append(event_type)
 
     def asyncapi(self, title: str, version: str) -> dict[str, Any]:
         return asyncapi_document(self.broker, self.settings.service_name, title, version)

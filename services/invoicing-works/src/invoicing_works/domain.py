@@ -228,24 +228,6 @@ def _checked(
     return decision
 
 
-class RejectionOutcome(StrEnum):
-    PROCESSED = "PROCESSED"
-    NOT_FOUND = "NOT_FOUND"
-    NOT_REJECTED = "NOT_REJECTED"
-    ALREADY_PROCESSED = "ALREADY_PROCESSED"
-
-
-def rejection_outcome(status: Status | None, is_supplier: bool, processed: bool) -> RejectionOutcome:
-    """What 'Traiter le rejet' does to one invoice of a bulk request."""
-    if status is None or not is_supplier:
-        return RejectionOutcome.NOT_FOUND
-    if status is not Status.REJETEE:
-        return RejectionOutcome.NOT_REJECTED
-    if processed:
-        return RejectionOutcome.ALREADY_PROCESSED
-    return RejectionOutcome.PROCESSED
-
-
 @dataclass(frozen=True)
 class InvoiceQuery:
     """What a list of works invoices is filtered on (each criterion when given)."""

@@ -13,9 +13,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from chorus_common import rejections
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
 from chorus_common.problems import Problem, field_problem, not_found
+from chorus_common.rejections import RejectionOutcome
 from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
 from invoicing_works import repository
@@ -27,14 +29,12 @@ from invoicing_works.domain import (
     InvoiceQuery,
     InvoiceState,
     RefusalReason,
-    RejectionOutcome,
     Role,
     Status,
     check_amendment,
     decide,
     first_status,
     moe_deadline,
-    rejection_outcome,
     repeated_party,
 )
 from invoicing_works.repository import WorksHistoryEntry
@@ -213,47 +213,31 @@ async def act(
     return await works_invoice(uow, invoice_id)
 
 
-def _parse_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
-
-
 async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str, RejectionOutcome]]:
     """'Traiter le rejet' on any mix of ids: each gets its own outcome, the request never fails."""
-    caller = uow.caller
     now = uow.now()
-    parsed = {raw: _parse_id(raw) for raw in ids}
-    outcomes: list[tuple[str, RejectionOutcome]] = []
-    async with uow:
-        rows = await repository.lock_many(uow.conn, [i for i in parsed.values() if i is not None])
-        processed_now: set[uuid.UUID] = set()
-        for raw in ids:
-            invoice_id = parsed[raw]
-            row = rows.get(invoice_id) if invoice_id is not None else None
-            outcome = rejection_outcome(
-                Status(row["status"]) if row is not None else None,
-                row is not None and caller.acts_for(row["supplier_structure_id"]),
-                row is not None and (row["rejection_processed_at"] is not None or row["id"] in processed_now),
-            )
-            if outcome is RejectionOutcome.PROCESSED and row is not None:
-                processed_now.add(row["id"])
-                await repository.update_invoice(
-                    uow.conn, row["id"], rejection_processed_at=now, updated_at=now
-                )
-                entry = WorksHistoryEntry(
-                    action=Filing.TRAITEMENT_REJET,
-                    from_status=Status.REJETEE,
-                    to_status=Status.REJETEE,
-                    actor=caller.sub,
-                    actor_structure_id=row["supplier_structure_id"],
-                    capacity=Role.FOURNISSEUR,
-                    at=now,
-                )
-                await repository.add_history(uow.conn, row["id"], entry)
-            outcomes.append((raw, outcome))
-    return outcomes
+
+    async def mark_processed(row: Row) -> None:
+        await repository.update_invoice(uow.conn, row["id"], rejection_processed_at=now, updated_at=now)
+        entry = WorksHistoryEntry(
+            action=Filing.TRAITEMENT_REJET,
+            from_status=Status.REJETEE,
+            to_status=Status.REJETEE,
+            actor=uow.caller.sub,
+            actor_structure_id=row["supplier_structure_id"],
+            capacity=Role.FOURNISSEUR,
+            at=now,
+        )
+        await repository.add_history(uow.conn, row["id"], entry)
+
+    return await rejections.process_rejections(
+        uow,
+        ids,
+        lambda locked: repository.lock_many(uow.conn, locked),
+        lambda row: row["status"] == Status.REJETEE,
+        lambda row: str(row["supplier_structure_id"]),
+        mark_processed,
+    )
 
 
 async def sweep_deadlines(uow: UnitOfWork, notice_date: date) -> int:

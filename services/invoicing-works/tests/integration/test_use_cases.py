@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from chorus_common.actions import ActionRefused
 from chorus_common.auth import Principal
 from chorus_common.events import DeadlineExceeded, EventType, Party, build_event
+from chorus_common.rejections import RejectionOutcome
 from chorus_common.replica import PartyRef
 from chorus_testing.directory import known_structure
 from invoicing_works import use_cases
 from invoicing_works.db import outbox
-from invoicing_works.domain import Action, BillingFrame, RejectionOutcome, Status
+from invoicing_works.domain import Action, BillingFrame, Status
 
 from .conftest import RunningInvoicingWorks
 

@@ -8,14 +8,12 @@ from invoicing_works.domain import (
     BillingFrame,
     InvoiceState,
     RefusalReason,
-    RejectionOutcome,
     Role,
     Status,
     days_overdue,
     decide,
     is_working_day,
     moe_deadline,
-    rejection_outcome,
 )
 
 
@@ -129,17 +127,3 @@ def test_without_an_moa_the_moe_cannot_pass_the_draft_on():
             Action.VALIDATION, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE, has_moa=False), TODAY, None, None
         )
     assert refused.value.refusal is Refusal.INCOMPLETE
-
-
-@pytest.mark.parametrize(
-    ("status", "is_supplier", "processed", "outcome"),
-    [
-        (Status.REJETEE, True, False, RejectionOutcome.PROCESSED),
-        (Status.REJETEE, True, True, RejectionOutcome.ALREADY_PROCESSED),
-        (Status.REFUSEE_MOE, True, False, RejectionOutcome.NOT_REJECTED),
-        (Status.REJETEE, False, False, RejectionOutcome.NOT_FOUND),
-        (None, False, False, RejectionOutcome.NOT_FOUND),
-    ],
-)
-def test_each_item_of_a_bulk_rejection_gets_its_own_outcome(status, is_supplier, processed, outcome):
-    assert rejection_outcome(status, is_supplier, processed) is outcome

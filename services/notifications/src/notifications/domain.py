@@ -10,6 +10,7 @@ from typing import Any
 
 from chorus_common.events import (
     DeadlineExceeded,
+    DelegationEnded,
     DelegationRouted,
     EngagementValidated,
     EventData,
@@ -29,6 +30,7 @@ class DecisionStatus(StrEnum):
 
 class Flag(StrEnum):
     DEADLINE_EXCEEDED = "notify-deadline-exceeded"
+    DELEGATION_ENDED = "notify-delegation-ended"
     DELEGATION_ROUTED = "notify-delegation-routed"
     ENGAGEMENT_VALIDATED = "notify-engagement-validated"
     TICKET_UPDATES = "notify-ticket-updates"
@@ -150,6 +152,13 @@ def plan_notifications(event_type: str, source: str, data: EventData, portal_url
             Flag.DELEGATION_ROUTED,
             attributes,
             [Addressing("DELEGATE", "delegation_routed", {"event": data}, party=data.delegate)],
+        )
+    if isinstance(data, DelegationEnded):
+        attributes.update(structure_id=data.delegator.structure_id, reason=data.reason)
+        return NotificationPlan(
+            Flag.DELEGATION_ENDED,
+            attributes,
+            [Addressing("DELEGATE", "delegation_ended", {"event": data}, party=data.delegate)],
         )
     if isinstance(data, EngagementValidated):
         attributes.update(

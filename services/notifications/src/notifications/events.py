@@ -10,6 +10,7 @@ from notifications.use_cases import Notifier
 
 SUBSCRIBED_EVENTS = (
     EventType.DEADLINE_EXCEEDED,
+    EventType.DELEGATION_ENDED,
     EventType.DELEGATION_ROUTED,
     EventType.ENGAGEMENT_VALIDATED,
     EventType.TICKET_SUBMITTED,

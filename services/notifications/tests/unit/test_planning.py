@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from chorus_common.events import DeadlineExceeded, DelegationRouted, EngagementValidated
+from chorus_common.events import DeadlineExceeded, DelegationEnded, DelegationRouted, EngagementValidated
 from notifications.domain import (
     Attachment,
     Flag,
@@ -101,6 +101,36 @@ def test_delegation_routed_mails_the_delegate_with_its_right():
     _, body = MailRenderer().render(plan.mails[0].to(SOMEONE))
     assert "droit de traitement" in body and "ne sera pas transmise" in body
     assert "Hôpital (service PHARMACIE) vous a désigné valideur délégué" in body
+
+
+@pytest.mark.parametrize(
+    ("reason", "returned", "says"),
+    [
+        ("REVOCATION", 2, "Hôpital a révoqué la délégation"),
+        ("ECHEANCE", 1, "a pris fin à son échéance, le 30/11/2026"),
+    ],
+)
+def test_a_delegation_ended_mails_the_former_delegate_what_went_back(reason, returned, says):
+    event = DelegationEnded.model_validate(
+        {
+            "delegation_id": "d1",
+            "delegator": {**PARTY, "structure_id": "HOP", "name": "Hôpital"},
+            "delegate": {**PARTY, "structure_id": "GHT"},
+            "right": "VALIDATION",
+            "reason": reason,
+            "end_date": "2026-11-30",
+            "invoices_returned": returned,
+            "ended_at": datetime(2026, 12, 1, tzinfo=UTC),
+        }
+    )
+    plan = plan_notifications("delegation-ended", "/s", event, PORTAL)
+    assert plan.flag is Flag.DELEGATION_ENDED
+    assert [(m.role, m.party and m.party.structure_id) for m in plan.mails] == [("DELEGATE", "GHT")]
+    subject, body = MailRenderer().render(plan.mails[0].to(SOMEONE))
+    assert subject == "Fin de votre délégation de validation des factures reçues de Hôpital"
+    assert says in body
+    assert ("Les 2 factures qui étaient en attente" in body) is (returned == 2)
+    assert "Vous ne pouvez plus agir sur les factures de cette délégation." in body
 
 
 def test_message_id_is_stable_per_event_role_and_recipient():

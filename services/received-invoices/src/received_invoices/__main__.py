@@ -1,4 +1,5 @@
-"""`python -m received_invoices serve | migrate | openapi | asyncapi | replay-delegations`."""
+"""`python -m received_invoices serve | migrate | openapi | asyncapi | replay-delegations | jobs
+end-delegations [--as-of DATE]`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ cli = ServiceCli(
         "replay-delegations": Job(
             help="publish every delegation as its delegation-updated snapshot, for the directory",
             run=jobs.replay_delegations_command,
+        ),
+    },
+    jobs={
+        "end-delegations": Job(
+            help="end the delegations past their end date: their waiting invoices go back to the delegator",
+            run=jobs.end_delegations_command,
+            arguments=jobs.add_end_arguments,
         ),
     },
 )

@@ -33,6 +33,11 @@ delegations = sa.Table(
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("revoked_by", sa.String(200)),
     sa.Column("revoked_at", TIMESTAMP),
+    # Grows by one with each change (a modification, the revocation): the snapshot's version.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # When the delegation ended (revoked, or past its end date) and its waiting invoices went back to
+    # the delegator: set once, by whoever ends it first.
+    sa.Column("ended_at", TIMESTAMP),
     sa.Index("ix_delegations_delegator", "delegator_structure_id", "status"),
     sa.Index("ix_delegations_delegate", "delegate_structure_id", "status"),
 )
@@ -44,7 +49,7 @@ invoices = sa.Table(
     sa.Column("external_id", sa.String(200), nullable=False),
     sa.Column("source", sa.String(500), nullable=False),
     sa.Column("number", sa.String(200), nullable=False),
-    sa.Column("billing_frame", sa.String(4), nullable=False),
+    sa.Column("billing_frame", sa.String(60), nullable=False),
     sa.Column("supplier_structure_id", sa.String(200), nullable=False),
     sa.Column("recipient_structure_id", sa.String(100), nullable=False),
     sa.Column("recipient_service_code", sa.String(100)),
@@ -59,14 +64,22 @@ invoices = sa.Table(
     sa.Column("delegation_id", sa.Uuid),
     sa.Column("delegate_structure_id", sa.String(100)),
     sa.Column("delegation_right", sa.String(20)),
+    sa.Column("delegate", JSONB),  # the delegate as the directory named it when the invoice was routed
     sa.Column("validation_decision", sa.String(20)),
+    # The recipient holds the invoice; False while it waits at (or is processed by) the delegate.
     sa.Column("with_recipient", sa.Boolean, nullable=False),
+    sa.Column("rejection_processed_at", TIMESTAMP),
     sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.UniqueConstraint("supplier_structure_id", "external_id", name="uq_received_invoice_external_id"),
     sa.Index("ix_received_invoices_recipient", "recipient_structure_id", "with_recipient"),
     sa.Index("ix_received_invoices_delegate", "delegate_structure_id", "status"),
     sa.Index("ix_received_invoices_supplier", "supplier_structure_id"),
+    sa.Index(
+        "ix_received_invoices_delegation_waiting",
+        "delegation_id",
+        postgresql_where=sa.text("NOT with_recipient"),
+    ),
 )
 
 invoice_history = sa.Table(
@@ -78,9 +91,10 @@ invoice_history = sa.Table(
     sa.Column("from_status", sa.String(40)),
     sa.Column("to_status", sa.String(40), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("actor_structure_id", sa.String(200), nullable=False),
+    sa.Column("actor_structure_id", sa.String(200)),  # None: the platform's own step
     sa.Column("capacity", sa.String(40), nullable=False),
     sa.Column("reason", sa.Text),
+    sa.Column("dp_mandate_number", sa.String(100)),  # numeroDPMandat, with a MANDATEE
     sa.Column("at", TIMESTAMP, nullable=False),
     sa.Index("ix_received_invoice_history_invoice", "invoice_id", "id"),
 )

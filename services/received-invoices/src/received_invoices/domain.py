@@ -5,7 +5,7 @@ No I/O here: these are the rules of "Gérer délégation des factures reçues" (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -83,6 +83,14 @@ def check_delegation(
         )
     if not delegate_known:
         raise _delegation_refused(f"No structure {delegate_id!r} in the directory", "unknown-delegate")
+    check_coverage(unknown_services, delegator_id, coverage, active)
+
+
+def check_coverage(
+    unknown_services: set[str], delegator_id: str, coverage: Coverage, active: Iterable[tuple[str, Coverage]]
+) -> None:
+    """A delegation, made or modified, covers active services of its delegator, and no day of a
+    structure/service another active delegation covers."""
     if unknown_services:
         raise _delegation_refused(
             f"Not active services of {delegator_id}: {sorted(unknown_services)}", "unknown-services"
@@ -101,6 +109,11 @@ class DelegationStatus(StrEnum):
     REVOKED = "REVOKED"
 
 
+def delegation_running(status: DelegationStatus, ended: bool, end_date: date | None, today: date) -> bool:
+    """Whether a delegation still gives its delegate a say: not revoked, not ended, not past its end."""
+    return status is DelegationStatus.ACTIVE and not ended and (end_date is None or end_date >= today)
+
+
 def check_revocation(is_delegator: bool, status: DelegationStatus, delegation_id: str) -> None:
     """Only the delegating structure revokes a delegation, once."""
     if not is_delegator:
@@ -111,111 +124,256 @@ def check_revocation(is_delegator: bool, status: DelegationStatus, delegation_id
         raise ActionRefused(delegation_id, Refusal.NOT_NOW, title="Delegation already revoked")
 
 
+def check_modification(
+    is_delegator: bool, status: DelegationStatus, ended: bool, current: Coverage, wanted: Coverage
+) -> None:
+    """Only the delegating structure modifies a delegation still running, its end date and (over
+    services) its services; its scope and start stay."""
+    if not is_delegator:
+        raise ActionRefused(
+            "Only the delegating structure modifies a delegation", Refusal.FORBIDDEN, title="Forbidden"
+        )
+    if status is not DelegationStatus.ACTIVE or ended:
+        raise ActionRefused("the delegation has ended", Refusal.NOT_NOW, title="Delegation ended")
+    if current.scope is Scope.STRUCTURE and wanted.services:
+        raise _delegation_refused("a delegation over the whole structure names no service", "scope-fixed")
+    if current.scope is Scope.SERVICES and not wanted.services:
+        raise _delegation_refused("a delegation over services keeps at least one", "scope-fixed")
+    if wanted.end is not None and wanted.end < current.start:
+        raise _delegation_refused("end_date is before start_date", "end-before-start")
+
+
 ROUTED_FRAME = "A1"
 
 
 class InvoiceStatus(StrEnum):
-    A_VALIDER_1 = "A_VALIDER_1"  # waiting for the delegated validator
+    """Chorus Pro's statuses of a received invoice (`statutFacture`)."""
+
+    DEPOSEE = "DEPOSEE"  # deposited, before routing; again when a recycled invoice is deposited anew
     MISE_A_DISPOSITION = "MISE_A_DISPOSITION"
+    A_VALIDER_1 = "A_VALIDER_1"  # waiting for the delegated validator
+    VALIDEE_1 = "VALIDEE_1"  # the validator's decisions: the invoice then goes on to the recipient
+    REFUSEE_1 = "REFUSEE_1"
+    SERVICE_FAIT = "SERVICE_FAIT"
+    MANDATEE = "MANDATEE"
+    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
+    COMPTABILISEE = "COMPTABILISEE"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
     SUSPENDUE = "SUSPENDUE"
+    COMPLETEE = "COMPLETEE"
     REJETEE = "REJETEE"
     A_RECYCLER = "A_RECYCLER"
-    MANDATEE = "MANDATEE"
-    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
-    COMPTABILISEE = "COMPTABILISEE"
-    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
 
 
-class Arrival(StrEnum):
-    DEPOT = "DEPOT"  # the history's first entry: the invoice arrived, by HTTP or as an event
+class Step(StrEnum):
+    """The history's action codes."""
 
-
-class Action(StrEnum):
-    VALIDATION = "VALIDATION"
-    REFUS = "REFUS"
-    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
-    SUSPENSION = "SUSPENSION"
-    REJET = "REJET"
-    MISE_EN_RECYCLAGE = "MISE_EN_RECYCLAGE"
-    MANDATEMENT = "MANDATEMENT"
-    COMPTABILISATION = "COMPTABILISATION"
-    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
+    DEPOT = "DEPOT"  # arrived, by HTTP or as an event
+    ACHEMINEMENT = "ACHEMINEMENT"  # routed to the recipient or its delegate
+    TRAITEMENT = "TRAITEMENT"  # a processing to a target status (`traiterFactureRecue`)
+    TRANSMISSION = "TRANSMISSION"  # the validator's decision made, the invoice reaches the recipient
+    COMPLETION = "COMPLETION"  # the supplier completed a suspended invoice
+    RECYCLAGE = "RECYCLAGE"  # the supplier named a new recipient for an invoice to recycle
+    TRAITEMENT_REJET = "TRAITEMENT_REJET"  # the supplier processed the rejection
+    FIN_DELEGATION = "FIN_DELEGATION"  # "délégation terminée": back to the recipient
 
 
 class Capacity(StrEnum):
-    SUPPLIER = "FOURNISSEUR"  # depositing the invoice
+    """The capacity a history entry's actor acted in."""
+
+    SUPPLIER = "FOURNISSEUR"
     RECIPIENT = "DESTINATAIRE"
     DELEGATE = "VALIDEUR_DELEGUE"
     SUBSTITUTE = "DESTINATAIRE_SUBSTITUT"  # the recipient deciding in the delegate's place
+    PLATFORM = "PLATEFORME"  # what the platform does by itself: routing, a delegation's end
 
 
-REASON_REQUIRED = frozenset({Action.REFUS, Action.SUSPENSION, Action.REJET})
+class Role(StrEnum):
+    """What a caller is to an invoice in its current state; the transition table is keyed by it."""
 
-# The delegate's decision is transmitted to the recipient.
-DECISIONS = {Action.VALIDATION: "VALIDEE", Action.REFUS: "REFUSEE"}
+    SUPPLIER = "SUPPLIER"
+    VALIDATOR = "VALIDATOR"  # the delegate, either right, of an invoice awaiting validation
+    DELEGATE_PROCESSOR = "DELEGATE_PROCESSOR"  # the delegate with TRAITEMENT, processing in its place
+    RECIPIENT = "RECIPIENT"  # the recipient, holding the invoice
+    SUBSTITUTE = "SUBSTITUTE"  # the recipient, of an invoice awaiting its delegate's validation
 
-# With TRAITEMENT the delegate processes the invoice itself; it is then not transmitted.
-PROCESSING_BY_DELEGATE = {
-    Action.MISE_EN_PAIEMENT: InvoiceStatus.MISE_EN_PAIEMENT,
-    Action.SUSPENSION: InvoiceStatus.SUSPENDUE,
-    Action.REJET: InvoiceStatus.REJETEE,
-    Action.MISE_EN_RECYCLAGE: InvoiceStatus.A_RECYCLER,
+
+CAPACITY = {
+    Role.SUPPLIER: Capacity.SUPPLIER,
+    Role.VALIDATOR: Capacity.DELEGATE,
+    Role.DELEGATE_PROCESSOR: Capacity.DELEGATE,
+    Role.RECIPIENT: Capacity.RECIPIENT,
+    Role.SUBSTITUTE: Capacity.SUBSTITUTE,
 }
 
-RIGHTS: dict[Right, frozenset[Action]] = {
-    Right.VALIDATION: frozenset(DECISIONS),
-    Right.TRAITEMENT: frozenset(DECISIONS) | frozenset(PROCESSING_BY_DELEGATE),
+S = InvoiceStatus
+
+# The recipient's processing, from each status it holds the invoice in: the État's chain (service
+# fait, mandat, mise en paiement) and the local sector's (mandat, mise à disposition du comptable,
+# comptabilisation), with suspension, rejection and recycling while nothing is mandated yet.
+PROCESSING: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    S.MISE_A_DISPOSITION: frozenset(
+        {S.SERVICE_FAIT, S.MANDATEE, S.MISE_EN_PAIEMENT, S.SUSPENDUE, S.REJETEE, S.A_RECYCLER}
+    ),
+    S.COMPLETEE: frozenset(
+        {S.SERVICE_FAIT, S.MANDATEE, S.MISE_EN_PAIEMENT, S.SUSPENDUE, S.REJETEE, S.A_RECYCLER}
+    ),
+    S.SERVICE_FAIT: frozenset({S.MANDATEE, S.MISE_EN_PAIEMENT, S.SUSPENDUE, S.REJETEE}),
+    S.MANDATEE: frozenset({S.MISE_A_DISPOSITION_COMPTABLE, S.COMPTABILISEE, S.MISE_EN_PAIEMENT}),
+    S.MISE_A_DISPOSITION_COMPTABLE: frozenset({S.COMPTABILISEE, S.MISE_EN_PAIEMENT}),
+    S.COMPTABILISEE: frozenset({S.MISE_EN_PAIEMENT}),
+    S.SUSPENDUE: frozenset({S.REJETEE}),  # giving up waiting for the supplier's completion
 }
 
-# The recipient's own processing of an invoice made available to it (like `traiterFactureRecue`).
-PROCESSING_BY_RECIPIENT = {
-    Action.SUSPENSION: InvoiceStatus.SUSPENDUE,
-    Action.REJET: InvoiceStatus.REJETEE,
-    Action.MISE_EN_RECYCLAGE: InvoiceStatus.A_RECYCLER,
-    Action.MANDATEMENT: InvoiceStatus.MANDATEE,
-    Action.MISE_EN_PAIEMENT: InvoiceStatus.MISE_EN_PAIEMENT,
-    Action.COMPTABILISATION: InvoiceStatus.COMPTABILISEE,
-    Action.MISE_A_DISPOSITION_COMPTABLE: InvoiceStatus.MISE_A_DISPOSITION_COMPTABLE,
+# The validator's decisions, transmitted to the recipient.
+DECISIONS = frozenset({S.VALIDEE_1, S.REFUSEE_1})
+
+DECISION_OF = {S.VALIDEE_1: "VALIDEE", S.REFUSEE_1: "REFUSEE"}  # the invoice's validation_decision
+
+# With TRAITEMENT, the delegate processes in the recipient's place (release note §2): these keep the
+# invoice from the recipient, and what follows (a completion) comes back to the delegate.
+DELEGATED_PROCESSING = frozenset({S.MISE_EN_PAIEMENT, S.SUSPENDUE, S.REJETEE, S.A_RECYCLER})
+
+# For each status and role, the statuses that role may move the invoice to. A status absent, or a role absent
+# from a status, allows nothing: MISE_EN_PAIEMENT and REJETEE end the lifecycle (a rejection is then
+# processed by the supplier, a status unchanged).
+TRANSITIONS: dict[InvoiceStatus, dict[Role, frozenset[InvoiceStatus]]] = {
+    S.A_VALIDER_1: {
+        Role.VALIDATOR: DECISIONS,
+        Role.DELEGATE_PROCESSOR: DELEGATED_PROCESSING,
+        Role.SUBSTITUTE: DECISIONS,
+    },
+    S.SUSPENDUE: {
+        Role.SUPPLIER: frozenset({S.COMPLETEE}),
+        Role.RECIPIENT: PROCESSING[S.SUSPENDUE],
+        Role.DELEGATE_PROCESSOR: PROCESSING[S.SUSPENDUE] & DELEGATED_PROCESSING,
+    },
+    # Recycling: the supplier names a new recipient, and the invoice is deposited and routed anew.
+    S.A_RECYCLER: {Role.SUPPLIER: frozenset({S.DEPOSEE})},
+    **{
+        status: {Role.RECIPIENT: targets, Role.DELEGATE_PROCESSOR: targets & DELEGATED_PROCESSING}
+        for status, targets in PROCESSING.items()
+        if status is not S.SUSPENDUE
+    },
 }
+
+# The statuses whose history entry carries the motif (`motif` of `invoice-status-changed`).
+MOTIVATED = frozenset({S.SUSPENDUE, S.REJETEE, S.REFUSEE_1, S.A_RECYCLER})
+
+# What a move to a status must come with, by the name of the request's field.
+REQUIRED: dict[InvoiceStatus, str] = {
+    S.SUSPENDUE: "motif",
+    S.REJETEE: "motif",
+    S.REFUSEE_1: "motif",
+    S.MANDATEE: "numero_dp_mandat",
+    S.COMPLETEE: "comment",
+    S.DEPOSEE: "recipient",
+}
+
+# Where each move is requested: the recipient's (or delegate's) processing, or the supplier's own.
+OPERATION = {S.COMPLETEE: "completion", S.DEPOSEE: "recycling"}
+
+ROLE_ORDER = list(Role)  # a target two roles may reach is reached in the first one's capacity
 
 
 @dataclass(frozen=True)
-class Outcome:
-    status: InvoiceStatus
-    capacity: Capacity
-    decision: str | None  # the delegate's (or substitute's) VALIDEE / REFUSEE
-    transmitted: bool  # the invoice is now with the recipient
+class Standing:
+    """The caller's relations to an invoice, and what the invoice's state makes of them."""
+
+    supplier: bool
+    recipient: bool
+    delegate: bool  # the caller acts for the invoice's delegate, and that delegation still runs
+    right: Right | None
+    with_recipient: bool  # the recipient holds the invoice (not its delegate)
+
+
+def roles_of(status: InvoiceStatus, standing: Standing) -> frozenset[Role]:
+    roles: set[Role] = set()
+    if standing.supplier:
+        roles.add(Role.SUPPLIER)
+    if status is S.A_VALIDER_1:
+        if standing.delegate:
+            roles.add(Role.VALIDATOR)
+            if standing.right is Right.TRAITEMENT:
+                roles.add(Role.DELEGATE_PROCESSOR)
+        if standing.recipient:
+            roles.add(Role.SUBSTITUTE)
+    elif standing.with_recipient:
+        if standing.recipient:
+            roles.add(Role.RECIPIENT)
+    elif standing.delegate and standing.right is Right.TRAITEMENT:
+        roles.add(Role.DELEGATE_PROCESSOR)
+    return frozenset(roles)
+
+
+def next_statuses(status: InvoiceStatus, roles: frozenset[Role]) -> dict[InvoiceStatus, Role]:
+    """Each status the caller may move the invoice to, in the lifecycle's order, with the role it does
+    it in."""
+    allowed: dict[InvoiceStatus, Role] = {}
+    for target in InvoiceStatus:  # in the lifecycle's order
+        for role in ROLE_ORDER:
+            if role in roles and target in TRANSITIONS.get(status, {}).get(role, frozenset()):
+                allowed[target] = role
+                break
+    return allowed
+
+
+@dataclass(frozen=True)
+class Move:
+    target: InvoiceStatus
+    role: Role
+
+    @property
+    def capacity(self) -> Capacity:
+        return CAPACITY[self.role]
+
+    @property
+    def with_recipient(self) -> bool | None:
+        """Who holds the invoice after the move: the recipient (True), the delegate (False), unchanged
+        (None)."""
+        if self.target in DECISIONS:
+            return True
+        if self.role is Role.DELEGATE_PROCESSOR:
+            return False
+        return None
 
 
 def decide(
-    action: Action,
-    status: InvoiceStatus,
-    is_recipient: bool,
-    is_delegate: bool,
-    right: Right | None,
-    reason: str | None,
-) -> Outcome:
-    """What `action` does to an invoice in `status`, for a caller of the recipient and/or delegate."""
-    if status is InvoiceStatus.A_VALIDER_1:
-        if is_delegate and right is not None and action in RIGHTS[right]:
-            outcome = (
-                Outcome(InvoiceStatus.MISE_A_DISPOSITION, Capacity.DELEGATE, DECISIONS[action], True)
-                if action in DECISIONS
-                else Outcome(PROCESSING_BY_DELEGATE[action], Capacity.DELEGATE, None, False)
+    target: InvoiceStatus, status: InvoiceStatus, roles: frozenset[Role], given: Mapping[str, str | None]
+) -> Move:
+    """The move to `target` by a caller in `roles`, or why it may not: 403 when the move is another
+    party's (or the caller has no say on the invoice now), 409 listing the allowed statuses when
+    nobody moves the invoice there from its status, 422 naming what the move lacks."""
+    allowed = next_statuses(status, roles)
+    role = allowed.get(target)
+    if role is None:
+        listed = list(allowed)
+        theirs = any(
+            target in targets for other, targets in TRANSITIONS.get(status, {}).items() if other not in roles
+        )
+        if not roles or theirs:
+            raise ActionRefused(
+                f"moving this invoice from {status} to {target} is not yours to do",
+                Refusal.FORBIDDEN,
+                allowed=listed,
             )
-        elif is_recipient and action in DECISIONS:
-            outcome = Outcome(InvoiceStatus.MISE_A_DISPOSITION, Capacity.SUBSTITUTE, DECISIONS[action], True)
-        else:
-            granted = f"the {right} right" if is_delegate else "your role"
-            raise ActionRefused(f"{action} is not permitted by {granted} on this invoice", Refusal.FORBIDDEN)
-    elif is_recipient and action in PROCESSING_BY_RECIPIENT:
-        if status is not InvoiceStatus.MISE_A_DISPOSITION:
-            raise ActionRefused(f"{action} is not possible in status {status}", Refusal.NOT_NOW)
-        outcome = Outcome(PROCESSING_BY_RECIPIENT[action], Capacity.RECIPIENT, None, True)
-    elif is_recipient and action in DECISIONS:
-        raise ActionRefused(f"{action} is only possible while the invoice awaits validation", Refusal.NOT_NOW)
-    else:
-        raise ActionRefused(f"{action} is not permitted to you on this invoice", Refusal.FORBIDDEN)
-    if action in REASON_REQUIRED and not (reason and reason.strip()):
-        raise ActionRefused(f"{action} requires a reason", Refusal.INCOMPLETE, "reason-required")
-    return outcome
+        raise ActionRefused(
+            f"{target} is not possible from {status}; allowed: {', '.join(listed) or 'none'}",
+            Refusal.NOT_NOW,
+            allowed=listed,
+        )
+    needed = REQUIRED.get(target)
+    if needed is not None and not (given.get(needed) or "").strip():
+        raise ActionRefused(
+            f"{target} requires {needed}",
+            Refusal.INCOMPLETE,
+            f"{needed.replace('_', '-')}-required",
+            field=needed,
+        )
+    return Move(target, role)
+
+
+# An invoice waits at its delegate while it awaits validation, or while the delegate with TRAITEMENT
+# holds it suspended or completed: what the recipient's "awaiting-delegate" list shows, what the
+# delegate's "to-validate" list shows, and what a delegation's end hands back to the recipient.
+WAITING_AT_DELEGATE = frozenset({S.A_VALIDER_1, S.SUSPENDUE, S.COMPLETEE})

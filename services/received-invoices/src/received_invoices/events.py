@@ -1,64 +1,61 @@
 """Events of received-invoices: `invoice-submitted` consumed (received like an HTTP deposit);
-`delegation-routed` built here and published when an A1 invoice goes to a delegated validator;
-`delegation-updated`, a delegation's snapshot, when one is made or revoked (the directory derives
-`estValideurDelegue` from them)."""
+published through the outbox: `delegation-routed` when an A1 invoice goes to a delegated validator,
+`delegation-updated`, a delegation's snapshot, when one is made, modified or revoked (the directory
+derives `estValideurDelegue` from them), `delegation-ended` when one ends (revoked, or past its end
+date), and `invoice-status-changed` for each change of an invoice's status."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from chorus_common.events import (
     CloudEvent,
+    DelegationEnded,
     DelegationRouted,
     DelegationSnapshot,
     EventType,
     InvalidEvent,
+    InvoiceStatusChanged,
     InvoiceSubmitted,
     Party,
     build_event,
 )
+from chorus_common.history import HistoryEntry
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from received_invoices import use_cases
 from received_invoices.db import replica
-from received_invoices.repository import Addressee
+from received_invoices.domain import MOTIVATED
 
 
-def delegation_routed(
-    invoice_id: uuid.UUID,
-    data: InvoiceSubmitted,
-    supplier: Party,
-    recipient: Party,
-    addressee: Addressee,
-    source: str,
-    routed_at: datetime,
-) -> CloudEvent:
-    assert addressee.delegate_id and addressee.delegate_name
+def _party(value: Mapping[Any, Any]) -> Party:
+    return Party.model_validate(value)
+
+
+def delegation_routed(invoice: Mapping[Any, Any], source: str, routed_at: datetime) -> CloudEvent:
+    """An invoice routed to its delegate (notifications mails the delegate)."""
     routed = DelegationRouted(
-        invoice_id=str(invoice_id),
-        number=data.number,
+        invoice_id=str(invoice["id"]),
+        number=invoice["number"],
         billing_frame="A1",
-        supplier=supplier,
-        recipient=recipient,
-        delegate=Party(
-            structure_id=addressee.delegate_id, name=addressee.delegate_name, email=addressee.delegate_email
-        ),
-        right=addressee.delegation_right,
-        delegation_id=str(addressee.delegation_id),
-        amount_ttc=data.amount_ttc,
-        currency=data.currency,
+        supplier=_party(invoice["supplier"]),
+        recipient=_party(invoice["recipient"]),
+        delegate=_party(invoice["delegate"]),
+        right=invoice["delegation_right"],
+        delegation_id=str(invoice["delegation_id"]),
+        amount_ttc=invoice["amount_ttc"],
+        currency=invoice["currency"],
         routed_at=routed_at,
     )
-    return build_event(EventType.DELEGATION_ROUTED, source, routed, routed_at, subject=str(invoice_id))
+    return build_event(EventType.DELEGATION_ROUTED, source, routed, routed_at, subject=str(invoice["id"]))
 
 
-def delegation_updated(row: Mapping[str, Any], source: str, at: datetime) -> CloudEvent:
-    """The delegation whole, version 1 while active and 2 once revoked (its only change)."""
+def delegation_updated(row: Mapping[Any, Any], source: str, at: datetime) -> CloudEvent:
+    """The delegation whole, at its current version (made, modified, revoked)."""
     snapshot = DelegationSnapshot(
         delegation_id=str(row["id"]),
         delegator_structure_id=row["delegator_structure_id"],
@@ -69,10 +66,64 @@ def delegation_updated(row: Mapping[str, Any], source: str, at: datetime) -> Clo
         start_date=row["start_date"],
         end_date=row["end_date"],
         status=row["status"],
-        version=1 if row["status"] == "ACTIVE" else 2,
+        version=row["version"],
         updated_at=at,
     )
     return build_event(EventType.DELEGATION_UPDATED, source, snapshot, at, subject=str(row["id"]))
+
+
+def delegation_ended(
+    row: Mapping[Any, Any],
+    structures: Mapping[str, Mapping[Any, Any] | None],
+    reason: str,
+    returned: int,
+    source: str,
+    at: datetime,
+) -> CloudEvent:
+    """The delegation ended; `structures` are the delegator and delegate as the read model has them."""
+
+    def party(structure_id: str) -> Party:
+        known = structures.get(structure_id)
+        name = known["name"] if known is not None else structure_id
+        email = known["email"] if known is not None else None
+        return Party(structure_id=structure_id, name=name, email=email)
+
+    ended = DelegationEnded(
+        delegation_id=str(row["id"]),
+        delegator=party(row["delegator_structure_id"]),
+        delegate=party(row["delegate_structure_id"]),
+        right=row["right"],
+        reason=reason,
+        end_date=row["end_date"],
+        invoices_returned=returned,
+        ended_at=at,
+    )
+    return build_event(EventType.DELEGATION_ENDED, source, ended, at, subject=str(row["id"]))
+
+
+def status_changed(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int, source: str) -> CloudEvent:
+    """One transition of the invoice, for integrators."""
+    changed = InvoiceStatusChanged(
+        invoice_id=str(invoice["id"]),
+        number=invoice["number"],
+        external_id=invoice["external_id"],
+        billing_frame=invoice["billing_frame"],
+        supplier_structure_id=invoice["supplier_structure_id"],
+        recipient_structure_id=invoice["recipient_structure_id"],
+        recipient_service_code=invoice["recipient_service_code"],
+        delegate_structure_id=invoice["delegate_structure_id"],
+        from_status=entry.from_status,
+        to_status=entry.to_status,
+        step=entry.action,
+        capacity=entry.capacity,
+        actor_structure_id=entry.actor_structure_id,
+        motif=entry.reason if entry.to_status in MOTIVATED else None,
+        sequence=sequence,
+        changed_at=entry.at,
+    )
+    return build_event(
+        EventType.INVOICE_STATUS_CHANGED, source, changed, entry.at, subject=str(invoice["id"])
+    )
 
 
 async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
@@ -87,5 +138,7 @@ async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.DELEGATION_ROUTED)
     runtime.declare_publication(EventType.DELEGATION_UPDATED)
+    runtime.declare_publication(EventType.DELEGATION_ENDED)
+    runtime.declare_feed(EventType.INVOICE_STATUS_CHANGED)
     runtime.subscribe(EventType.INVOICE_SUBMITTED, on_invoice_submitted)
     subscribe_replica(runtime, replica)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chorus_common.db import DirectReads, fetch_page
 from chorus_common.history import HistoryEntry
 from received_invoices.db import delegations, invoice_history, invoices, replica
-from received_invoices.domain import Coverage, DelegationStatus, InvoiceStatus, Scope
+from received_invoices.domain import WAITING_AT_DELEGATE, Coverage, DelegationStatus, InvoiceStatus, Scope
 
 # --- The directory, as this service's read model has it --------------------------------------
 
@@ -74,12 +74,32 @@ async def all_delegations(conn: AsyncConnection) -> list[RowMapping]:
     return list(rows.mappings())
 
 
-async def revoke_delegation(conn: AsyncConnection, delegation_id: uuid.UUID, by: str, at: datetime) -> None:
-    await conn.execute(
-        delegations.update()
-        .where(delegations.c.id == delegation_id)
-        .values(status=DelegationStatus.REVOKED, revoked_by=by, revoked_at=at)
+async def update_delegation(
+    conn: AsyncConnection, delegation_id: uuid.UUID, bump: bool = True, **changes: Any
+) -> RowMapping:
+    """Change the delegation, one version up when its snapshot changes (`bump`); the delegation now."""
+    if bump:
+        changes["version"] = delegations.c.version + 1
+    statement = (
+        delegations.update().where(delegations.c.id == delegation_id).values(**changes).returning(delegations)
     )
+    return (await conn.execute(statement)).mappings().one()
+
+
+async def delegations_past_their_end(conn: AsyncConnection, day: date) -> list[RowMapping]:
+    """Active delegations whose end date is before `day` and that nobody ended yet, locked (those another
+    sweep is ending are skipped: it ends them)."""
+    rows = await conn.execute(
+        sa.select(delegations)
+        .where(
+            delegations.c.status == DelegationStatus.ACTIVE,
+            delegations.c.end_date < day,
+            delegations.c.ended_at.is_(None),
+        )
+        .order_by(delegations.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.mappings())
 
 
 async def list_delegations(
@@ -102,11 +122,15 @@ def coverage_of(row: RowMapping) -> Coverage:
     return Coverage(Scope(row["scope"]), frozenset(row["service_codes"]), row["start_date"], row["end_date"])
 
 
-async def active_coverages(conn: AsyncConnection, delegator_id: str) -> list[tuple[str, Coverage]]:
+async def active_coverages(
+    conn: AsyncConnection, delegator_id: str, excluding: uuid.UUID | None = None
+) -> list[tuple[str, Coverage]]:
     rows = await conn.execute(
         sa.select(delegations).where(
             delegations.c.delegator_structure_id == delegator_id,
             delegations.c.status == DelegationStatus.ACTIVE,
+            delegations.c.ended_at.is_(None),
+            delegations.c.id != excluding if excluding is not None else sa.true(),
         )
     )
     return [(str(row["id"]), coverage_of(row)) for row in rows.mappings()]
@@ -218,7 +242,7 @@ INSERT_INVOICE_ONCE = (
     .on_conflict_do_nothing(constraint="uq_received_invoice_external_id")
     .returning(invoices.c.id)
 )
-INSERT_HISTORY = invoice_history.insert()
+INSERT_HISTORY = invoice_history.insert().returning(invoice_history.c.id)
 
 
 async def insert_invoice_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
@@ -245,8 +269,37 @@ async def update_invoice(conn: AsyncConnection, invoice_id: uuid.UUID, changes: 
     await conn.execute(invoices.update().where(invoices.c.id == invoice_id).values(**changes))
 
 
-async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.as_row()})
+@dataclass(frozen=True, kw_only=True)
+class ReceivedHistoryEntry(HistoryEntry):
+    dp_mandate_number: str | None = None  # numeroDPMandat, with a MANDATEE
+
+
+async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> int:
+    """Record the entry; its id, which grows along the invoice's history."""
+    result = await conn.execute(INSERT_HISTORY, {"invoice_id": invoice_id, **entry.as_row()})
+    return int(result.scalar_one())
+
+
+async def lock_many(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    rows = await conn.execute(
+        sa.select(invoices).where(invoices.c.id.in_(ids)).order_by(invoices.c.id).with_for_update()
+    )
+    return {row["id"]: row for row in rows.mappings()}
+
+
+async def lock_waiting_at_delegate(conn: AsyncConnection, delegation_id: uuid.UUID) -> list[RowMapping]:
+    """The invoices routed by the delegation that still wait at its delegate, locked."""
+    rows = await conn.execute(
+        sa.select(invoices)
+        .where(
+            invoices.c.delegation_id == delegation_id,
+            invoices.c.with_recipient.is_(False),
+            invoices.c.status.in_(list(WAITING_AT_DELEGATE)),
+        )
+        .order_by(invoices.c.id)
+        .with_for_update()
+    )
+    return list(rows.mappings())
 
 
 _HISTORY_COLUMNS = [column for column in invoice_history.c if column.name not in ("id", "invoice_id")]
@@ -280,12 +333,25 @@ async def get_invoice_with_history(
 
 def _work_list(name: str, structures_ids: frozenset[str]) -> sa.ColumnElement[bool]:
     mine = list(structures_ids)
+    at_delegate = sa.and_(
+        invoices.c.with_recipient.is_(False), invoices.c.status.in_(list(WAITING_AT_DELEGATE))
+    )
     if name == "to-validate":
-        return sa.and_(
-            invoices.c.delegate_structure_id.in_(mine), invoices.c.status == InvoiceStatus.A_VALIDER_1
-        )
+        return sa.and_(invoices.c.delegate_structure_id.in_(mine), at_delegate)
+    if name == "awaiting-delegate":
+        return sa.and_(invoices.c.recipient_structure_id.in_(mine), at_delegate)
     if name == "received":
         return sa.and_(invoices.c.recipient_structure_id.in_(mine), invoices.c.with_recipient.is_(True))
+    if name == "to-process":
+        return sa.and_(
+            invoices.c.supplier_structure_id.in_(mine),
+            sa.or_(
+                invoices.c.status.in_([InvoiceStatus.SUSPENDUE, InvoiceStatus.A_RECYCLER]),
+                sa.and_(
+                    invoices.c.status == InvoiceStatus.REJETEE, invoices.c.rejection_processed_at.is_(None)
+                ),
+            ),
+        )
     return invoices.c.supplier_structure_id.in_(mine)
 
 
@@ -297,7 +363,8 @@ async def list_invoices(
     offset: int,
     limit: int,
 ) -> tuple[list[RowMapping], int]:
-    """One of the work lists of users of `structures_ids` ("to-validate", "received", "deposited")."""
+    """One of the work lists of users of `structures_ids`: the delegate's "to-validate", the recipient's
+    "received" and "awaiting-delegate", the supplier's "deposited" and "to-process"."""
     conditions = [_work_list(work_list, structures_ids)]
     if status is not None:
         conditions.append(invoices.c.status == status)

@@ -9,3 +9,5 @@ class ReceivedInvoicesSettings(ServiceSettings):
     service_name: str = "received-invoices"
     http_port: int = 8002
     database_url: str = default_database_url("chorus_received_invoices")
+    # How often the service ends the delegations past their end date (0: only the CronJob's command).
+    delegation_sweep_interval_seconds: float = 3600.0

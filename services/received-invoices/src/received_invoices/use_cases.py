@@ -8,34 +8,49 @@ repository. Who may see or act on a structure, a delegation or an invoice is dec
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from chorus_common import rejections
 from chorus_common.auth import Principal
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
 from chorus_common.events import InvoiceSubmitted, Party
-from chorus_common.history import HistoryEntry
 from chorus_common.problems import Problem, field_problem, not_found
+from chorus_common.rejections import RejectionOutcome
 from chorus_common.unit_of_work import UnitOfWork
 from received_invoices import events, repository
 from received_invoices.domain import (
+    CAPACITY,
+    DECISION_OF,
+    DECISIONS,
+    OPERATION,
     PUBLIC,
+    REQUIRED,
     ROUTED_FRAME,
-    Action,
-    Arrival,
     Capacity,
     Coverage,
     DelegationStatus,
     InvoiceStatus,
+    Move,
     Right,
+    Role,
     Scope,
+    Standing,
+    Step,
+    check_coverage,
     check_delegation,
+    check_modification,
     check_not_self,
     check_revocation,
     decide,
+    delegation_running,
+    next_statuses,
+    roles_of,
 )
+from received_invoices.repository import ReceivedHistoryEntry
 
 # --- Delegations -----------------------------------------------------------------------------
 
@@ -91,6 +106,8 @@ async def create_delegation(uow: UnitOfWork, new: NewDelegation) -> dict[str, An
             "created_at": uow.now(),
             "revoked_by": None,
             "revoked_at": None,
+            "version": 1,
+            "ended_at": None,
         }
         await repository.insert_delegation(conn, values)
         await uow.publish(events.delegation_updated(values, uow.source, uow.now()))
@@ -118,6 +135,7 @@ async def delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
 
 
 async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
+    """The delegator revokes the delegation: it ends at once, and its waiting invoices go back."""
     caller = uow.caller
     async with uow:
         row = _visible_delegation(caller, await repository.get_delegation(uow.conn, delegation_id, lock=True))
@@ -126,11 +144,96 @@ async def revoke_delegation(uow: UnitOfWork, delegation_id: uuid.UUID) -> Row:
             DelegationStatus(row["status"]),
             str(delegation_id),
         )
-        await repository.revoke_delegation(uow.conn, delegation_id, caller.sub, uow.now())
-        revoked = await repository.get_delegation(uow.conn, delegation_id)
-        assert revoked is not None
-        await uow.publish(events.delegation_updated(dict(revoked), uow.source, uow.now()))
+        now = uow.now()
+        changes = {"status": DelegationStatus.REVOKED, "revoked_by": caller.sub, "revoked_at": now}
+        revoked = await repository.update_delegation(uow.conn, delegation_id, **changes)
+        await uow.publish(events.delegation_updated(revoked, uow.source, now))
+        if row["ended_at"] is None:
+            await _end_delegation(uow, revoked, "REVOCATION", caller.sub)
+            revoked = await repository.update_delegation(uow.conn, delegation_id, bump=False, ended_at=now)
     return revoked
+
+
+@dataclass(frozen=True)
+class DelegationChange:
+    """A delegation's end date and services, as its delegator wants them now (None: unchanged)."""
+
+    end_date: date | None
+    end_date_given: bool
+    service_codes: list[str] | None
+
+
+async def modify_delegation(uow: UnitOfWork, delegation_id: uuid.UUID, change: DelegationChange) -> Row:
+    """The delegator changes a running delegation's end date or services, under the overlap rules of a
+    new one; the invoices waiting at the delegate that it no longer covers go back to the delegator."""
+    caller = uow.caller
+    async with uow:
+        conn = uow.conn
+        row = _visible_delegation(caller, await repository.get_delegation(conn, delegation_id))
+        delegator_id = row["delegator_structure_id"]
+        if caller.acts_for(delegator_id):
+            # As for a new delegation: the delegator's lock serialises the overlap check.
+            await repository.directory_structure(conn, delegator_id, lock=True)
+        row = _visible_delegation(caller, await repository.get_delegation(conn, delegation_id, lock=True))
+        current = repository.coverage_of(row)
+        wanted = Coverage(
+            current.scope,
+            frozenset(change.service_codes) if change.service_codes is not None else current.services,
+            current.start,
+            change.end_date if change.end_date_given else current.end,
+        )
+        check_modification(
+            caller.acts_for(delegator_id),
+            DelegationStatus(row["status"]),
+            row["ended_at"] is not None,
+            current,
+            wanted,
+        )
+        today = paris_day(uow.now())
+        check_coverage(
+            set(wanted.services - current.services)
+            - await repository.active_service_codes(conn, delegator_id, today),
+            delegator_id,
+            wanted,
+            await repository.active_coverages(conn, delegator_id, excluding=delegation_id),
+        )
+        modified = await repository.update_delegation(
+            conn, delegation_id, end_date=wanted.end, service_codes=sorted(wanted.services)
+        )
+        await uow.publish(events.delegation_updated(modified, uow.source, uow.now()))
+        if wanted.end is not None and wanted.end < today:
+            await _end_delegation(uow, modified, "ECHEANCE", caller.sub)
+            modified = await repository.update_delegation(conn, delegation_id, bump=False, ended_at=uow.now())
+        else:
+            await _hand_back(
+                uow,
+                modified,
+                lambda invoice: wanted.covers(invoice["recipient_service_code"], today),
+                caller.sub,
+                "délégation modifiée : la facture n'est plus couverte",
+            )
+    return modified
+
+
+async def end_past_delegations(uow: UnitOfWork, day: date) -> int:
+    """End the delegations whose end date is before `day` (a Paris day): their waiting invoices go
+    back to the delegator, their delegate is told; how many ended. Run daily; a second run finds none."""
+    async with uow:
+        rows = await repository.delegations_past_their_end(uow.conn, day)
+        for row in rows:
+            await _end_delegation(uow, row, "ECHEANCE", uow.source)
+            await repository.update_delegation(uow.conn, row["id"], bump=False, ended_at=uow.now())
+    return len(rows)
+
+
+async def _end_delegation(uow: UnitOfWork, delegation: Row, reason: str, actor: str) -> None:
+    why = "délégation terminée" + (" (révoquée)" if reason == "REVOCATION" else " (échéance atteinte)")
+    returned = await _hand_back(uow, delegation, lambda invoice: False, actor, why)
+    parties = {
+        structure_id: await repository.directory_structure(uow.conn, structure_id)
+        for structure_id in (delegation["delegator_structure_id"], delegation["delegate_structure_id"])
+    }
+    await uow.publish(events.delegation_ended(delegation, parties, reason, returned, uow.source, uow.now()))
 
 
 async def replay_delegations(uow: UnitOfWork) -> int:
@@ -156,19 +259,20 @@ class Received:
     created: bool
 
 
-async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, actor: str) -> Received:
-    """Record an invoice and route it: an A1 covered by a delegation goes to the delegate.
+async def _record(uow: UnitOfWork, invoice: Row, entry: ReceivedHistoryEntry) -> None:
+    """Add the entry to the invoice's history and, when it changes the status, tell integrators
+    (`invoice-status-changed`, its `sequence` the entry's id)."""
+    sequence = await repository.add_history(uow.conn, invoice["id"], entry)
+    if entry.from_status != entry.to_status:
+        await uow.publish(events.status_changed(invoice, entry, sequence, uow.source))
 
-    The one path of every invoice that arrives, deposited over HTTP or as an `invoice-submitted` event.
-    """
-    conn = uow.conn
-    recipient_id = data.recipient.structure_id
-    service_code = data.recipient.service_code
-    now = uow.now()
-    routed = data.billing_frame == ROUTED_FRAME
-    supplier_id = data.supplier.structure_id
+
+async def _addressee(
+    uow: UnitOfWork, recipient_id: str, service_code: str | None, billing_frame: str, supplier_id: str
+) -> repository.Addressee:
+    """The recipient as the directory knows it, with the delegation covering it today, or why not."""
     addressee = await repository.find_addressee(
-        conn, recipient_id, service_code, paris_day(now), routed, supplier_id
+        uow.conn, recipient_id, service_code, paris_day(uow.now()), billing_frame == ROUTED_FRAME, supplier_id
     )
     if addressee is None or addressee.kind != PUBLIC:
         raise InvoiceRefused(f"recipient {recipient_id!r} is not a public structure of the directory")
@@ -176,66 +280,105 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
         raise InvoiceRefused(f"service {service_code!r} of {recipient_id!r} does not exist or is inactive")
     if addressee.supplier_name is None:
         raise InvoiceRefused(f"supplier {supplier_id!r} is not a structure of the directory")
-    # The parties are the directory's: the names and addresses an invoice gives are not kept.
-    supplier = Party(
-        structure_id=supplier_id,
-        name=addressee.supplier_name,
-        email=addressee.supplier_email,
-        service_code=data.supplier.service_code,
-    )
+    return addressee
 
+
+def _routing(addressee: repository.Addressee, recipient_id: str, service_code: str | None) -> dict[str, Any]:
+    """Where an invoice goes: to the delegate covering its recipient, or to the recipient."""
     delegated = addressee.delegation_id is not None
-    status = InvoiceStatus.A_VALIDER_1 if delegated else InvoiceStatus.MISE_A_DISPOSITION
-    invoice_id = uuid.uuid4()
     recipient = Party(
         structure_id=recipient_id, name=addressee.name, email=addressee.email, service_code=service_code
     )
+    delegate = (
+        Party(
+            structure_id=addressee.delegate_id, name=addressee.delegate_name, email=addressee.delegate_email
+        )
+        if delegated and addressee.delegate_id and addressee.delegate_name
+        else None
+    )
+    return {
+        "recipient_structure_id": recipient_id,
+        "recipient_service_code": service_code,
+        "recipient": recipient.model_dump(mode="json"),
+        "status": InvoiceStatus.A_VALIDER_1 if delegated else InvoiceStatus.MISE_A_DISPOSITION,
+        "delegation_id": addressee.delegation_id,
+        "delegate_structure_id": addressee.delegate_id,
+        "delegation_right": addressee.delegation_right,
+        "delegate": delegate.model_dump(mode="json") if delegate is not None else None,
+        "validation_decision": None,
+        "with_recipient": not delegated,
+    }
+
+
+async def _route(uow: UnitOfWork, invoice: Row, from_status: InvoiceStatus) -> None:
+    """Record the routing of an invoice just deposited (or recycled), and tell the delegate."""
+    entry = ReceivedHistoryEntry(
+        action=Step.ACHEMINEMENT,
+        from_status=from_status,
+        to_status=invoice["status"],
+        actor=uow.source,
+        actor_structure_id=None,
+        capacity=Capacity.PLATFORM,
+        reason=f"delegated to {invoice['delegate_structure_id']}" if invoice["delegation_id"] else None,
+        at=uow.now(),
+    )
+    await _record(uow, invoice, entry)
+    if invoice["delegation_id"] is not None:
+        await uow.publish(events.delegation_routed(invoice, uow.source, uow.now()))
+
+
+async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, actor: str) -> Received:
+    """Record an invoice and route it: an A1 covered by a delegation goes to the delegate.
+
+    The one path of every invoice that arrives, deposited over HTTP or as an `invoice-submitted` event.
+    """
+    now = uow.now()
+    recipient_id = data.recipient.structure_id
+    supplier_id = data.supplier.structure_id
+    addressee = await _addressee(
+        uow, recipient_id, data.recipient.service_code, data.billing_frame, supplier_id
+    )
+    # The parties are the directory's: the names and addresses an invoice gives are not kept.
+    supplier = Party(
+        structure_id=supplier_id,
+        name=addressee.supplier_name or supplier_id,
+        email=addressee.supplier_email,
+        service_code=data.supplier.service_code,
+    )
     values = {
-        "id": invoice_id,
+        "id": uuid.uuid4(),
         "external_id": data.external_id,
         "source": source,
         "number": data.number,
         "billing_frame": data.billing_frame,
-        "supplier_structure_id": data.supplier.structure_id,
-        "recipient_structure_id": recipient_id,
-        "recipient_service_code": service_code,
+        "supplier_structure_id": supplier_id,
         "supplier": supplier.model_dump(mode="json"),
-        "recipient": recipient.model_dump(mode="json"),
         "amount_ht": data.amount_ht,
         "vat_amount": data.vat_amount,
         "amount_ttc": data.amount_ttc,
         "currency": data.currency,
         "issue_date": data.issue_date,
-        "status": status,
-        "delegation_id": addressee.delegation_id,
-        "delegate_structure_id": addressee.delegate_id,
-        "delegation_right": addressee.delegation_right,
-        "validation_decision": None,
-        "with_recipient": not delegated,
         "received_at": now,
         "updated_at": now,
+        "rejection_processed_at": None,
+        **_routing(addressee, recipient_id, data.recipient.service_code),
     }
-    if not await repository.insert_invoice_once(conn, values):
-        existing = await repository.find_invoice(conn, data.supplier.structure_id, data.external_id)
+    if not await repository.insert_invoice_once(uow.conn, values):
+        existing = await repository.find_invoice(uow.conn, supplier_id, data.external_id)
         assert existing is not None
         return Received(existing["id"], created=False)
-    entry = HistoryEntry(
-        action=Arrival.DEPOT,
+    deposit = ReceivedHistoryEntry(
+        action=Step.DEPOT,
         from_status=None,
-        to_status=status,
+        to_status=InvoiceStatus.DEPOSEE,
         actor=actor,
-        actor_structure_id=data.supplier.structure_id,
+        actor_structure_id=supplier_id,
         capacity=Capacity.SUPPLIER,
-        reason=f"delegated to {addressee.delegate_id}" if delegated else None,
         at=now,
     )
-    await repository.add_history(conn, invoice_id, entry)
-    if delegated:
-        routed_event = events.delegation_routed(
-            invoice_id, data, supplier, recipient, addressee, uow.source, now
-        )
-        await uow.publish(routed_event)
-    return Received(invoice_id, created=True)
+    await _record(uow, values, deposit)
+    await _route(uow, values, InvoiceStatus.DEPOSEE)
+    return Received(values["id"], created=True)
 
 
 def _can_see(principal: Principal, row: Any) -> bool:
@@ -274,41 +417,238 @@ async def invoices(
         return await repository.list_invoices(conn, work_list, uow.caller.structures, status, offset, limit)
 
 
-async def act_on_invoice(
-    uow: UnitOfWork, invoice_id: uuid.UUID, action: Action, reason: str | None
-) -> dict[str, Any]:
-    """The delegate's, the recipient's or the substitute's action on an invoice."""
+async def _standing(uow: UnitOfWork, row: Row) -> Standing:
+    """What the caller is to the invoice. A delegate whose delegation ended (revoked, past its end
+    date) is no longer one: it may not act on any invoice of that delegation."""
     caller = uow.caller
+    delegate = row["delegate_structure_id"]
+    running = False
+    if delegate is not None and caller.acts_for(delegate) and row["delegation_id"] is not None:
+        delegation = await repository.get_delegation(uow.conn, row["delegation_id"])
+        running = delegation is not None and delegation_running(
+            DelegationStatus(delegation["status"]),
+            delegation["ended_at"] is not None,
+            delegation["end_date"],
+            paris_day(uow.now()),
+        )
+    return Standing(
+        supplier=caller.acts_for(row["supplier_structure_id"]),
+        recipient=caller.acts_for(row["recipient_structure_id"]),
+        delegate=running,
+        right=Right(row["delegation_right"]) if row["delegation_right"] else None,
+        with_recipient=row["with_recipient"],
+    )
+
+
+async def _locked_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> tuple[Row, frozenset[Role]]:
+    row = await repository.get_invoice(uow.conn, invoice_id, lock=True)
+    if row is None or not _can_see(uow.caller, row):
+        raise not_found("Invoice")
+    return row, roles_of(InvoiceStatus(row["status"]), await _standing(uow, row))
+
+
+def _actor_structure(row: Row, move: Move) -> str:
+    if move.role is Role.SUPPLIER:
+        return str(row["supplier_structure_id"])
+    if move.capacity is Capacity.DELEGATE:
+        return str(row["delegate_structure_id"])
+    return str(row["recipient_structure_id"])
+
+
+@dataclass(frozen=True)
+class Processing:
+    """A recipient's (or its delegate's) processing: `traiterFactureRecue`."""
+
+    status: InvoiceStatus
+    motif: str | None = None
+    numero_dp_mandat: str | None = None
+
+
+async def process_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, processing: Processing) -> dict[str, Any]:
+    """Move the invoice to the status asked, as the transition table allows the caller."""
+    if processing.status in OPERATION:
+        raise field_problem(
+            "status",
+            "not-a-processing",
+            "Not a processing",
+            f"{processing.status} is the supplier's {OPERATION[processing.status]}: POST "
+            f"/invoices/{{id}}/{OPERATION[processing.status]}",
+        )
     async with uow:
-        row = await repository.get_invoice(uow.conn, invoice_id, lock=True)
-        if row is None or not _can_see(caller, row):
-            raise not_found("Invoice")
+        row, roles = await _locked_invoice(uow, invoice_id)
         current = InvoiceStatus(row["status"])
-        delegate = row["delegate_structure_id"]
-        is_delegate = delegate is not None and caller.acts_for(delegate)
-        right = Right(row["delegation_right"]) if row["delegation_right"] else None
-        is_recipient = caller.acts_for(row["recipient_structure_id"])
-        outcome = decide(action, current, is_recipient, is_delegate, right, reason)
+        move = decide(
+            processing.status,
+            current,
+            roles,
+            {"motif": processing.motif, "numero_dp_mandat": processing.numero_dp_mandat},
+        )
         now = uow.now()
-        changes: dict[str, object] = {
-            "status": outcome.status,
-            "updated_at": now,
-            "with_recipient": outcome.transmitted,
-        }
-        if outcome.decision is not None:
-            changes["validation_decision"] = outcome.decision
-        await repository.update_invoice(uow.conn, invoice_id, changes)
-        entry = HistoryEntry(
-            action=action,
+        entry = ReceivedHistoryEntry(
+            action=Step.TRAITEMENT,
             from_status=current,
-            to_status=outcome.status,
-            actor=caller.sub,
-            actor_structure_id=delegate
-            if outcome.capacity is Capacity.DELEGATE
-            else row["recipient_structure_id"],
-            capacity=outcome.capacity,
-            reason=reason,
+            to_status=move.target,
+            actor=uow.caller.sub,
+            actor_structure_id=_actor_structure(row, move),
+            capacity=move.capacity,
+            reason=processing.motif,
+            dp_mandate_number=processing.numero_dp_mandat if move.target is InvoiceStatus.MANDATEE else None,
             at=now,
         )
-        await repository.add_history(uow.conn, invoice_id, entry)
+        changes: dict[str, Any] = {"status": move.target, "updated_at": now}
+        if move.with_recipient is not None:
+            changes["with_recipient"] = move.with_recipient
+        if move.target in DECISIONS:
+            # The validator's decision is in the history; the invoice goes on to the recipient.
+            changes["validation_decision"] = DECISION_OF[move.target]
+            changes["status"] = InvoiceStatus.MISE_A_DISPOSITION
+        await repository.update_invoice(uow.conn, invoice_id, changes)
+        updated = {**row, **changes}
+        await _record(uow, updated, entry)
+        if move.target in DECISIONS:
+            transmission = ReceivedHistoryEntry(
+                action=Step.TRANSMISSION,
+                from_status=move.target,
+                to_status=InvoiceStatus.MISE_A_DISPOSITION,
+                actor=entry.actor,
+                actor_structure_id=entry.actor_structure_id,
+                capacity=entry.capacity,
+                at=now,
+            )
+            await _record(uow, updated, transmission)
     return await invoice(uow, invoice_id)
+
+
+async def possible_statuses(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str, Any]:
+    """What the caller may do with the invoice from its current status
+    (`recupererEtatsPossiblesPourTraitement`)."""
+    async with uow:
+        row, roles = await _locked_invoice(uow, invoice_id)
+    current = InvoiceStatus(row["status"])
+    return {
+        "id": invoice_id,
+        "status": current,
+        "next": [
+            {
+                "status": target,
+                "capacity": CAPACITY[role],
+                "operation": OPERATION.get(target, "processing"),
+                "requires": [REQUIRED[target]] if target in REQUIRED else [],
+            }
+            for target, role in next_statuses(current, roles).items()
+        ],
+    }
+
+
+async def complete_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, comment: str) -> dict[str, Any]:
+    """The supplier completes a suspended invoice; it goes back to whoever suspended it."""
+    async with uow:
+        row, roles = await _locked_invoice(uow, invoice_id)
+        current = InvoiceStatus(row["status"])
+        move = decide(InvoiceStatus.COMPLETEE, current, roles, {"comment": comment})
+        now = uow.now()
+        changes = {"status": move.target, "updated_at": now}
+        await repository.update_invoice(uow.conn, invoice_id, changes)
+        entry = ReceivedHistoryEntry(
+            action=Step.COMPLETION,
+            from_status=current,
+            to_status=move.target,
+            actor=uow.caller.sub,
+            actor_structure_id=row["supplier_structure_id"],
+            capacity=Capacity.SUPPLIER,
+            reason=comment,
+            at=now,
+        )
+        await _record(uow, {**row, **changes}, entry)
+    return await invoice(uow, invoice_id)
+
+
+async def recycle_invoice(
+    uow: UnitOfWork, invoice_id: uuid.UUID, recipient_id: str, service_code: str | None
+) -> dict[str, Any]:
+    """The supplier names a new recipient (or service) for an invoice to recycle: it is deposited anew
+    and routed again, to a delegate if one covers the new recipient."""
+    async with uow:
+        row, roles = await _locked_invoice(uow, invoice_id)
+        current = InvoiceStatus(row["status"])
+        move = decide(InvoiceStatus.DEPOSEE, current, roles, {"recipient": recipient_id})
+        try:
+            addressee = await _addressee(
+                uow, recipient_id, service_code, row["billing_frame"], row["supplier_structure_id"]
+            )
+        except InvoiceRefused as refused:
+            raise field_problem("recipient", "invoice-refused", "Invoice refused", str(refused)) from refused
+        now = uow.now()
+        entry = ReceivedHistoryEntry(
+            action=Step.RECYCLAGE,
+            from_status=current,
+            to_status=move.target,
+            actor=uow.caller.sub,
+            actor_structure_id=row["supplier_structure_id"],
+            capacity=Capacity.SUPPLIER,
+            reason=f"to {recipient_id}" + (f" / {service_code}" if service_code else ""),
+            at=now,
+        )
+        await _record(uow, {**row, "status": move.target}, entry)
+        changes = {**_routing(addressee, recipient_id, service_code), "updated_at": now}
+        await repository.update_invoice(uow.conn, invoice_id, changes)
+        await _route(uow, {**row, **changes}, move.target)
+    return await invoice(uow, invoice_id)
+
+
+async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str, RejectionOutcome]]:
+    """'Traiter le rejet' on any mix of ids: each gets its own outcome, the request never fails."""
+    now = uow.now()
+
+    async def mark_processed(row: Row) -> None:
+        await repository.update_invoice(
+            uow.conn, row["id"], {"rejection_processed_at": now, "updated_at": now}
+        )
+        entry = ReceivedHistoryEntry(
+            action=Step.TRAITEMENT_REJET,
+            from_status=InvoiceStatus.REJETEE,
+            to_status=InvoiceStatus.REJETEE,
+            actor=uow.caller.sub,
+            actor_structure_id=row["supplier_structure_id"],
+            capacity=Capacity.SUPPLIER,
+            at=now,
+        )
+        await _record(uow, row, entry)
+
+    return await rejections.process_rejections(
+        uow,
+        ids,
+        lambda locked: repository.lock_many(uow.conn, locked),
+        lambda row: row["status"] == InvoiceStatus.REJETEE,
+        lambda row: str(row["supplier_structure_id"]),
+        mark_processed,
+    )
+
+
+async def _hand_back(
+    uow: UnitOfWork, delegation: Row, covered: Callable[[Row], bool], actor: str, why: str
+) -> int:
+    """Give the recipient every invoice of the delegation still waiting at its delegate that the
+    delegation no longer covers; how many. One awaiting validation is made available to the recipient."""
+    returned = 0
+    now = uow.now()
+    for row in await repository.lock_waiting_at_delegate(uow.conn, delegation["id"]):
+        if covered(row):
+            continue
+        current = InvoiceStatus(row["status"])
+        target = InvoiceStatus.MISE_A_DISPOSITION if current is InvoiceStatus.A_VALIDER_1 else current
+        changes = {"status": target, "with_recipient": True, "updated_at": now}
+        await repository.update_invoice(uow.conn, row["id"], changes)
+        entry = ReceivedHistoryEntry(
+            action=Step.FIN_DELEGATION,
+            from_status=current,
+            to_status=target,
+            actor=actor,
+            actor_structure_id=None,
+            capacity=Capacity.PLATFORM,
+            reason=why,
+            at=now,
+        )
+        await _record(uow, {**row, **changes}, entry)
+        returned += 1
+    return returned

@@ -28,11 +28,12 @@ class RunningReceivedInvoices:
         runtime: ServiceRuntime = self.app.state.runtime
         return runtime
 
-    async def act(
-        self, headers: dict[str, str], invoice_id: str, action: str, **extra: Any
+    async def process(
+        self, headers: dict[str, str], invoice_id: str, status: str, **extra: Any
     ) -> httpx.Response:
+        """The recipient's (or its delegate's) processing of the invoice, to `status`."""
         return await self.client.post(
-            f"/invoices/{invoice_id}/actions", json={"action": action, **extra}, headers=headers
+            f"/invoices/{invoice_id}/processing", json={"status": status, **extra}, headers=headers
         )
 
 

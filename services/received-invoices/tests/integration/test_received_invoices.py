@@ -3,6 +3,7 @@ PostgreSQL and RabbitMQ."""
 
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from chorus_common.events import DelegationRouted, parse_event
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
 from chorus_testing.auth import bearer
 from chorus_testing.fixtures import BusProbe, eventually, take
+from received_invoices import use_cases
 
 from .conftest import RunningReceivedInvoices
 from .directory import Structure, deactivate, delegate, invoice_data, register, unknown
@@ -225,17 +227,26 @@ async def setup_delegation(
     return ministry, company, supplier
 
 
-async def test_with_validation_right_the_delegate_validates_and_the_invoice_reaches_the_recipient(
+def steps(invoice: dict[str, Any]) -> list[tuple[str, str | None, str, str]]:
+    return [(h["action"], h["from_status"], h["to_status"], h["capacity"]) for h in invoice["history"]]
+
+
+async def test_with_validation_right_the_delegate_validates_and_the_recipient_takes_it_to_payment(
     service: RunningReceivedInvoices,
 ):
     client = service.client
     ministry, company, supplier = await setup_delegation(service, "VALIDATION")
     invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
-    forbidden = await service.act(company.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert steps(invoice) == [
+        ("DEPOT", None, "DEPOSEE", "FOURNISSEUR"),
+        ("ACHEMINEMENT", "DEPOSEE", "A_VALIDER_1", "PLATEFORME"),
+    ]
+    forbidden = await service.process(company.user, invoice["id"], "MISE_EN_PAIEMENT")
     assert forbidden.status_code == 403
-    refused_without_reason = await service.act(company.user, invoice["id"], "REFUS")
-    assert refused_without_reason.status_code == 422
-    validated = await service.act(company.user, invoice["id"], "VALIDATION")
+    refused_without_motif = await service.process(company.user, invoice["id"], "REFUSEE_1")
+    assert refused_without_motif.status_code == 422
+    assert refused_without_motif.json()["field"] == "motif"
+    validated = await service.process(company.user, invoice["id"], "VALIDEE_1")
     assert validated.status_code == 200
     body = validated.json()
     assert (body["status"], body["validation_decision"], body["with_recipient"]) == (
@@ -243,42 +254,153 @@ async def test_with_validation_right_the_delegate_validates_and_the_invoice_reac
         "VALIDEE",
         True,
     )
-    assert body["history"][-1]["capacity"] == "VALIDEUR_DELEGUE"
+    assert steps(body)[-2:] == [
+        ("TRAITEMENT", "A_VALIDER_1", "VALIDEE_1", "VALIDEUR_DELEGUE"),
+        ("TRANSMISSION", "VALIDEE_1", "MISE_A_DISPOSITION", "VALIDEUR_DELEGUE"),
+    ]
     assert invoice["id"] in await listed(client, ministry, "received")
     assert await listed(client, company, "to-validate") == []
-    paid_by_delegate = await service.act(company.user, invoice["id"], "VALIDATION")
-    assert paid_by_delegate.status_code == 403
-    mandated = await service.act(ministry.user, invoice["id"], "MANDATEMENT")
-    assert mandated.json()["status"] == "MANDATEE"
-    assert (await service.act(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")).status_code == 409
+    assert (await service.process(company.user, invoice["id"], "VALIDEE_1")).status_code == 403
+
+    # The État's chain, as Pastell drives it: service fait, mandat (with its number), mise en paiement.
+    assert (await service.process(ministry.user, invoice["id"], "SERVICE_FAIT")).status_code == 200
+    without_number = await service.process(ministry.user, invoice["id"], "MANDATEE")
+    assert (without_number.status_code, without_number.json()["field"]) == (422, "numero_dp_mandat")
+    mandated = await service.process(ministry.user, invoice["id"], "MANDATEE", numero_dp_mandat="DP-1")
+    assert mandated.json()["history"][-1]["dp_mandate_number"] == "DP-1"
+    paid = await service.process(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert paid.json()["status"] == "MISE_EN_PAIEMENT"
+    again = await service.process(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert again.status_code == 409 and again.json()["allowed"] == []
 
 
-async def test_with_processing_right_the_delegate_pays_and_the_recipient_never_receives_it(
+async def test_a_transition_not_allowed_is_a_409_listing_the_allowed_ones(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(service)
+    supplier = await register(service, kind="PRIVATE")
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, None))).json()
+    refused = await service.process(ministry.user, invoice["id"], "COMPTABILISEE")
+    assert refused.status_code == 409
+    assert refused.json()["allowed"] == [
+        "SERVICE_FAIT",
+        "MANDATEE",
+        "MISE_EN_PAIEMENT",
+        "SUSPENDUE",
+        "REJETEE",
+        "A_RECYCLER",
+    ]
+    possible = (await client.get(f"/invoices/{invoice['id']}/next-statuses", headers=ministry.user)).json()
+    assert [n["status"] for n in possible["next"]] == refused.json()["allowed"]
+    assert {n["status"]: n["requires"] for n in possible["next"]}["MANDATEE"] == ["numero_dp_mandat"]
+    supplier_view = await client.get(f"/invoices/{invoice['id']}/next-statuses", headers=supplier.user)
+    assert supplier_view.json()["next"] == []
+    unchanged = await client.get(f"/invoices/{invoice['id']}", headers=supplier.user)
+    assert unchanged.json()["status"] == "MISE_A_DISPOSITION"
+
+
+async def test_suspended_by_a_traitement_delegate_completed_by_the_supplier_then_paid_by_the_delegate(
     service: RunningReceivedInvoices,
 ):
     client = service.client
     ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
     invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
-    paid = await service.act(company.user, invoice["id"], "MISE_EN_PAIEMENT")
+    assert (await service.process(company.user, invoice["id"], "SUSPENDUE")).status_code == 422
+    suspended = await service.process(company.user, invoice["id"], "SUSPENDUE", motif="pièce manquante")
+    assert (suspended.json()["status"], suspended.json()["with_recipient"]) == ("SUSPENDUE", False)
+    assert await listed(client, supplier, "to-process") == [invoice["id"]]
+    # the recipient neither completes it nor takes it from its delegate
+    assert (await service.process(ministry.user, invoice["id"], "REJETEE", motif="x")).status_code == 403
+    completion = {"comment": "Bon de livraison joint"}
+    by_recipient = await client.post(
+        f"/invoices/{invoice['id']}/completion", json=completion, headers=ministry.user
+    )
+    assert by_recipient.status_code == 403
+    completed = await client.post(
+        f"/invoices/{invoice['id']}/completion", json=completion, headers=supplier.user
+    )
+    assert completed.status_code == 200, completed.text
+    assert steps(completed.json())[-1] == ("COMPLETION", "SUSPENDUE", "COMPLETEE", "FOURNISSEUR")
+    assert completed.json()["history"][-1]["reason"] == "Bon de livraison joint"
+    # back to whoever suspended it: the delegate
+    assert await listed(client, company, "to-validate") == [invoice["id"]]
+    assert await listed(client, ministry, "awaiting-delegate") == [invoice["id"]]
+    assert await listed(client, supplier, "to-process") == []
+    paid = await service.process(company.user, invoice["id"], "MISE_EN_PAIEMENT")
     assert (paid.json()["status"], paid.json()["with_recipient"]) == ("MISE_EN_PAIEMENT", False)
     assert invoice["id"] not in await listed(client, ministry, "received")
-    suspended = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
-    assert (await service.act(company.user, suspended["id"], "SUSPENSION")).status_code == 422
-    done = await service.act(company.user, suspended["id"], "SUSPENSION", reason="pièce manquante")
-    assert done.json()["status"] == "SUSPENDUE"
 
 
-async def test_the_recipient_substitutes_for_the_delegate(service: RunningReceivedInvoices):
+async def test_the_recipient_substitutes_for_the_delegate_from_its_awaiting_delegate_list(
+    service: RunningReceivedInvoices,
+):
     client = service.client
     ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
     invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
-    assert (await service.act(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")).status_code == 403
-    substituted = await service.act(ministry.user, invoice["id"], "REFUS", reason="non conforme")
+    waiting = (
+        await client.get("/invoices", params={"list": "awaiting-delegate"}, headers=ministry.user)
+    ).json()
+    [item] = waiting["items"]
+    assert item["id"] == invoice["id"]
+    assert (item["delegate"]["name"], item["delegation_id"]) == (company.name, invoice["delegation_id"])
+    assert (await service.process(ministry.user, invoice["id"], "MISE_EN_PAIEMENT")).status_code == 403
+    substituted = await service.process(ministry.user, invoice["id"], "REFUSEE_1", motif="non conforme")
     body = substituted.json()
     assert (body["status"], body["validation_decision"]) == ("MISE_A_DISPOSITION", "REFUSEE")
-    assert body["history"][-1]["capacity"] == "DESTINATAIRE_SUBSTITUT"
+    assert body["history"][-2]["capacity"] == "DESTINATAIRE_SUBSTITUT"
     assert await listed(client, company, "to-validate") == []
-    assert (await service.act(company.user, invoice["id"], "VALIDATION")).status_code == 403
+    assert await listed(client, ministry, "awaiting-delegate") == []
+    assert (await service.process(company.user, invoice["id"], "VALIDEE_1")).status_code == 403
+
+
+async def test_rejected_then_processed_by_the_supplier_and_recycled_to_a_delegated_recipient(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    ministry = await register(service)
+    supplier = await register(service, kind="PRIVATE")
+    other_ministry, delegate_of_other, _ = await setup_delegation(service, "VALIDATION")
+    rejected = (await deposit(client, supplier, invoice_data(supplier, ministry, None))).json()
+    to_recycle = (await deposit(client, supplier, invoice_data(supplier, ministry, None))).json()
+    assert (
+        await service.process(ministry.user, rejected["id"], "REJETEE", motif="doublon")
+    ).status_code == 200
+    assert (await service.process(ministry.user, to_recycle["id"], "A_RECYCLER")).status_code == 200
+    assert sorted(await listed(client, supplier, "to-process")) == sorted([rejected["id"], to_recycle["id"]])
+
+    report = await client.post(
+        "/invoices/rejections/process",
+        json={"ids": [rejected["id"], to_recycle["id"]]},
+        headers=supplier.user,
+    )
+    assert [r["outcome"] for r in report.json()["results"]] == ["PROCESSED", "NOT_REJECTED"]
+    assert await listed(client, supplier, "to-process") == [to_recycle["id"]]
+
+    elsewhere = {"recipient": {"structure_id": other_ministry.id, "service_code": "S1"}}
+    by_recipient = await client.post(
+        f"/invoices/{to_recycle['id']}/recycling", json=elsewhere, headers=ministry.user
+    )
+    assert by_recipient.status_code == 403
+    unknown_recipient = {"recipient": {"structure_id": "NOT-IN-DIRECTORY"}}
+    refused = await client.post(
+        f"/invoices/{to_recycle['id']}/recycling", json=unknown_recipient, headers=supplier.user
+    )
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "recipient")
+    recycled = await client.post(
+        f"/invoices/{to_recycle['id']}/recycling", json=elsewhere, headers=supplier.user
+    )
+    body = recycled.json()
+    assert (body["status"], body["recipient_structure_id"], body["delegate_structure_id"]) == (
+        "A_VALIDER_1",
+        other_ministry.id,
+        delegate_of_other.id,
+    )
+    assert steps(body)[-2:] == [
+        ("RECYCLAGE", "A_RECYCLER", "DEPOSEE", "FOURNISSEUR"),
+        ("ACHEMINEMENT", "DEPOSEE", "A_VALIDER_1", "PLATEFORME"),
+    ]
+    assert await listed(client, delegate_of_other, "to-validate") == [to_recycle["id"]]
+    # the former recipient still sees the invoice's history, but it is no longer in its lists
+    assert to_recycle["id"] not in await listed(client, ministry, "received")
 
 
 async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningReceivedInvoices):
@@ -287,9 +409,9 @@ async def test_an_unrelated_structure_sees_and_changes_nothing(service: RunningR
     stranger = await register(service)
     invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
     assert (await client.get(f"/invoices/{invoice['id']}", headers=stranger.user)).status_code == 404
-    for action in ("VALIDATION", "MISE_EN_PAIEMENT"):
-        assert (await service.act(stranger.user, invoice["id"], action, reason="x")).status_code == 404
-    for name in ("to-validate", "received", "deposited"):
+    for status in ("VALIDEE_1", "MISE_EN_PAIEMENT"):
+        assert (await service.process(stranger.user, invoice["id"], status, motif="x")).status_code == 404
+    for name in ("to-validate", "awaiting-delegate", "received", "deposited", "to-process"):
         assert await listed(client, stranger, name) == []
     assert (await client.get("/delegations", headers=stranger.user)).json()["total"] == 0
     unchanged = await client.get(f"/invoices/{invoice['id']}", headers=supplier.user)
@@ -323,3 +445,151 @@ async def test_the_parties_stored_are_the_directorys_whatever_the_invoice_says(
     assert refused.status_code == 401
     claimed = await service.client.post("/invoices", json=not_in_directory, headers=bearer("x", "NOWHERE"))
     assert claimed.status_code == 403
+
+
+# --- The end of a delegation -----------------------------------------------------------------
+
+
+async def test_a_revoked_delegation_hands_its_waiting_invoices_to_the_recipient(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    tap = await bus.tap("delegation-ended")
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "TRAITEMENT")
+    first = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    second = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    third = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    await service.process(company.user, third["id"], "SUSPENDUE", motif="attestation manquante")
+    delegation_id = first["delegation_id"]
+
+    revoked = await client.post(
+        f"/delegations/{delegation_id}/actions", json={"action": "REVOCATION"}, headers=ministry.user
+    )
+    assert revoked.json()["ended_at"] is not None and revoked.json()["version"] == 2
+    for invoice in (first, second):
+        now = (await client.get(f"/invoices/{invoice['id']}", headers=ministry.user)).json()
+        assert (now["status"], now["with_recipient"]) == ("MISE_A_DISPOSITION", True)
+        entry = now["history"][-1]
+        assert (entry["action"], entry["capacity"], entry["reason"]) == (
+            "FIN_DELEGATION",
+            "PLATEFORME",
+            "délégation terminée (révoquée)",
+        )
+    # the suspended one comes back to the recipient too: its completion is the recipient's to process
+    suspended = (await client.get(f"/invoices/{third['id']}", headers=ministry.user)).json()
+    assert (suspended["status"], suspended["with_recipient"]) == ("SUSPENDUE", True)
+    assert sorted(await listed(client, ministry, "received")) == sorted(
+        [first["id"], second["id"], third["id"]]
+    )
+    assert await listed(client, ministry, "awaiting-delegate") == []
+    assert await listed(client, company, "to-validate") == []
+    # the former delegate may act on none of them: 403, nothing changed
+    for invoice in (first, third):
+        refused = await service.process(company.user, invoice["id"], "MISE_EN_PAIEMENT")
+        assert refused.status_code == 403
+    assert (await client.get(f"/invoices/{first['id']}", headers=ministry.user)).json()["status"] == (
+        "MISE_A_DISPOSITION"
+    )
+
+    [message] = await take(tap, 1)
+    data = json.loads(message.body)["data"]
+    assert (data["delegation_id"], data["reason"], data["invoices_returned"]) == (
+        delegation_id,
+        "REVOCATION",
+        3,
+    )
+    assert (data["delegate"]["structure_id"], data["delegate"]["email"]) == (company.id, company.email)
+
+
+async def test_a_delegation_past_its_end_date_ends_in_the_daily_job_once(service: RunningReceivedInvoices):
+    client = service.client
+    ministry = await register(service, services=("S1",))
+    company = await register(service, kind="PRIVATE")
+    supplier = await register(service, kind="PRIVATE")
+    created = await delegate(client, ministry, company, "VALIDATION", ["S1"], end="2026-11-30")
+    assert created.status_code == 201
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    assert invoice["status"] == "A_VALIDER_1"
+
+    uow = service.runtime.unit_of_work
+    assert await use_cases.end_past_delegations(uow(), date(2026, 11, 30)) == 0, (
+        "its end date is its last day"
+    )
+    assert await use_cases.end_past_delegations(uow(), date(2026, 12, 1)) >= 1
+    assert await use_cases.end_past_delegations(uow(), date(2026, 12, 1)) == 0
+    now = (await client.get(f"/invoices/{invoice['id']}", headers=ministry.user)).json()
+    assert (now["status"], now["history"][-1]["reason"]) == (
+        "MISE_A_DISPOSITION",
+        "délégation terminée (échéance atteinte)",
+    )
+    ended = (await client.get(f"/delegations/{created.json()['id']}", headers=ministry.user)).json()
+    assert ended["ended_at"] is not None and ended["status"] == "ACTIVE"
+
+
+async def test_a_delegation_modified_keeps_the_overlap_rules_and_hands_back_what_it_no_longer_covers(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    ministry = await register(service, services=("S1", "S2", "S3"))
+    company = await register(service, kind="PRIVATE")
+    other = await register(service, kind="PRIVATE")
+    supplier = await register(service, kind="PRIVATE")
+    delegation = (await delegate(client, ministry, company, "VALIDATION", ["S1", "S2"])).json()
+    assert (await delegate(client, ministry, other, "VALIDATION", ["S3"])).status_code == 201
+    on_s1 = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    on_s2 = (await deposit(client, supplier, invoice_data(supplier, ministry, "S2"))).json()
+    url = f"/delegations/{delegation['id']}"
+
+    overlap = await client.patch(url, json={"service_codes": ["S1", "S3"]}, headers=ministry.user)
+    assert (overlap.status_code, overlap.json()["type"]) == (409, "urn:chorus:problem:delegation-overlap")
+    assert (await client.patch(url, json={"service_codes": ["S1"]}, headers=company.user)).status_code == 403
+    unknown_service = await client.patch(url, json={"service_codes": ["S1", "S9"]}, headers=ministry.user)
+    assert unknown_service.status_code == 422
+
+    narrowed = await client.patch(
+        url, json={"service_codes": ["S1"], "end_date": "2027-06-30"}, headers=ministry.user
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    assert (narrowed.json()["service_codes"], narrowed.json()["end_date"], narrowed.json()["version"]) == (
+        ["S1"],
+        "2027-06-30",
+        2,
+    )
+    assert await listed(client, company, "to-validate") == [on_s1["id"]]
+    handed_back = (await client.get(f"/invoices/{on_s2['id']}", headers=ministry.user)).json()
+    assert (handed_back["status"], handed_back["history"][-1]["action"]) == (
+        "MISE_A_DISPOSITION",
+        "FIN_DELEGATION",
+    )
+
+
+# --- Status events ---------------------------------------------------------------------------
+
+
+async def test_every_transition_is_an_invoice_status_changed_event_in_order(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    tap = await bus.tap("invoice-status-changed")
+    client = service.client
+    ministry, company, supplier = await setup_delegation(service, "VALIDATION")
+    invoice = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))).json()
+    await service.process(company.user, invoice["id"], "VALIDEE_1")
+    await service.process(ministry.user, invoice["id"], "SUSPENDUE", motif="RIB manquant")
+
+    changes: list[dict[str, Any]] = []
+    while len(changes) < 5 and (messages := await take(tap, 1)):
+        data = json.loads(messages[0].body)["data"]
+        if data["invoice_id"] == invoice["id"]:
+            changes.append(data)
+    assert [(c["from_status"], c["to_status"], c["capacity"]) for c in changes] == [
+        (None, "DEPOSEE", "FOURNISSEUR"),
+        ("DEPOSEE", "A_VALIDER_1", "PLATEFORME"),
+        ("A_VALIDER_1", "VALIDEE_1", "VALIDEUR_DELEGUE"),
+        ("VALIDEE_1", "MISE_A_DISPOSITION", "VALIDEUR_DELEGUE"),
+        ("MISE_A_DISPOSITION", "SUSPENDUE", "DESTINATAIRE"),
+    ]
+    assert [c["sequence"] for c in changes] == sorted(c["sequence"] for c in changes)
+    assert changes[-1]["motif"] == "RIB manquant" and changes[2]["motif"] is None
+    assert {
+        (c["supplier_structure_id"], c["recipient_structure_id"], c["delegate_structure_id"]) for c in changes
+    } == {(supplier.id, ministry.id, company.id)}

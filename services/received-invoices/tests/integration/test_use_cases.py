@@ -14,7 +14,7 @@ from chorus_common.runtime import ServiceRuntime
 from chorus_testing.directory import known_structure
 from chorus_testing.fixtures import BusProbe, take
 from received_invoices import use_cases
-from received_invoices.domain import Action, InvoiceStatus, Right, Scope
+from received_invoices.domain import InvoiceStatus, Right, Scope
 
 from .conftest import RunningReceivedInvoices
 
@@ -58,14 +58,16 @@ async def test_a_delegated_a1_invoice_is_validated_by_the_delegate_and_reaches_t
         runtime.unit_of_work(sam), a1_invoice(supplier, ministry)
     )
     assert created and invoice["status"] == InvoiceStatus.A_VALIDER_1
-    validated = await use_cases.act_on_invoice(
-        runtime.unit_of_work(paul), invoice["id"], Action.VALIDATION, None
+    validated = await use_cases.process_invoice(
+        runtime.unit_of_work(paul), invoice["id"], use_cases.Processing(InvoiceStatus.VALIDEE_1)
     )
 
     assert validated["status"] == InvoiceStatus.MISE_A_DISPOSITION
-    assert [(h["action"], h["capacity"]) for h in validated["history"]] == [
-        ("DEPOT", "FOURNISSEUR"),
-        ("VALIDATION", "VALIDEUR_DELEGUE"),
+    assert [(h["action"], h["to_status"], h["capacity"]) for h in validated["history"]] == [
+        ("DEPOT", "DEPOSEE", "FOURNISSEUR"),
+        ("ACHEMINEMENT", "A_VALIDER_1", "PLATEFORME"),
+        ("TRAITEMENT", "VALIDEE_1", "VALIDEUR_DELEGUE"),
+        ("TRANSMISSION", "MISE_A_DISPOSITION", "VALIDEUR_DELEGUE"),
     ]
     received, total = await use_cases.invoices(runtime.unit_of_work(marie), "received", None, 0, 10)
     assert total == 1 and received[0]["validation_decision"] == "VALIDEE"

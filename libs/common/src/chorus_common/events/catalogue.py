@@ -20,9 +20,11 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
 class EventType(StrEnum):
     DEADLINE_EXCEEDED = "deadline-exceeded"
+    DELEGATION_ENDED = "delegation-ended"
     DELEGATION_ROUTED = "delegation-routed"
     DELEGATION_UPDATED = "delegation-updated"
     ENGAGEMENT_VALIDATED = "engagement-validated"
+    INVOICE_STATUS_CHANGED = "invoice-status-changed"
     INVOICE_SUBMITTED = "invoice-submitted"
     SERVICE_UPDATED = "service-updated"
     STRUCTURE_REGISTERED = "structure-registered"
@@ -77,6 +79,45 @@ class DelegationRouted(EventData):
     amount_ttc: Money
     currency: Currency
     routed_at: AwareDatetime
+
+
+class DelegationEnded(EventData):
+    """A delegation that ended, revoked by its delegator or past its end date: the invoices still
+    waiting at the delegate went back to the delegator, and the delegate may no longer act on any."""
+
+    delegation_id: NonEmpty
+    delegator: Party
+    delegate: Party
+    right: Literal["VALIDATION", "TRAITEMENT"]
+    reason: Literal["REVOCATION", "ECHEANCE"]  # revoked, or its end date passed
+    end_date: date | None = None
+    invoices_returned: int = Field(ge=0)
+    ended_at: AwareDatetime
+
+
+class StatusChanged(EventData):
+    """One transition of an invoice, for integrators: one event per change of status, `sequence`
+    growing along each invoice's transitions (an integrator orders and deduplicates on it)."""
+
+    invoice_id: NonEmpty
+    number: NonEmpty
+    billing_frame: NonEmpty  # the long form, e.g. A1_FACTURE_FOURNISSEUR
+    from_status: str | None = None  # None for the deposit
+    to_status: NonEmpty
+    step: NonEmpty  # the history's action code (DEPOT, TRAITEMENT, TRANSMISSION, ...)
+    capacity: NonEmpty  # FOURNISSEUR, DESTINATAIRE, VALIDEUR_DELEGUE, ...
+    actor_structure_id: str | None = None
+    motif: str | None = None
+    sequence: int = Field(ge=1)
+    changed_at: AwareDatetime
+
+
+class InvoiceStatusChanged(StatusChanged):
+    external_id: NonEmpty
+    supplier_structure_id: NonEmpty
+    recipient_structure_id: NonEmpty
+    recipient_service_code: str | None = None
+    delegate_structure_id: str | None = None
 
 
 class EngagementValidated(EventData):
@@ -201,9 +242,11 @@ class DelegationSnapshot(Snapshot):
 
 CATALOGUE: dict[str, type[EventData]] = {
     EventType.DEADLINE_EXCEEDED: DeadlineExceeded,
+    EventType.DELEGATION_ENDED: DelegationEnded,
     EventType.DELEGATION_ROUTED: DelegationRouted,
     EventType.DELEGATION_UPDATED: DelegationSnapshot,
     EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
+    EventType.INVOICE_STATUS_CHANGED: InvoiceStatusChanged,
     EventType.INVOICE_SUBMITTED: InvoiceSubmitted,
     EventType.SERVICE_UPDATED: ServiceSnapshot,
     EventType.STRUCTURE_REGISTERED: StructureSnapshot,
@@ -232,8 +275,10 @@ DIRECTORY_EVENTS = (
 )
 PRODUCERS: dict[str, frozenset[str]] = {
     EventType.DEADLINE_EXCEEDED: frozenset({"invoicing-works"}),
+    EventType.DELEGATION_ENDED: frozenset({"received-invoices"}),
     EventType.DELEGATION_ROUTED: frozenset({"received-invoices"}),
     EventType.DELEGATION_UPDATED: frozenset({"received-invoices"}),
+    EventType.INVOICE_STATUS_CHANGED: frozenset({"received-invoices"}),
     EventType.ENGAGEMENT_VALIDATED: frozenset({"engagements", "erp-etat"}),
     EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot"}),
     EventType.TICKET_SUBMITTED: frozenset({"support-portal"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from faststream.rabbit import (
     Channel,
@@ -58,6 +59,29 @@ def dead_letter_queue(service: str) -> RabbitQueue:
     )
 
 
+def feed_queue_name(service: str, event_type: str) -> str:
+    return f"{service}.feed.{event_type}"
+
+
+# How many events a feed keeps for the systems outside the platform that read it; beyond, the oldest go.
+FEED_MAX_LENGTH = 100_000
+
+
+def feed_queue(service: str, event_type: str, max_length: int = FEED_MAX_LENGTH) -> RabbitQueue:
+    """The queue that keeps an event type published for systems outside the platform (integrators),
+    so that it is routed even before any of them has bound a queue of its own: every publish is
+    mandatory, and an event nobody's queue takes is refused. Bounded, dropping its oldest first, so
+    that a feed nobody reads does not grow without end; an integrator reads it, or binds its own
+    queue to the routing key."""
+    return RabbitQueue(
+        feed_queue_name(service, event_type),
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments={"x-max-length": max_length, "x-overflow": "drop-head"},
+        routing_key=event_type,
+    )
+
+
 def create_broker(rabbitmq_url: str) -> RabbitBroker:
     """A broker whose default channel confirms every publish and raises on unroutable ones.
 
@@ -74,10 +98,12 @@ def create_broker(rabbitmq_url: str) -> RabbitBroker:
     )
 
 
-async def declare_topology(broker: RabbitBroker, service: str) -> None:
-    """Declare both exchanges and the service's dead-letter queue (idempotent)."""
+async def declare_topology(broker: RabbitBroker, service: str, feeds: Iterable[str] = ()) -> None:
+    """Declare both exchanges, the service's dead-letter queue and its feeds (idempotent)."""
     events = await broker.declare_exchange(EVENTS_EXCHANGE)
     dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
     queue = await broker.declare_queue(dead_letter_queue(service))
     await queue.bind(dead_letters, routing_key=service)
-    del events
+    for event_type in feeds:
+        feed = await broker.declare_queue(feed_queue(service, event_type))
+        await feed.bind(events, routing_key=event_type)

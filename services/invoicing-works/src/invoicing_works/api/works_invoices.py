@@ -12,13 +12,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
+from chorus_common.rejections import RejectionsIn, RejectionsOut
 from invoicing_works import use_cases
 from invoicing_works.domain import (
     Action,
     BillingFrame,
     InvoiceQuery,
     RefusalReason,
-    RejectionOutcome,
     Role,
     Status,
 )
@@ -127,23 +127,6 @@ class WorksInvoiceOut(WorksInvoiceSummary):
     updated_at: datetime
 
 
-class RejectionsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ids: Annotated[list[Annotated[str, Field(max_length=100)]], Field(min_length=1, max_length=1000)]
-
-
-class RejectionResult(BaseModel):
-    id: str
-    outcome: RejectionOutcome
-    detail: str
-
-
-class RejectionsOut(BaseModel):
-    processed: int
-    results: list[RejectionResult]
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WorksInvoiceOut)
 async def deposit(uow: UnitOfWorkDep, body: WorksInvoiceIn) -> WorksInvoiceOut:
     return WorksInvoiceOut.model_validate(await use_cases.deposit(uow, body.command()))
@@ -181,22 +164,8 @@ async def act(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: ActionIn) -> Work
     return WorksInvoiceOut.model_validate(details)
 
 
-DETAILS = {
-    RejectionOutcome.PROCESSED: "the rejection is processed; the invoice left the list to process",
-    RejectionOutcome.NOT_FOUND: "no works invoice of yours has this id",
-    RejectionOutcome.NOT_REJECTED: "the invoice is not rejected",
-    RejectionOutcome.ALREADY_PROCESSED: "the rejection was already processed",
-}
-
-
 @router.post(
     "/rejections/process", response_model=RejectionsOut, summary="'Traiter le rejet' on any mix of invoices"
 )
 async def process_rejections(uow: UnitOfWorkDep, body: RejectionsIn) -> RejectionsOut:
-    outcomes = await use_cases.process_rejections(uow, body.ids)
-    return RejectionsOut(
-        processed=sum(outcome is RejectionOutcome.PROCESSED for _, outcome in outcomes),
-        results=[
-            RejectionResult(id=raw, outcome=outcome, detail=DETAILS[outcome]) for raw, outcome in outcomes
-        ],
-    )
+    return RejectionsOut.of(await use_cases.process_rejections(uow, body.ids))

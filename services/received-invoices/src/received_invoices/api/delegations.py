@@ -56,6 +56,17 @@ class DelegationOut(BaseModel):
     created_at: datetime
     revoked_by: str | None
     revoked_at: datetime | None
+    version: int
+    ended_at: datetime | None  # revoked, or past its end date: its waiting invoices went back
+
+
+class DelegationChangeIn(BaseModel):
+    """What a delegator changes in a running delegation: its end date (null: none), its services."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    end_date: date | None = None
+    service_codes: Annotated[list[Code], Field(min_length=1, max_length=500)] | None = None
 
 
 class DelegationActionIn(BaseModel):
@@ -94,3 +105,15 @@ async def act_on_delegation(
     uow: UnitOfWorkDep, delegation_id: uuid.UUID, body: DelegationActionIn
 ) -> DelegationOut:
     return DelegationOut.model_validate(dict(await use_cases.revoke_delegation(uow, delegation_id)))
+
+
+@router.patch("/{delegation_id}", response_model=DelegationOut)
+async def modify_delegation(
+    uow: UnitOfWorkDep, delegation_id: uuid.UUID, body: DelegationChangeIn
+) -> DelegationOut:
+    change = use_cases.DelegationChange(
+        end_date=body.end_date,
+        end_date_given="end_date" in body.model_fields_set,
+        service_codes=body.service_codes,
+    )
+    return DelegationOut.model_validate(dict(await use_cases.modify_delegation(uow, delegation_id, change)))

@@ -1,4 +1,5 @@
-"""`/invoices`: received invoices, their deposit, work lists, and the delegate's and recipient's actions."""
+"""`/invoices`: received invoices, their deposit, work lists, their processing by the recipient or its
+delegate, the supplier's completion, recycling and 'Traiter le rejet'."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import InvoiceSubmitted
-from chorus_common.http import ExactJSONRoute, Page, Pagination, page_of
+from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
+from chorus_common.rejections import RejectionsIn, RejectionsOut
 from received_invoices import use_cases
-from received_invoices.domain import Action, InvoiceStatus, Right
+from received_invoices.domain import InvoiceStatus, Right
 
 router = APIRouter(prefix="/invoices", tags=["received invoices"], route_class=ExactJSONRoute)
 
@@ -31,14 +33,18 @@ class InvoiceIn(InvoiceSubmitted):
         return self
 
 
+Motif = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class HistoryOut(BaseModel):
     action: str
     from_status: str | None
     to_status: str
     actor: str
-    actor_structure_id: str
+    actor_structure_id: str | None
     capacity: str
     reason: str | None
+    dp_mandate_number: str | None
     at: datetime
 
 
@@ -52,11 +58,15 @@ class InvoiceSummary(BaseModel):
     recipient_structure_id: str
     recipient_service_code: str | None
     delegate_structure_id: str | None
+    delegation_id: uuid.UUID | None
     delegation_right: Right | None
+    delegate: dict[str, str | None] | None  # the delegate's name and address, as when routed
     validation_decision: str | None
+    with_recipient: bool
     amount_ttc: Decimal
     currency: str
     received_at: datetime
+    rejection_processed_at: datetime | None
 
 
 class InvoiceOut(InvoiceSummary):
@@ -66,17 +76,43 @@ class InvoiceOut(InvoiceSummary):
     amount_ht: Decimal
     vat_amount: Decimal
     issue_date: date
-    delegation_id: uuid.UUID | None
-    with_recipient: bool
     history: list[HistoryOut]
     updated_at: datetime
 
 
-class InvoiceActionIn(BaseModel):
+class ProcessingIn(BaseModel):
+    """The status to move the invoice to (`nouveauStatut`), with what it needs."""
+
     model_config = ConfigDict(extra="forbid")
 
-    action: Action
-    reason: Annotated[str | None, Field(max_length=2000)] = None
+    status: InvoiceStatus
+    motif: Motif | None = None  # required for SUSPENDUE, REJETEE, REFUSEE_1
+    numero_dp_mandat: Annotated[str | None, Field(min_length=1, max_length=100)] = None  # for MANDATEE
+
+
+class CompletionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: Motif
+
+
+class RecyclingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: PartyRefIn
+
+
+class NextStatus(BaseModel):
+    status: InvoiceStatus
+    capacity: str  # the capacity the caller would act in
+    operation: Literal["processing", "completion", "recycling"]  # where to ask for it
+    requires: list[str]  # the fields the request must give
+
+
+class NextStatusesOut(BaseModel):
+    id: uuid.UUID
+    status: InvoiceStatus
+    next: list[NextStatus]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InvoiceOut)
@@ -87,15 +123,25 @@ async def deposit_invoice(uow: UnitOfWorkDep, response: Response, body: InvoiceI
     return InvoiceOut.model_validate(invoice)
 
 
+WorkList = Literal["to-validate", "awaiting-delegate", "received", "deposited", "to-process"]
+
+
 @router.get("", response_model=Page[InvoiceSummary])
 async def list_invoices(
     uow: UnitOfWorkDep,
     pagination: Pagination,
-    work_list: Annotated[Literal["to-validate", "received", "deposited"], Query(alias="list")],
+    work_list: Annotated[WorkList, Query(alias="list")],
     status: InvoiceStatus | None = None,
 ) -> Page[InvoiceSummary]:
     rows, total = await use_cases.invoices(uow, work_list, status, pagination.offset, pagination.page_size)
     return page_of(InvoiceSummary, rows, total, pagination)
+
+
+@router.post(
+    "/rejections/process", response_model=RejectionsOut, summary="'Traiter le rejet' on any mix of invoices"
+)
+async def process_rejections(uow: UnitOfWorkDep, body: RejectionsIn) -> RejectionsOut:
+    return RejectionsOut.of(await use_cases.process_rejections(uow, body.ids))
 
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
@@ -103,8 +149,32 @@ async def get_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID) -> InvoiceOut:
     return InvoiceOut.model_validate(await use_cases.invoice(uow, invoice_id))
 
 
-@router.post("/{invoice_id}/actions", response_model=InvoiceOut)
-async def act_on_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: InvoiceActionIn) -> InvoiceOut:
-    return InvoiceOut.model_validate(
-        await use_cases.act_on_invoice(uow, invoice_id, body.action, body.reason)
-    )
+@router.get(
+    "/{invoice_id}/next-statuses",
+    response_model=NextStatusesOut,
+    summary="What the caller may do from the current status (recupererEtatsPossiblesPourTraitement)",
+)
+async def next_statuses(uow: UnitOfWorkDep, invoice_id: uuid.UUID) -> NextStatusesOut:
+    return NextStatusesOut.model_validate(await use_cases.possible_statuses(uow, invoice_id))
+
+
+@router.post(
+    "/{invoice_id}/processing",
+    response_model=InvoiceOut,
+    summary="Move the invoice to a status (traiterFactureRecue)",
+)
+async def process_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: ProcessingIn) -> InvoiceOut:
+    processing = use_cases.Processing(body.status, body.motif, body.numero_dp_mandat)
+    return InvoiceOut.model_validate(await use_cases.process_invoice(uow, invoice_id, processing))
+
+
+@router.post("/{invoice_id}/completion", response_model=InvoiceOut, summary="The supplier completes it")
+async def complete_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: CompletionIn) -> InvoiceOut:
+    return InvoiceOut.model_validate(await use_cases.complete_invoice(uow, invoice_id, body.comment))
+
+
+@router.post("/{invoice_id}/recycling", response_model=InvoiceOut, summary="The supplier recycles it")
+async def recycle_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: RecyclingIn) -> InvoiceOut:
+    recipient = body.recipient
+    invoice = await use_cases.recycle_invoice(uow, invoice_id, recipient.structure_id, recipient.service_code)
+    return InvoiceOut.model_validate(invoice)
