@@ -42,7 +42,7 @@ async def new_parties(http: httpx.AsyncClient, platform: Platform) -> Parties:
 
 
 async def deposit(
-    http: httpx.AsyncClient, platform: Platform, frame: str, parties: Parties
+    http: httpx.AsyncClient, platform: Platform, frame: str, parties: Parties, by: str = "supplier"
 ) -> dict[str, Any]:
     response = await http.post(
         platform.url("invoicing-works") + "/works-invoices",
@@ -54,11 +54,26 @@ async def deposit(
             "vat_amount": "5000.00",
             "amount_ttc": "30000.00",
         },
-        headers=parties.users["supplier"],
+        headers=parties.users[by],
     )
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def test_the_moe_deposits_an_a15_for_the_moa(platform: Platform, http: httpx.AsyncClient):
+    parties = await new_parties(http, platform)
+    frames = await http.get(platform.url("invoicing-works") + "/billing-frames", headers=parties.users["moe"])
+    assert {f["code"]: f["depositor"] for f in frames.json()}["A15"] == "MOE"
+    invoice = await deposit(http, platform, "A15_ETAT_ACOMPTE_MOE", parties, by="moe")
+    assert (invoice["billing_frame"], invoice["status"]) == ("A15", "MISE_A_DISPOSITION_MOA")
+    assert invoice["history"][0]["role"] == "MOE"
+    to_process = await http.get(
+        platform.url("invoicing-works") + "/works-invoices/to-process",
+        params={"role": "MOA"},
+        headers=parties.users["moa"],
+    )
+    assert [item["id"] for item in to_process.json()["items"]] == [invoice["id"]]
 
 
 async def test_an_overdue_a4_mails_the_moa_and_the_supplier_each_day_until_the_moe_acts(

@@ -240,6 +240,9 @@ async def owned(
             {"ids": [received_invoice["id"]]},
             unrelated="none-processed",
         ),
+        # Chorus Pro's referential of frames: any signed-in caller reads it.
+        Endpoint("received-invoices", "GET", "/billing-frames", "/billing-frames", unrelated="open"),
+        Endpoint("invoicing-works", "GET", "/billing-frames", "/billing-frames", unrelated="open"),
         Endpoint(
             "received-invoices",
             "PATCH",

@@ -258,6 +258,20 @@ async def bus(rabbitmq_url: str) -> AsyncIterator[BusProbe]:
     await connection.close()
 
 
+async def take_where(
+    queue: aio_pika.abc.AbstractQueue, wanted: Callable[[dict[str, Any]], bool], within: float = 15.0
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """The first message whose event `data` is `wanted`, the others taken and passed over: an event of
+    an earlier test, retried by its outbox until some queue took it, may come before the one awaited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        for message in await take(queue, 1, within=max(deadline - loop.time(), 0.1)):
+            if wanted(json.loads(message.body)["data"]):
+                return message
+    raise AssertionError(f"no wanted message within {within}s")
+
+
 async def eventually(
     check: Callable[[], Any],
     within: float = 15.0,

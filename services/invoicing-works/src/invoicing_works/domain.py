@@ -10,18 +10,22 @@ import holidays
 
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import paris_day
+from chorus_common.frames import frame
 from chorus_common.transitions import Transition
 
 MOE_DEADLINE_DAYS = 7  # CCAG Travaux, article 12.2.2
 
 
 class BillingFrame(StrEnum):
+    """The works frames of Chorus Pro (`chorus_common.frames`, where `works` is true)."""
+
     A4 = "A4"  # projet de décompte mensuel
     A5 = "A5"
     A6 = "A6"
     A7 = "A7"
     A8 = "A8"
     A10 = "A10"
+    A11 = "A11"  # projet de décompte final d'un sous-traitant
     A13 = "A13"
     A14 = "A14"
     A15 = "A15"
@@ -124,9 +128,27 @@ TRANSITIONS: dict[tuple[Action, Role], Transition[Status, Role]] = {
 }
 
 
-def first_status(has_moe: bool) -> Status:
-    """A deposited invoice is made available to its first actor: the MOE, or the MOA without one."""
-    return Status.MISE_A_DISPOSITION_MOE if has_moe else Status.MISE_A_DISPOSITION_MOA
+# Who deposits a document of each frame: the supplier (or its sub- or co-contractor, who deposits as
+# the supplier party), the MOE (A15 to A18, A24) or the MOA (A19, A20, A25).
+DEPOSITOR_ROLE = {
+    "FOURNISSEUR": Role.FOURNISSEUR,
+    "SOUS_TRAITANT": Role.FOURNISSEUR,
+    "COTRAITANT": Role.FOURNISSEUR,
+}
+
+
+def depositor(billing_frame: BillingFrame) -> Role:
+    return DEPOSITOR_ROLE.get(frame(billing_frame).depositor) or Role(frame(billing_frame).depositor)
+
+
+def first_status(has_moe: bool, deposited_by: Role = Role.FOURNISSEUR) -> Status:
+    """A deposited document is made available to its first actor after its depositor: a supplier's to
+    the MOE (to the MOA without one), the MOE's to the MOA; the MOA's own is transmitted at once."""
+    if deposited_by is Role.MOA:
+        return Status.TRANSMISE_MOA
+    if deposited_by is Role.MOE or not has_moe:
+        return Status.MISE_A_DISPOSITION_MOA
+    return Status.MISE_A_DISPOSITION_MOE
 
 
 # Metropolitan France's public holidays (the package adds each year as it is asked for one).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,9 +32,7 @@ class WorksHistoryEntry(HistoryEntry):
     amounts: dict[str, str] | None = None
 
 
-async def insert_invoice_once(
-    conn: AsyncConnection, values: dict[str, Any], entries: Sequence[HistoryEntry]
-) -> bool:
+async def insert_invoice_once(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     """Insert unless the supplier already has a works invoice with this number; True if inserted."""
     inserted = await conn.execute(
         insert(works_invoices)
@@ -43,11 +40,7 @@ async def insert_invoice_once(
         .on_conflict_do_nothing(constraint="uq_works_invoice_supplier_number")
         .returning(works_invoices.c.id)
     )
-    if inserted.first() is None:
-        return False
-    for entry in entries:
-        await add_history(conn, values["id"], entry)
-    return True
+    return inserted.first() is not None
 
 
 async def directory_parties(conn: AsyncConnection, refs: dict[str, PartyRef]) -> dict[str, Party]:
@@ -55,8 +48,11 @@ async def directory_parties(conn: AsyncConnection, refs: dict[str, PartyRef]) ->
     return await resolve_parties(conn, replica, refs)
 
 
-async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> None:
-    await conn.execute(works_invoice_history.insert().values(works_invoice_id=invoice_id, **entry.as_row()))
+async def add_history(conn: AsyncConnection, invoice_id: uuid.UUID, entry: HistoryEntry) -> int:
+    """Record the entry; its id, which grows along the invoice's history."""
+    statement = works_invoice_history.insert().returning(works_invoice_history.c.id)
+    result = await conn.execute(statement, {"works_invoice_id": invoice_id, **entry.as_row()})
+    return int(result.scalar_one())
 
 
 async def get_row(conn: AsyncConnection, invoice_id: uuid.UUID, lock: bool = False) -> RowMapping | None:
@@ -151,6 +147,7 @@ _DEADLINE_EXCEEDED = cloudevent_sql(
             "works_invoice_id": "due.id::text",
             "number": "due.number",
             "billing_frame": "due.billing_frame",
+            "billing_frame_code": "'A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR'",
             "supplier": "due.supplier",
             "moe": "due.moe",
             "moa": "due.moa",

@@ -20,7 +20,7 @@ from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.rejections import RejectionOutcome
 from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
-from invoicing_works import repository
+from invoicing_works import events, repository
 from invoicing_works.domain import (
     PARTY_STRUCTURE,
     Action,
@@ -33,6 +33,7 @@ from invoicing_works.domain import (
     Status,
     check_amendment,
     decide,
+    depositor,
     first_status,
     moe_deadline,
     repeated_party,
@@ -40,6 +41,14 @@ from invoicing_works.domain import (
 from invoicing_works.repository import WorksHistoryEntry
 
 FIELD = {Role.FOURNISSEUR: "supplier", Role.MOE: "moe", Role.MOA: "moa"}  # the request's names
+
+
+async def _record(uow: UnitOfWork, invoice: Row, entry: WorksHistoryEntry) -> None:
+    """Add the entry to the invoice's history and, when it changes the status, tell integrators
+    (`works-invoice-status-changed`, its `sequence` the entry's id)."""
+    sequence = await repository.add_history(uow.conn, invoice["id"], entry)
+    if entry.from_status != entry.to_status:
+        await uow.publish(events.status_changed(invoice, entry, sequence, uow.source))
 
 
 def roles_of(structures: frozenset[str], row: Any) -> set[Role]:
@@ -76,15 +85,19 @@ class NewWorksInvoice:
 
 
 async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
+    """A works document deposited by the party its frame names: the supplier, the MOE or the MOA."""
     caller = uow.caller
-    if not caller.acts_for(new.supplier.structure_id):
+    named = {Role.FOURNISSEUR: new.supplier, Role.MOE: new.moe, Role.MOA: new.moa}
+    deposited_by = depositor(new.billing_frame)
+    depositing = named[deposited_by]
+    if depositing is None or not caller.acts_for(depositing.structure_id):
         raise Problem(
             403,
             "not-your-structure",
             "Forbidden",
-            "supplier.structure_id must be one of the structures you act for",
+            f"{FIELD[deposited_by]}.structure_id must be one of the structures you act for: an "
+            f"{new.billing_frame} is deposited by its {deposited_by}",
         )
-    named = {Role.FOURNISSEUR: new.supplier, Role.MOE: new.moe, Role.MOA: new.moa}
     repeated = repeated_party({role: ref.structure_id if ref else None for role, ref in named.items()})
     if repeated is not None:
         raise field_problem(
@@ -98,7 +111,7 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
         parties = await repository.directory_parties(conn, refs)
     supplier, moe, moa = parties["supplier"], parties.get("moe"), parties.get("moa")
     now = uow.now()
-    initial = first_status(has_moe=new.moe is not None)
+    initial = first_status(new.moe is not None, deposited_by)
     invoice_id = uuid.uuid4()
     values: dict[str, Any] = {
         "id": invoice_id,
@@ -128,8 +141,8 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
             from_status=source,
             to_status=target,
             actor=caller.sub,
-            actor_structure_id=new.supplier.structure_id,
-            capacity=Role.FOURNISSEUR,
+            actor_structure_id=depositing.structure_id,
+            capacity=deposited_by,
             at=now,
         )
 
@@ -138,7 +151,10 @@ async def deposit(uow: UnitOfWork, new: NewWorksInvoice) -> dict[str, Any]:
         entry(Filing.MISE_A_DISPOSITION, Status.DEPOSEE, initial),
     ]
     async with uow:
-        deposited = await repository.insert_invoice_once(uow.conn, values, entries)
+        deposited = await repository.insert_invoice_once(uow.conn, values)
+        if deposited:
+            for each in entries:
+                await _record(uow, values, each)
     if not deposited:
         raise Problem(
             409,
@@ -209,7 +225,7 @@ async def act(
             amounts=amounts,
             at=now,
         )
-        await repository.add_history(uow.conn, invoice_id, entry)
+        await _record(uow, {**row, **changes}, entry)
     return await works_invoice(uow, invoice_id)
 
 
@@ -228,7 +244,7 @@ async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str,
             capacity=Role.FOURNISSEUR,
             at=now,
         )
-        await repository.add_history(uow.conn, row["id"], entry)
+        await _record(uow, row, entry)
 
     return await rejections.process_rejections(
         uow,

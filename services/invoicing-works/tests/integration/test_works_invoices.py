@@ -262,13 +262,75 @@ async def test_other_frames_are_made_available_refused_and_rejected(invoicing_wo
     assert rejected.json()["status"] == "REJETEE"
 
 
+async def test_the_moe_deposits_its_frames_and_the_moa_its_own(invoicing_works: RunningInvoicingWorks):
+    parties = await new_parties(invoicing_works)
+    # An A15 (état d'acompte of the MOE), in Chorus Pro's long form: deposited by the MOE's user.
+    body = parties.body("A15_ETAT_ACOMPTE_MOE")
+    by_supplier = await invoicing_works.deposit(parties.supplier_user, body)
+    assert by_supplier.status_code == 403
+    assert "moe.structure_id must be one of the structures you act for" in by_supplier.json()["detail"]
+    a15 = await invoicing_works.deposit(parties.moe_user, body)
+    assert a15.status_code == 201, a15.text
+    invoice = a15.json()
+    assert (invoice["billing_frame"], invoice["billing_frame_code"]) == ("A15", "A15_ETAT_ACOMPTE_MOE")
+    assert (invoice["status"], invoice["moe_deadline"]) == ("MISE_A_DISPOSITION_MOA", None)
+    assert [(h["to_status"], h["role"], h["actor_structure_id"]) for h in invoice["history"]] == [
+        ("DEPOSEE", "MOE", parties.moe),
+        ("MISE_A_DISPOSITION_MOA", "MOE", parties.moe),
+    ]
+    to_process = await invoicing_works.client.get(
+        "/works-invoices/to-process", params={"role": "MOA"}, headers=parties.moa_user
+    )
+    assert invoice["id"] in [item["id"] for item in to_process.json()["items"]]
+    # An A19 (état d'acompte validé of the MOA): the MOA's own, transmitted at once.
+    a19 = await invoicing_works.deposit(parties.moa_user, parties.body("A19"))
+    assert (a19.status_code, a19.json()["status"]) == (201, "TRANSMISE_MOA")
+    assert (await invoicing_works.deposit(parties.moe_user, parties.body("A19"))).status_code == 403
+    # An MOE frame names the MOA it goes to.
+    without_moa = await invoicing_works.deposit(parties.moe_user, parties.body("A16", moa=None))
+    assert without_moa.status_code == 422 and "moe and moa are required" in without_moa.text
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ("A1", "A1 (A1_FACTURE_FOURNISSEUR) is not a works frame"),
+        ("A99", "unknown billing frame 'A99'"),
+        ("A0", "unknown billing frame 'A0'"),
+        ("A4_PROJET", "unknown billing frame"),
+    ],
+)
+async def test_only_existing_works_frames_are_accepted(
+    invoicing_works: RunningInvoicingWorks, frame: str, says: str
+):
+    parties = await new_parties(invoicing_works)
+    response = await invoicing_works.deposit(parties.supplier_user, parties.body(frame))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "billing_frame" and says in response.text
+
+
+async def test_the_works_frames_are_listed_with_their_labels(invoicing_works: RunningInvoicingWorks):
+    parties = await new_parties(invoicing_works)
+    response = await invoicing_works.client.get("/billing-frames", headers=parties.supplier_user)
+    frames = {f["code"]: f for f in response.json()}
+    assert "A1" not in frames and len(frames) == 19
+    assert frames["A11"] == {
+        "code": "A11",
+        "name": "A11_PROJET_DECOMPTE_FINAL_SOUSTRAITANT",
+        "label": "Dépôt par un sous-traitant d'un projet de décompte final",
+        "depositor": "SOUS_TRAITANT",
+    }
+    assert (frames["A15"]["depositor"], frames["A25"]["depositor"]) == ("MOE", "MOA")
+    assert (await invoicing_works.client.get("/billing-frames")).status_code == 401
+
+
 async def test_traiter_le_rejet_over_a_mix_of_frames_reports_each_item(
     invoicing_works: RunningInvoicingWorks,
 ):
     parties = await new_parties(invoicing_works)
     supplier, moe = parties.supplier_user, parties.moe_user
     rejected = []
-    for frame in ("A4", "A5", "A19"):
+    for frame in ("A4", "A5", "A11"):
         invoice = await deposited(invoicing_works, parties, frame)
         await invoicing_works.act(moe, invoice["id"], "REJET", reason="pièces manquantes")
         rejected.append(invoice["id"])
@@ -397,3 +459,36 @@ async def test_the_outbox_carries_each_notice_to_the_bus(
     assert data.made_available_at == DEPOSIT_INSTANT
     ids = Counter(json.loads(m.body)["id"] for m in messages)
     assert max(ids.values()) == 1
+
+
+async def test_every_transition_is_a_works_invoice_status_changed_event_in_order(
+    invoicing_works: RunningInvoicingWorks, bus: BusProbe
+):
+    tap = await bus.tap("works-invoice-status-changed")
+    parties = await new_parties(invoicing_works)
+    invoice = await deposited(invoicing_works, parties, "A4")
+    await invoicing_works.act(parties.moe_user, invoice["id"], "PRISE_EN_COMPTE")
+    await invoicing_works.act(parties.moe_user, invoice["id"], "REJET", reason="pièces manquantes")
+    await invoicing_works.client.post(
+        "/works-invoices/rejections/process", json={"ids": [invoice["id"]]}, headers=parties.supplier_user
+    )
+    changes: list[dict[str, Any]] = []
+    while len(changes) < 4 and (messages := await take(tap, 1)):
+        data = json.loads(messages[0].body)["data"]
+        if data["invoice_id"] == invoice["id"]:
+            changes.append(data)
+    assert [(c["from_status"], c["to_status"], c["capacity"]) for c in changes] == [
+        (None, "DEPOSEE", "FOURNISSEUR"),
+        ("DEPOSEE", "MISE_A_DISPOSITION_MOE", "FOURNISSEUR"),
+        ("MISE_A_DISPOSITION_MOE", "PRISE_EN_COMPTE_MOE", "MOE"),
+        ("PRISE_EN_COMPTE_MOE", "REJETEE", "MOE"),
+    ]
+    assert [c["sequence"] for c in changes] == sorted(c["sequence"] for c in changes)
+    assert {(c["billing_frame"], c["billing_frame_code"]) for c in changes} == {
+        ("A4", "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR")
+    }
+    assert changes[-1]["motif"] == "pièces manquantes"
+    assert (changes[0]["moe_structure_id"], changes[0]["moa_structure_id"]) == (parties.moe, parties.moa)
+    # processing the rejection changes no status: no further event
+    later = await take(tap, 10, within=1.0)
+    assert all(json.loads(m.body)["data"]["invoice_id"] != invoice["id"] for m in later)

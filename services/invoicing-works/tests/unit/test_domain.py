@@ -127,3 +127,20 @@ def test_without_an_moa_the_moe_cannot_pass_the_draft_on():
             Action.VALIDATION, {Role.MOE}, a4(Status.MISE_A_DISPOSITION_MOE, has_moa=False), TODAY, None, None
         )
     assert refused.value.refusal is Refusal.INCOMPLETE
+
+
+def test_the_works_frames_are_chorus_pros_and_each_has_its_depositor():
+    from chorus_common.frames import frames_out
+    from invoicing_works.domain import depositor, first_status
+
+    assert [f.code for f in frames_out(works=True)] == list(BillingFrame)
+    assert depositor(BillingFrame.A4) is depositor(BillingFrame.A11) is Role.FOURNISSEUR
+    assert {
+        depositor(f) for f in (BillingFrame.A15, BillingFrame.A16, BillingFrame.A17, BillingFrame.A18)
+    } == {Role.MOE}
+    assert depositor(BillingFrame.A24) is Role.MOE
+    assert {depositor(f) for f in (BillingFrame.A19, BillingFrame.A20, BillingFrame.A25)} == {Role.MOA}
+    assert first_status(True, Role.FOURNISSEUR) is Status.MISE_A_DISPOSITION_MOE
+    assert first_status(False, Role.FOURNISSEUR) is Status.MISE_A_DISPOSITION_MOA
+    assert first_status(True, Role.MOE) is Status.MISE_A_DISPOSITION_MOA
+    assert first_status(True, Role.MOA) is Status.TRANSMISE_MOA

@@ -22,6 +22,7 @@ from chorus_common.events import (
     Party,
     build_event,
 )
+from chorus_common.frames import long_code
 from chorus_common.history import HistoryEntry
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
@@ -108,6 +109,7 @@ def status_changed(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: in
         number=invoice["number"],
         external_id=invoice["external_id"],
         billing_frame=invoice["billing_frame"],
+        billing_frame_code=long_code(invoice["billing_frame"]),
         supplier_structure_id=invoice["supplier_structure_id"],
         recipient_structure_id=invoice["recipient_structure_id"],
         recipient_service_code=invoice["recipient_service_code"],

@@ -18,6 +18,7 @@ from chorus_common.auth import Principal
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
 from chorus_common.events import InvoiceSubmitted, Party
+from chorus_common.frames import frame
 from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.rejections import RejectionOutcome
 from chorus_common.unit_of_work import UnitOfWork
@@ -333,6 +334,10 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
     The one path of every invoice that arrives, deposited over HTTP or as an `invoice-submitted` event.
     """
     now = uow.now()
+    if frame(data.billing_frame).works:
+        raise InvoiceRefused(
+            f"{data.billing_frame} is a works frame: works invoices are deposited at invoicing-works"
+        )
     recipient_id = data.recipient.structure_id
     supplier_id = data.supplier.structure_id
     addressee = await _addressee(

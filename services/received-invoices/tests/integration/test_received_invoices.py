@@ -11,7 +11,7 @@ import httpx
 from chorus_common.events import DelegationRouted, parse_event
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
 from chorus_testing.auth import bearer
-from chorus_testing.fixtures import BusProbe, eventually, take
+from chorus_testing.fixtures import BusProbe, eventually, take, take_where
 from received_invoices import use_cases
 
 from .conftest import RunningReceivedInvoices
@@ -121,7 +121,7 @@ async def test_an_a1_invoice_for_a_delegated_service_goes_to_the_delegate(
     other_frame = (await deposit(client, supplier, invoice_data(supplier, ministry, "S1", frame="A2"))).json()
     assert other_frame["status"] == "MISE_A_DISPOSITION"
 
-    [message] = await take(tap, 1)
+    message = await take_where(tap, lambda data: data["invoice_id"] == invoice["id"])
     envelope, data = parse_event(message.body)
     assert isinstance(data, DelegationRouted)
     assert (data.invoice_id, data.delegation_id, data.right) == (
@@ -160,6 +160,8 @@ async def test_bad_deposits_are_refused(service: RunningReceivedInvoices):
     for body, code in [
         (invoice_data(supplier, ministry, "S1"), 422),
         (invoice_data(supplier, ministry, "NOPE"), 422),
+        (invoice_data(supplier, ministry, None, frame="A99"), 422),
+        (invoice_data(supplier, ministry, None, frame="A4"), 422),  # a works frame
         (invoice_data(supplier, unknown("UNKNOWN"), None), 422),
         ({**invoice_data(supplier, ministry, None), "amount_ttc": "1200.01"}, 422),
         ({**invoice_data(supplier, ministry, None), "amount_ht": "1e400"}, 422),
@@ -191,7 +193,8 @@ async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_letter
             "data": data,
         }
 
-    good = event(invoice_data(supplier, ministry, "S1"))
+    # Chorus Pro's EDI channels name the frame in its long form.
+    good = event(invoice_data(supplier, ministry, "S1", frame="A1_FACTURE_FOURNISSEUR"))
     await bus.publish("invoice-submitted", good)
     await bus.publish("invoice-submitted", good)
     replayed = event(good["data"])  # another event id, same external id
@@ -200,16 +203,19 @@ async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_letter
     unknown_recipient = event(invoice_data(supplier, unknown("NOT-IN-DIRECTORY"), None))
     unknown_supplier = event(invoice_data(unknown("NOWHERE"), ministry, None))
     malformed = event({**invoice_data(supplier, ministry, None), "amount_ttc": "douze"})
-    for bad in (unknown_recipient, unknown_supplier, malformed):
+    no_such_frame = event(invoice_data(supplier, ministry, None, frame="A0"))
+    for bad in (unknown_recipient, unknown_supplier, malformed, no_such_frame):
         await bus.publish("invoice-submitted", bad)
-    dead = await bus.drain("received-invoices.dead-letter", 3)
+    dead = await bus.drain("received-invoices.dead-letter", 4)
     reasons = sorted(str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead)
     assert reasons[0].startswith("invalid data: data.amount_ttc")
-    assert reasons[1].startswith("invoice refused: recipient 'NOT-IN-DIRECTORY'")
-    assert reasons[2].startswith("invoice refused: supplier 'NOWHERE' is not a structure of the directory")
+    assert reasons[1].startswith("invalid data: data.billing_frame: Value error, unknown billing frame 'A0'")
+    assert reasons[2].startswith("invoice refused: recipient 'NOT-IN-DIRECTORY'")
+    assert reasons[3].startswith("invoice refused: supplier 'NOWHERE' is not a structure of the directory")
     assert len(await listed(client, company, "to-validate")) == len(to_validate) == 1
     detail = (await client.get(f"/invoices/{to_validate[0]}", headers=company.user)).json()
     assert (detail["source"], detail["external_id"]) == ("/edi/portail-depot", good["data"]["external_id"])
+    assert (detail["billing_frame"], detail["billing_frame_code"]) == ("A1", "A1_FACTURE_FOURNISSEUR")
     assert json.loads(json.dumps(detail["history"][0]))["capacity"] == "FOURNISSEUR"
 
 
@@ -491,7 +497,7 @@ async def test_a_revoked_delegation_hands_its_waiting_invoices_to_the_recipient(
         "MISE_A_DISPOSITION"
     )
 
-    [message] = await take(tap, 1)
+    message = await take_where(tap, lambda data: data["delegation_id"] == delegation_id)
     data = json.loads(message.body)["data"]
     assert (data["delegation_id"], data["reason"], data["invoices_returned"]) == (
         delegation_id,
@@ -593,3 +599,13 @@ async def test_every_transition_is_an_invoice_status_changed_event_in_order(
     assert {
         (c["supplier_structure_id"], c["recipient_structure_id"], c["delegate_structure_id"]) for c in changes
     } == {(supplier.id, ministry.id, company.id)}
+
+
+async def test_the_frames_of_received_invoices_are_listed(service: RunningReceivedInvoices):
+    someone = await register(service)
+    frames = (await service.client.get("/billing-frames", headers=someone.user)).json()
+    assert [(f["code"], f["name"]) for f in frames][:2] == [
+        ("A1", "A1_FACTURE_FOURNISSEUR"),
+        ("A2", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"),
+    ]
+    assert "A4" not in {f["code"] for f in frames}

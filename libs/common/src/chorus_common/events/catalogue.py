@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from chorus_common.events.envelope import CloudEvent
+from chorus_common.frames import FrameCode
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -34,6 +35,7 @@ class EventType(StrEnum):
     USER_ATTACHED = "user-attached"
     USER_DETACHED = "user-detached"
     USER_UPDATED = "user-updated"
+    WORKS_INVOICE_STATUS_CHANGED = "works-invoice-status-changed"
 
 
 class EventData(BaseModel):
@@ -58,6 +60,9 @@ class DeadlineExceeded(EventData):
     works_invoice_id: NonEmpty
     number: NonEmpty
     billing_frame: Literal["A4"]
+    billing_frame_code: Literal["A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR"] = (
+        "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR"
+    )
     supplier: Party
     moe: Party
     moa: Party
@@ -71,6 +76,7 @@ class DelegationRouted(EventData):
     invoice_id: NonEmpty
     number: NonEmpty
     billing_frame: Literal["A1"]
+    billing_frame_code: Literal["A1_FACTURE_FOURNISSEUR"] = "A1_FACTURE_FOURNISSEUR"
     supplier: Party
     recipient: Party
     delegate: Party
@@ -101,7 +107,8 @@ class StatusChanged(EventData):
 
     invoice_id: NonEmpty
     number: NonEmpty
-    billing_frame: NonEmpty  # the long form, e.g. A1_FACTURE_FOURNISSEUR
+    billing_frame: NonEmpty  # the short form, e.g. A1
+    billing_frame_code: NonEmpty  # Chorus Pro's codeCadreFacturation, e.g. A1_FACTURE_FOURNISSEUR
     from_status: str | None = None  # None for the deposit
     to_status: NonEmpty
     step: NonEmpty  # the history's action code (DEPOT, TRAITEMENT, TRANSMISSION, ...)
@@ -120,6 +127,13 @@ class InvoiceStatusChanged(StatusChanged):
     delegate_structure_id: str | None = None
 
 
+class WorksInvoiceStatusChanged(StatusChanged):
+    supplier_structure_id: NonEmpty
+    moe_structure_id: str | None = None
+    moa_structure_id: str | None = None
+    acting_for: str | None = None  # MOE: the MOA acting in its place after the deadline
+
+
 class EngagementValidated(EventData):
     number: Annotated[str, Field(min_length=1, max_length=50)]
     issuer: IssuerParty
@@ -134,7 +148,7 @@ class EngagementValidated(EventData):
 class InvoiceSubmitted(EventData):
     external_id: NonEmpty
     number: NonEmpty
-    billing_frame: Annotated[str, Field(pattern=r"^A\d{1,2}$")]
+    billing_frame: FrameCode  # either form (A1, A1_FACTURE_FOURNISSEUR); the short one kept
     supplier: Party
     recipient: Party
     amount_ht: Money
@@ -256,6 +270,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     EventType.USER_ATTACHED: UserSnapshot,
     EventType.USER_DETACHED: UserSnapshot,
     EventType.USER_UPDATED: UserSnapshot,
+    EventType.WORKS_INVOICE_STATUS_CHANGED: WorksInvoiceStatusChanged,
 }
 
 
@@ -281,6 +296,7 @@ PRODUCERS: dict[str, frozenset[str]] = {
     EventType.INVOICE_STATUS_CHANGED: frozenset({"received-invoices"}),
     EventType.ENGAGEMENT_VALIDATED: frozenset({"engagements", "erp-etat"}),
     EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot"}),
+    EventType.WORKS_INVOICE_STATUS_CHANGED: frozenset({"invoicing-works"}),
     EventType.TICKET_SUBMITTED: frozenset({"support-portal"}),
     EventType.TICKET_UPDATED: frozenset({"support-portal"}),
     **{event_type: frozenset({"directory"}) for event_type in DIRECTORY_EVENTS},

@@ -8,9 +8,18 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 from chorus_common.dependencies import UnitOfWorkDep
+from chorus_common.frames import frame
 from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
 from chorus_common.rejections import RejectionsIn, RejectionsOut
 from invoicing_works import use_cases
@@ -21,6 +30,7 @@ from invoicing_works.domain import (
     RefusalReason,
     Role,
     Status,
+    depositor,
 )
 
 router = APIRouter(prefix="/works-invoices", tags=["works invoices"], route_class=ExactJSONRoute)
@@ -47,9 +57,24 @@ class Amounts(BaseModel):
         return use_cases.Amounts(self.amount_ht, self.vat_amount, self.amount_ttc)
 
 
+def _works_frame(value: object) -> object:
+    """A works frame in either form (A4, A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR), as its short code."""
+    if not isinstance(value, str):
+        return value
+    found = frame(value)  # ValueError for a frame that does not exist
+    if not found.works:
+        raise ValueError(
+            f"{found.code} ({found.name}) is not a works frame: deposit it as a received invoice"
+        )
+    return found.code
+
+
+WorksFrame = Annotated[BillingFrame, BeforeValidator(_works_frame)]
+
+
 class WorksInvoiceIn(Amounts):
     number: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^\S(.*\S)?$")]
-    billing_frame: BillingFrame
+    billing_frame: WorksFrame
     supplier: PartyRefIn
     moe: PartyRefIn | None = None
     moa: PartyRefIn | None = None
@@ -61,6 +86,13 @@ class WorksInvoiceIn(Amounts):
             raise ValueError("an A4 monthly statement draft is made available to its MOE: moe is required")
         if self.moe is None and self.moa is None:
             raise ValueError("a works invoice names its MOE, its MOA, or both")
+        role = depositor(self.billing_frame)
+        if role is Role.MOE and (self.moe is None or self.moa is None):
+            raise ValueError(
+                f"an {self.billing_frame} is deposited by its MOE for its MOA: moe and moa are required"
+            )
+        if role is Role.MOA and self.moa is None:
+            raise ValueError(f"an {self.billing_frame} is deposited by its MOA: moa is required")
         return self
 
     def command(self) -> use_cases.NewWorksInvoice:
@@ -105,6 +137,13 @@ class WorksInvoiceSummary(BaseModel):
     number: str
     billing_frame: BillingFrame
     status: Status
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def billing_frame_code(self) -> str:
+        """Chorus Pro's codeCadreFacturation of the frame."""
+        return frame(self.billing_frame).name
+
     supplier_structure_id: str
     moe_structure_id: str | None
     moa_structure_id: str | None
@@ -138,7 +177,7 @@ async def list_invoices(
     pagination: Pagination,
     role: Role | None = None,
     status: Status | None = None,
-    billing_frame: BillingFrame | None = None,
+    billing_frame: Annotated[WorksFrame | None, Query()] = None,
     number: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Page[WorksInvoiceSummary]:
     query = InvoiceQuery(role, status, billing_frame, number)

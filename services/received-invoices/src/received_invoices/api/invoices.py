@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import InvoiceSubmitted
+from chorus_common.frames import long_code
 from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
 from chorus_common.rejections import RejectionsIn, RejectionsOut
 from received_invoices import use_cases
@@ -53,6 +54,13 @@ class InvoiceSummary(BaseModel):
     external_id: str
     number: str
     billing_frame: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def billing_frame_code(self) -> str:
+        """Chorus Pro's codeCadreFacturation of the frame."""
+        return long_code(self.billing_frame)
+
     status: InvoiceStatus
     supplier_structure_id: str
     recipient_structure_id: str
