@@ -38,6 +38,7 @@ def structure_snapshot(
     name: str = "Ministère",
     version: int = 1,
     email: str | None = "contact@example.fr",
+    parameters: dict[str, bool] | None = None,
 ) -> StructureSnapshot:
     return StructureSnapshot.model_validate(
         {
@@ -50,10 +51,13 @@ def structure_snapshot(
             "email": email,
             "active": True,
             "parameters": StructureParameters(
-                service_code_required=False,
-                engagement_required=False,
-                engagement_or_service_required=False,
-                moa_only=False,
+                **{
+                    "service_code_required": False,
+                    "engagement_required": False,
+                    "engagement_or_service_required": False,
+                    "moa_only": False,
+                    **(parameters or {}),
+                }
             ),
             "version": version,
             "updated_at": datetime.now(UTC),
@@ -81,28 +85,33 @@ async def known_structure(
     name: str | None = None,
     services: Iterable[str] = (),
     email: str | None = None,
+    parameters: dict[str, bool] | None = None,
 ) -> str:
     """A new structure (private unless told), with these active services, known to this service's
-    read model; named and addressed after its identifier unless told."""
+    read model; named and addressed after its identifier unless told, with these of its parameters
+    (`engagement_required`, ...) on."""
     structure_id = new_siret()
     snapshot = structure_snapshot(
         structure_id,
         kind=kind,
         name=name or f"Structure {structure_id}",
         email=email or f"contact-{structure_id}@example.fr",
+        parameters=parameters,
     )
     await into_replica(engine, snapshot, *(service_snapshot(structure_id, code) for code in services))
     return structure_id
 
 
-def service_snapshot(structure_id: str, code: str, active: bool = True, version: int = 1) -> ServiceSnapshot:
+def service_snapshot(
+    structure_id: str, code: str, active: bool = True, version: int = 1, engagement_required: bool = False
+) -> ServiceSnapshot:
     """The directory's snapshot of a structure's service `code`, named `Service <code>`."""
     return ServiceSnapshot(
         structure_id=structure_id,
         code=code,
         name=f"Service {code}",
         active=active,
-        engagement_required=False,
+        engagement_required=engagement_required,
         version=version,
         updated_at=datetime.now(UTC),
     )

@@ -69,6 +69,9 @@ invoices = sa.Table(
     # The recipient holds the invoice; False while it waits at (or is processed by) the delegate.
     sa.Column("with_recipient", sa.Boolean, nullable=False),
     sa.Column("rejection_processed_at", TIMESTAMP),
+    # The legal engagement (numéro d'engagement juridique) the invoice references, as validated.
+    sa.Column("engagement_number", sa.String(50)),
+    sa.Column("engagement", JSONB),
     sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.UniqueConstraint("supplier_structure_id", "external_id", name="uq_received_invoice_external_id"),
@@ -97,4 +100,18 @@ invoice_history = sa.Table(
     sa.Column("dp_mandate_number", sa.String(100)),  # numeroDPMandat, with a MANDATEE
     sa.Column("at", TIMESTAMP, nullable=False),
     sa.Index("ix_received_invoice_history_invoice", "invoice_id", "id"),
+)
+
+# The engagements validated by their issuers, fed by `engagement-validated`: what an invoice's
+# engagement number is checked against.
+engagements = sa.Table(
+    "validated_engagements",
+    metadata,
+    sa.Column("issuer_structure_id", sa.String(100), primary_key=True),
+    sa.Column("number", sa.String(50), primary_key=True),
+    sa.Column("engagement_id", sa.String(200)),
+    sa.Column("supplier_structure_id", sa.String(200), nullable=False),
+    sa.Column("total_ttc", MONEY, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("validated_at", TIMESTAMP, nullable=False),
 )

@@ -377,3 +377,50 @@ def decide(
 # holds it suspended or completed: what the recipient's "awaiting-delegate" list shows, what the
 # delegate's "to-validate" list shows, and what a delegation's end hands back to the recipient.
 WAITING_AT_DELEGATE = frozenset({S.A_VALIDER_1, S.SUSPENDUE, S.COMPLETEE})
+
+
+@dataclass(frozen=True)
+class RuleBroken:
+    """A rule of the recipient (its directory parameters) an invoice does not follow."""
+
+    field: str
+    slug: str
+    message: str
+
+
+def recipient_rules(
+    structure_id: str,
+    parameters: Mapping[str, object],
+    service_code: str | None,
+    service_requires_engagement: bool,
+    engagement_number: str | None,
+) -> RuleBroken | None:
+    """What the recipient's parameters in the directory (`structures/v1/consulter`) demand of an
+    invoice: a service code, an engagement number, or one of the two."""
+    if parameters.get("service_code_required") and service_code is None:
+        return RuleBroken(
+            "recipient.service_code",
+            "service-code-required",
+            f"structure {structure_id} requires a service code (code service obligatoire)",
+        )
+    if engagement_number is not None:
+        return None
+    if parameters.get("engagement_required"):
+        return RuleBroken(
+            "engagement_number",
+            "engagement-required",
+            f"structure {structure_id} requires an engagement number (numéro d'engagement obligatoire)",
+        )
+    if service_requires_engagement:
+        return RuleBroken(
+            "engagement_number",
+            "engagement-required",
+            f"service {service_code} of structure {structure_id} requires an engagement number",
+        )
+    if parameters.get("engagement_or_service_required") and service_code is None:
+        return RuleBroken(
+            "engagement_number",
+            "engagement-or-service-required",
+            f"structure {structure_id} requires an engagement number or a service code",
+        )
+    return None

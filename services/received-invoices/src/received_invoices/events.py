@@ -15,6 +15,7 @@ from chorus_common.events import (
     DelegationEnded,
     DelegationRouted,
     DelegationSnapshot,
+    EngagementValidated,
     EventType,
     InvalidEvent,
     InvoiceStatusChanged,
@@ -28,7 +29,7 @@ from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
-from received_invoices import use_cases
+from received_invoices import repository, use_cases
 from received_invoices.db import replica
 from received_invoices.domain import MOTIVATED
 
@@ -137,10 +138,29 @@ async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
         raise InvalidEvent(f"invoice refused: {refused}") from refused
 
 
+async def on_engagement_validated(event: ReceivedEvent, uow: UnitOfWork) -> None:
+    """An engagement its issuer validated: invoices to that issuer may now reference it."""
+    assert isinstance(event.data, EngagementValidated)
+    data = event.data
+    await repository.record_engagement(
+        uow.conn,
+        {
+            "issuer_structure_id": data.issuer.structure_id,
+            "number": data.number,
+            "engagement_id": data.engagement_id,
+            "supplier_structure_id": data.supplier.structure_id,
+            "total_ttc": data.total_ttc,
+            "currency": data.currency,
+            "validated_at": data.validated_at,
+        },
+    )
+
+
 def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.DELEGATION_ROUTED)
     runtime.declare_publication(EventType.DELEGATION_UPDATED)
     runtime.declare_publication(EventType.DELEGATION_ENDED)
     runtime.declare_feed(EventType.INVOICE_STATUS_CHANGED)
     runtime.subscribe(EventType.INVOICE_SUBMITTED, on_invoice_submitted)
+    runtime.subscribe(EventType.ENGAGEMENT_VALIDATED, on_engagement_validated)
     subscribe_replica(runtime, replica)

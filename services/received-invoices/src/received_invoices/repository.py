@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.db import DirectReads, fetch_page
 from chorus_common.history import HistoryEntry
-from received_invoices.db import delegations, invoice_history, invoices, replica
+from received_invoices.db import delegations, engagements, invoice_history, invoices, replica
 from received_invoices.domain import WAITING_AT_DELEGATE, Coverage, DelegationStatus, InvoiceStatus, Scope
 
 # --- The directory, as this service's read model has it --------------------------------------
@@ -165,7 +165,9 @@ def _addressee_query() -> sa.Select[Any]:
             recipient.c.name,
             recipient.c.email,
             recipient.c.kind,
+            recipient.c.parameters,
             _service_open(day).label("service_active"),
+            directory_services.c.engagement_required.label("service_requires_engagement"),
             covering.c.id.label("delegation_id"),
             covering.c.right.label("delegation_right"),
             delegate.c.structure_id.label("delegate_id"),
@@ -205,7 +207,9 @@ class Addressee:
     name: str
     email: str | None
     kind: str
+    parameters: dict[str, Any]  # the directory's structures/v1/consulter parameters
     service_active: bool | None  # None: no such service
+    service_requires_engagement: bool | None
     delegation_id: uuid.UUID | None
     delegation_right: str | None
     delegate_id: str | None
@@ -232,6 +236,31 @@ async def find_addressee(
     }
     row = (await conn.execute(ADDRESSEE, params)).mappings().first()
     return Addressee(**row) if row is not None else None
+
+
+# --- Engagements, as validated by their issuers ----------------------------------------------
+
+
+async def record_engagement(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Keep a validated engagement (again: the same one, unchanged)."""
+    statement = insert(engagements).values(**values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[engagements.c.issuer_structure_id, engagements.c.number],
+            set_={
+                name: statement.excluded[name]
+                for name in values
+                if name not in ("issuer_structure_id", "number")
+            },
+        )
+    )
+
+
+async def find_engagement(conn: AsyncConnection, issuer_id: str, number: str) -> RowMapping | None:
+    query = sa.select(engagements).where(
+        engagements.c.issuer_structure_id == issuer_id, engagements.c.number == number
+    )
+    return (await conn.execute(query)).mappings().first()
 
 
 # --- Invoices --------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from received_invoices.domain import (
     decide,
     delegation_running,
     next_statuses,
+    recipient_rules,
     roles_of,
 )
 from received_invoices.repository import ReceivedHistoryEntry
@@ -251,7 +252,18 @@ async def replay_delegations(uow: UnitOfWork) -> int:
 
 
 class InvoiceRefused(Exception):
-    """The invoice cannot be received (unknown recipient, inactive service); the reason says why."""
+    """The invoice cannot be received (unknown recipient, inactive service, a rule of the recipient
+    not followed); the reason says why, and which field of the invoice when one is to blame."""
+
+    def __init__(self, reason: str, field: str | None = None, slug: str = "invoice-refused") -> None:
+        super().__init__(reason)
+        self.field = field
+        self.slug = slug
+
+    def problem(self) -> Problem:
+        if self.field is None:
+            return Problem(422, self.slug, "Invoice refused", str(self))
+        return field_problem(self.field, self.slug, "Invoice refused", str(self))
 
 
 @dataclass(frozen=True)
@@ -282,6 +294,49 @@ async def _addressee(
     if addressee.supplier_name is None:
         raise InvoiceRefused(f"supplier {supplier_id!r} is not a structure of the directory")
     return addressee
+
+
+async def _engagement(
+    uow: UnitOfWork,
+    addressee: repository.Addressee,
+    recipient_id: str,
+    service_code: str | None,
+    engagement_number: str | None,
+    supplier_id: str,
+) -> dict[str, Any] | None:
+    """The engagement the invoice references, as its issuer validated it, after the recipient's rules
+    (an engagement or a service code required); why not, if the invoice may not reference it."""
+    broken = recipient_rules(
+        recipient_id,
+        addressee.parameters,
+        service_code,
+        bool(addressee.service_requires_engagement),
+        engagement_number,
+    )
+    if broken is not None:
+        raise InvoiceRefused(broken.message, broken.field, broken.slug)
+    if engagement_number is None:
+        return None
+    engagement = await repository.find_engagement(uow.conn, recipient_id, engagement_number)
+    if engagement is None:
+        raise InvoiceRefused(
+            f"no engagement {engagement_number!r} of {recipient_id} validated by its issuer",
+            "engagement_number",
+            "unknown-engagement",
+        )
+    if engagement["supplier_structure_id"] != supplier_id:
+        raise InvoiceRefused(
+            f"engagement {engagement_number!r} of {recipient_id} was made with another supplier",
+            "engagement_number",
+            "engagement-of-another-supplier",
+        )
+    return {
+        "number": engagement["number"],
+        "engagement_id": engagement["engagement_id"],
+        "total_ttc": str(engagement["total_ttc"]),
+        "currency": engagement["currency"],
+        "validated_at": engagement["validated_at"].isoformat(),
+    }
 
 
 def _routing(addressee: repository.Addressee, recipient_id: str, service_code: str | None) -> dict[str, Any]:
@@ -366,6 +421,10 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
         "received_at": now,
         "updated_at": now,
         "rejection_processed_at": None,
+        "engagement_number": data.engagement_number,
+        "engagement": await _engagement(
+            uow, addressee, recipient_id, data.recipient.service_code, data.engagement_number, supplier_id
+        ),
         **_routing(addressee, recipient_id, data.recipient.service_code),
     }
     if not await repository.insert_invoice_once(uow.conn, values):
@@ -411,7 +470,7 @@ async def deposit_invoice(uow: UnitOfWork, data: InvoiceSubmitted) -> tuple[dict
         async with uow:
             received = await receive_invoice(uow, data, f"/users/{caller.sub}", actor=caller.sub)
     except InvoiceRefused as refused:
-        raise Problem(422, "invoice-refused", "Invoice refused", str(refused)) from refused
+        raise refused.problem() from refused
     return await invoice(uow, received.invoice_id), received.created
 
 
@@ -569,20 +628,28 @@ async def complete_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, comment: str)
 
 
 async def recycle_invoice(
-    uow: UnitOfWork, invoice_id: uuid.UUID, recipient_id: str, service_code: str | None
+    uow: UnitOfWork,
+    invoice_id: uuid.UUID,
+    recipient_id: str,
+    service_code: str | None,
+    engagement_number: str | None,
 ) -> dict[str, Any]:
-    """The supplier names a new recipient (or service) for an invoice to recycle: it is deposited anew
-    and routed again, to a delegate if one covers the new recipient."""
+    """The supplier names a new recipient (or service, or engagement) for an invoice to recycle
+    (`recyclerFacture`): it is deposited anew, under the new recipient's rules, and routed again, to a
+    delegate if one covers the new recipient."""
     async with uow:
         row, roles = await _locked_invoice(uow, invoice_id)
         current = InvoiceStatus(row["status"])
         move = decide(InvoiceStatus.DEPOSEE, current, roles, {"recipient": recipient_id})
         try:
-            addressee = await _addressee(
-                uow, recipient_id, service_code, row["billing_frame"], row["supplier_structure_id"]
+            supplier_id = row["supplier_structure_id"]
+            addressee = await _addressee(uow, recipient_id, service_code, row["billing_frame"], supplier_id)
+            engagement = await _engagement(
+                uow, addressee, recipient_id, service_code, engagement_number, supplier_id
             )
         except InvoiceRefused as refused:
-            raise field_problem("recipient", "invoice-refused", "Invoice refused", str(refused)) from refused
+            refused.field = refused.field or "recipient"
+            raise refused.problem() from refused
         now = uow.now()
         entry = ReceivedHistoryEntry(
             action=Step.RECYCLAGE,
@@ -595,7 +662,12 @@ async def recycle_invoice(
             at=now,
         )
         await _record(uow, {**row, "status": move.target}, entry)
-        changes = {**_routing(addressee, recipient_id, service_code), "updated_at": now}
+        changes = {
+            **_routing(addressee, recipient_id, service_code),
+            "engagement_number": engagement_number,
+            "engagement": engagement,
+            "updated_at": now,
+        }
         await repository.update_invoice(uow.conn, invoice_id, changes)
         await _route(uow, {**row, **changes}, move.target)
     return await invoice(uow, invoice_id)

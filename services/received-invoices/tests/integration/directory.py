@@ -40,11 +40,15 @@ def unknown(structure_id: str) -> Structure:
 
 
 async def register(
-    service: RunningReceivedInvoices, kind: str = "PUBLIC", services: tuple[str, ...] = ()
+    service: RunningReceivedInvoices,
+    kind: str = "PUBLIC",
+    services: tuple[str, ...] = (),
+    parameters: dict[str, bool] | None = None,
 ) -> Structure:
-    """A new structure of the directory (public unless told), with these services and a user."""
+    """A new structure of the directory (public unless told), with these services, these parameters
+    on, and a user."""
     engine = service.runtime.engine
-    structure_id = await known_structure(engine, kind=KINDS[kind], services=services)
+    structure_id = await known_structure(engine, kind=KINDS[kind], services=services, parameters=parameters)
     return Structure(structure_id, kind, await user(engine, f"user-of-{structure_id}", structure_id))
 
 

@@ -11,6 +11,7 @@ import httpx
 from chorus_common.events import DelegationRouted, parse_event
 from chorus_common.messaging.topology import DEAD_LETTER_REASON_HEADER
 from chorus_testing.auth import bearer
+from chorus_testing.directory import into_replica, service_snapshot
 from chorus_testing.fixtures import BusProbe, eventually, take, take_where
 from received_invoices import use_cases
 
@@ -609,3 +610,88 @@ async def test_the_frames_of_received_invoices_are_listed(service: RunningReceiv
         ("A2", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"),
     ]
     assert "A4" not in {f["code"] for f in frames}
+
+
+# --- Engagements -----------------------------------------------------------------------------
+
+
+def engagement_validated(issuer: Structure, supplier: Structure, number: str) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/services/engagements",
+        "type": "engagement-validated",
+        "time": "2026-11-02T08:00:00Z",
+        "data": {
+            "number": number,
+            "issuer": {**issuer.party(), "kind": "ETAT"},
+            "supplier": supplier.party(),
+            "total_ht": "1000.00",
+            "total_ttc": "1200.00",
+            "currency": "EUR",
+            "validated_at": "2026-11-02T08:00:00Z",
+            "engagement_id": "e-1",
+        },
+    }
+
+
+async def test_an_invoice_references_an_engagement_its_recipient_validated(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    client = service.client
+    ministry = await register(service, services=("S1",), parameters={"engagement_required": True})
+    supplier = await register(service, kind="PRIVATE")
+    other_supplier = await register(service, kind="PRIVATE")
+    number = f"EJ-{uuid.uuid4().hex[:8]}"
+
+    without = await deposit(client, supplier, invoice_data(supplier, ministry, "S1"))
+    assert (without.status_code, without.json()["type"]) == (422, "urn:chorus:problem:engagement-required")
+    assert without.json()["errors"][0]["field"] == "engagement_number"
+    not_yet = await deposit(
+        client, supplier, {**invoice_data(supplier, ministry, "S1"), "engagement_number": number}
+    )
+    assert (not_yet.status_code, not_yet.json()["type"]) == (422, "urn:chorus:problem:unknown-engagement")
+
+    await bus.publish("engagement-validated", engagement_validated(ministry, supplier, number))
+
+    async def accepted() -> dict[str, Any] | None:
+        body = {**invoice_data(supplier, ministry, "S1"), "engagement_number": number}
+        response = await deposit(client, supplier, body)
+        return response.json() if response.status_code == 201 else None
+
+    invoice = await eventually(accepted)
+    assert (invoice["engagement_number"], invoice["engagement"]["engagement_id"]) == (number, "e-1")
+    assert invoice["engagement"]["total_ttc"] == "1200.00"
+    # another supplier may not invoice against it
+    theirs = await deposit(
+        client, other_supplier, {**invoice_data(other_supplier, ministry, "S1"), "engagement_number": number}
+    )
+    assert theirs.json()["type"] == "urn:chorus:problem:engagement-of-another-supplier"
+
+
+async def test_the_recipients_service_and_parameters_say_what_an_invoice_must_name(
+    service: RunningReceivedInvoices,
+):
+    client = service.client
+    supplier = await register(service, kind="PRIVATE")
+    needs_service = await register(service, services=("S1",), parameters={"service_code_required": True})
+    refused = await deposit(client, supplier, invoice_data(supplier, needs_service, None))
+    assert (refused.json()["type"], refused.json()["errors"][0]["field"]) == (
+        "urn:chorus:problem:service-code-required",
+        "recipient.service_code",
+    )
+    assert (await deposit(client, supplier, invoice_data(supplier, needs_service, "S1"))).status_code == 201
+
+    either = await register(service, services=("S1",), parameters={"engagement_or_service_required": True})
+    refused = await deposit(client, supplier, invoice_data(supplier, either, None))
+    assert refused.json()["type"] == "urn:chorus:problem:engagement-or-service-required"
+    assert (await deposit(client, supplier, invoice_data(supplier, either, "S1"))).status_code == 201
+
+    ministry = await register(service)
+    await into_replica(
+        service.runtime.engine, service_snapshot(ministry.id, "MARCHES", engagement_required=True)
+    )
+    refused = await deposit(client, supplier, invoice_data(supplier, ministry, "MARCHES"))
+    assert refused.json()["type"] == "urn:chorus:problem:engagement-required"
+    assert "service MARCHES" in refused.json()["detail"]
+    assert (await deposit(client, supplier, invoice_data(supplier, ministry, None))).status_code == 201

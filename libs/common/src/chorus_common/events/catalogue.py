@@ -156,6 +156,8 @@ class InvoiceSubmitted(EventData):
     amount_ttc: Money
     currency: Currency
     issue_date: date
+    # The legal engagement (numéro d'engagement juridique) the invoice references, if any.
+    engagement_number: Annotated[str | None, Field(min_length=1, max_length=50)] = None
 
 
 class TicketRecipient(EventData):

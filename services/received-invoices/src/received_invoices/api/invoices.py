@@ -75,6 +75,7 @@ class InvoiceSummary(BaseModel):
     currency: str
     received_at: datetime
     rejection_processed_at: datetime | None
+    engagement_number: str | None
 
 
 class InvoiceOut(InvoiceSummary):
@@ -84,6 +85,7 @@ class InvoiceOut(InvoiceSummary):
     amount_ht: Decimal
     vat_amount: Decimal
     issue_date: date
+    engagement: dict[str, str | None] | None  # the engagement referenced, as its issuer validated it
     history: list[HistoryOut]
     updated_at: datetime
 
@@ -108,6 +110,7 @@ class RecyclingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recipient: PartyRefIn
+    engagement_number: Annotated[str | None, Field(min_length=1, max_length=50)] = None
 
 
 class NextStatus(BaseModel):
@@ -184,5 +187,7 @@ async def complete_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: Comp
 @router.post("/{invoice_id}/recycling", response_model=InvoiceOut, summary="The supplier recycles it")
 async def recycle_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: RecyclingIn) -> InvoiceOut:
     recipient = body.recipient
-    invoice = await use_cases.recycle_invoice(uow, invoice_id, recipient.structure_id, recipient.service_code)
+    invoice = await use_cases.recycle_invoice(
+        uow, invoice_id, recipient.structure_id, recipient.service_code, body.engagement_number
+    )
     return InvoiceOut.model_validate(invoice)
