@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     # Consumers handle an event only from a producer the catalogue allows for its type (the AMQP user_id
     # RabbitMQ verifies); others are dead-lettered as "unauthorized producer".
     trusted_producers: bool = True
+    # The largest file that may be attached to a ticket or an invoice (413 beyond).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     consumer_prefetch: int = Field(default=32, ge=1)
     consumer_delivery_limit: int = Field(default=5, ge=1)
     consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)

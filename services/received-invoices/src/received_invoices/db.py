@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from chorus_common.attachments import Attachments, attachment_tables
 from chorus_common.replica import replica_tables
 from chorus_common.runtime import messaging_tables
 
@@ -115,3 +116,6 @@ engagements = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("validated_at", TIMESTAMP, nullable=False),
 )
+
+# Files attached to invoices (a completion's pieces, say), their bytes in PostgreSQL.
+attachments = Attachments.in_postgres(attachment_tables(metadata))

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from chorus_common import rejections
+from chorus_common.attachments import Upload
 from chorus_common.auth import Principal
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
@@ -23,6 +24,7 @@ from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.rejections import RejectionOutcome
 from chorus_common.unit_of_work import UnitOfWork
 from received_invoices import events, repository
+from received_invoices.db import attachments
 from received_invoices.domain import (
     CAPACITY,
     DECISION_OF,
@@ -604,12 +606,54 @@ async def possible_statuses(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str,
     }
 
 
-async def complete_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, comment: str) -> dict[str, Any]:
-    """The supplier completes a suspended invoice; it goes back to whoever suspended it."""
+async def attach(uow: UnitOfWork, invoice_id: uuid.UUID, upload: Upload) -> dict[str, Any]:
+    """A party of the invoice attaches a file to it (a piece its completion will name, say)."""
+    async with uow:
+        row = await repository.get_invoice(uow.conn, invoice_id)
+        if row is None or not _can_see(uow.caller, row):
+            raise not_found("Invoice")
+        return await attachments.add(uow.conn, invoice_id, upload, uow.caller.sub, uow.now())
+
+
+async def attachments_of(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[Row]:
+    async with uow.reading() as conn:
+        row = await repository.get_invoice(conn, invoice_id)
+        if row is None or not _can_see(uow.caller, row):
+            raise not_found("Invoice")
+        return list(await attachments.of(conn, invoice_id))
+
+
+async def attachment_file(
+    uow: UnitOfWork, invoice_id: uuid.UUID, attachment_id: uuid.UUID
+) -> tuple[Row, bytes]:
+    """An attachment of the invoice, for whoever may see the invoice (404 for anyone else)."""
+    async with uow.reading() as conn:
+        row = await repository.get_invoice(conn, invoice_id)
+        if row is None or not _can_see(uow.caller, row):
+            raise not_found("Invoice")
+        return await attachments.fetch(conn, invoice_id, attachment_id)
+
+
+async def complete_invoice(
+    uow: UnitOfWork, invoice_id: uuid.UUID, comment: str, attachment_ids: list[uuid.UUID]
+) -> dict[str, Any]:
+    """The supplier completes a suspended invoice, naming the pieces it attached; it goes back to
+    whoever suspended it."""
     async with uow:
         row, roles = await _locked_invoice(uow, invoice_id)
         current = InvoiceStatus(row["status"])
         move = decide(InvoiceStatus.COMPLETEE, current, roles, {"comment": comment})
+        attached = {a["id"]: a["filename"] for a in await attachments.of(uow.conn, invoice_id)}
+        unknown = [str(i) for i in attachment_ids if i not in attached]
+        if unknown:
+            raise field_problem(
+                "attachment_ids",
+                "unknown-attachment",
+                "Unknown attachment",
+                f"not attached to this invoice: {unknown}",
+            )
+        if attachment_ids:
+            comment = f"{comment} (pièces jointes : {', '.join(attached[i] for i in attachment_ids)})"
         now = uow.now()
         changes = {"status": move.target, "updated_at": now}
         await repository.update_invoice(uow.conn, invoice_id, changes)

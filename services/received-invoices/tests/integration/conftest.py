@@ -45,6 +45,7 @@ async def service(
         database_url=database_factory("received_invoices"),
         rabbitmq_url=rabbitmq_url,
         outbox_poll_interval_seconds=0.2,
+        attachment_max_bytes=64 * 1024,
     )
     clock = FixedClock(NOW)
     app = build_app(settings, clock)

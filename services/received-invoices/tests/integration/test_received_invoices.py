@@ -317,7 +317,36 @@ async def test_suspended_by_a_traitement_delegate_completed_by_the_supplier_then
     assert await listed(client, supplier, "to-process") == [invoice["id"]]
     # the recipient neither completes it nor takes it from its delegate
     assert (await service.process(ministry.user, invoice["id"], "REJETEE", motif="x")).status_code == 403
-    completion = {"comment": "Bon de livraison joint"}
+    # the supplier attaches the missing piece; a file too large or of another kind is refused
+    url = f"/invoices/{invoice['id']}/attachments"
+    pdf = b"%PDF-1.7\n% bon de livraison\n" + b"0" * 1000
+    too_large = await client.post(
+        url, files={"file": ("bl.pdf", b"%PDF-1.7\n" + b"0" * 70_000)}, headers=supplier.user
+    )
+    assert (too_large.status_code, too_large.json()["type"]) == (
+        413,
+        "urn:chorus:problem:attachment-too-large",
+    )
+    wrong_type = await client.post(
+        url, files={"file": ("bl.pdf", b"MZ\x90\x00 not a pdf")}, headers=supplier.user
+    )
+    assert (wrong_type.status_code, wrong_type.json()["type"]) == (
+        415,
+        "urn:chorus:problem:attachment-type-refused",
+    )
+    assert (await client.get(url, headers=supplier.user)).json() == []
+    attached = await client.post(
+        url, files={"file": ("BL 118.pdf", pdf, "text/plain")}, headers=supplier.user
+    )
+    assert attached.status_code == 201, attached.text
+    piece = attached.json()
+    assert (piece["content_type"], piece["size"], piece["filename"]) == (
+        "application/pdf",
+        len(pdf),
+        "BL 118.pdf",
+    )
+
+    completion = {"comment": "Bon de livraison joint", "attachment_ids": [piece["id"]]}
     by_recipient = await client.post(
         f"/invoices/{invoice['id']}/completion", json=completion, headers=ministry.user
     )
@@ -327,7 +356,15 @@ async def test_suspended_by_a_traitement_delegate_completed_by_the_supplier_then
     )
     assert completed.status_code == 200, completed.text
     assert steps(completed.json())[-1] == ("COMPLETION", "SUSPENDUE", "COMPLETEE", "FOURNISSEUR")
-    assert completed.json()["history"][-1]["reason"] == "Bon de livraison joint"
+    assert completed.json()["history"][-1]["reason"] == "Bon de livraison joint (pièces jointes : BL 118.pdf)"
+    # whoever may see the invoice downloads the piece; anyone else gets a 404
+    downloaded = await client.get(f"{url}/{piece['id']}", headers=company.user)
+    assert (downloaded.status_code, downloaded.content) == (200, pdf)
+    assert downloaded.headers["content-type"] == "application/pdf"
+    assert downloaded.headers["content-disposition"] == "attachment; filename*=UTF-8''BL%20118.pdf"
+    stranger = await register(service)
+    assert (await client.get(f"{url}/{piece['id']}", headers=stranger.user)).status_code == 404
+    assert (await client.post(url, files={"file": ("x.pdf", pdf)}, headers=stranger.user)).status_code == 404
     # back to whoever suspended it: the delegate
     assert await listed(client, company, "to-validate") == [invoice["id"]]
     assert await listed(client, ministry, "awaiting-delegate") == [invoice["id"]]

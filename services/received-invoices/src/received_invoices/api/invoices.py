@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from chorus_common.attachments import AttachmentOut, UploadDep, download
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import InvoiceSubmitted
 from chorus_common.frames import long_code
@@ -104,6 +105,8 @@ class CompletionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comment: Motif
+    # Files attached to the invoice beforehand (POST /invoices/{id}/attachments) that complete it.
+    attachment_ids: Annotated[list[uuid.UUID], Field(max_length=20)] = []
 
 
 class RecyclingIn(BaseModel):
@@ -181,7 +184,8 @@ async def process_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: Proce
 
 @router.post("/{invoice_id}/completion", response_model=InvoiceOut, summary="The supplier completes it")
 async def complete_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: CompletionIn) -> InvoiceOut:
-    return InvoiceOut.model_validate(await use_cases.complete_invoice(uow, invoice_id, body.comment))
+    completed = await use_cases.complete_invoice(uow, invoice_id, body.comment, body.attachment_ids)
+    return InvoiceOut.model_validate(completed)
 
 
 @router.post("/{invoice_id}/recycling", response_model=InvoiceOut, summary="The supplier recycles it")
@@ -191,3 +195,32 @@ async def recycle_invoice(uow: UnitOfWorkDep, invoice_id: uuid.UUID, body: Recyc
         uow, invoice_id, recipient.structure_id, recipient.service_code, body.engagement_number
     )
     return InvoiceOut.model_validate(invoice)
+
+
+@router.post(
+    "/{invoice_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AttachmentOut,
+    summary="Attach a file (PDF, image, XML, office document) to the invoice",
+)
+async def attach(uow: UnitOfWorkDep, invoice_id: uuid.UUID, upload: UploadDep) -> AttachmentOut:
+    return AttachmentOut.model_validate(await use_cases.attach(uow, invoice_id, upload))
+
+
+@router.get("/{invoice_id}/attachments", response_model=list[AttachmentOut])
+async def list_attachments(uow: UnitOfWorkDep, invoice_id: uuid.UUID) -> list[AttachmentOut]:
+    return [
+        AttachmentOut.model_validate(dict(row)) for row in await use_cases.attachments_of(uow, invoice_id)
+    ]
+
+
+@router.get(
+    "/{invoice_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}},
+)
+async def download_attachment(
+    uow: UnitOfWorkDep, invoice_id: uuid.UUID, attachment_id: uuid.UUID
+) -> Response:
+    row, data = await use_cases.attachment_file(uow, invoice_id, attachment_id)
+    return download(row, data)
