@@ -66,7 +66,10 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
         "cronjobs": [CronJobSpec("end-delegations", "10 0 * * *", ["jobs", "end-delegations"])],
     },
     "support-portal": {
-        "files": {"deploy/support/routing.json": ("/etc/chorus/support", "ROUTING_TABLE_PATH")},
+        "files": {
+            "deploy/support/routing.json": ("/etc/chorus/support", "ROUTING_TABLE_PATH"),
+            "deploy/support/categories.json": ("/etc/chorus/support-categories", "CATEGORIES_PATH"),
+        },
     },
     "notifications": {
         "settings": {"SMTP_HOST": "smtp", "SMTP_PORT": "1025", "FLAGD_RESOLVER": "file"},

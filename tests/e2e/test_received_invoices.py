@@ -144,15 +144,26 @@ async def test_a_ministry_delegates_validation_and_processing(
     [to_process] = await eventually(lambda: work_list(processor, "to-validate"), within=30)
     await process(processor, to_process, "SUSPENDUE", motif="Bon de livraison manquant")
     assert await work_list(supplier, "to-process") == [to_process]
+    piece = await http.post(
+        platform.url("received-invoices") + f"/invoices/{to_process}/attachments",
+        files={"file": ("bon-de-livraison-118.pdf", b"%PDF-1.7\n% BL 118\n" + b"0" * 400)},
+        headers=supplier.headers,
+    )
+    assert piece.status_code == 201, piece.text
     completed = await call(
         http,
         platform,
         "POST",
         f"/invoices/{to_process}/completion",
         supplier,
-        {"comment": "Bon de livraison n° 118 ajouté"},
+        {"comment": "Bon de livraison n° 118 ajouté", "attachment_ids": [piece.json()["id"]]},
     )
     assert completed["status"] == "COMPLETEE"
+    seen_by_delegate = await http.get(
+        platform.url("received-invoices") + f"/invoices/{to_process}/attachments/{piece.json()['id']}",
+        headers=processor.headers,
+    )
+    assert seen_by_delegate.content.startswith(b"%PDF-1.7")
     assert await work_list(processor, "to-validate") == [to_process]
     paid_by_delegate = await process(processor, to_process, "MISE_EN_PAIEMENT")
     assert paid_by_delegate["status"] == "MISE_EN_PAIEMENT"

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
 
 from chorus_common.auth import mint_dev_token
 from chorus_testing.fixtures import eventually
@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = ROOT / "test-output"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 AGENT = {"authorization": "Bearer " + mint_dev_token("agent-support", [], ["support-agent"])}
 
 
@@ -71,6 +72,7 @@ async def test_a_signed_out_user_creates_follows_and_answers_a_ticket_in_a_brows
 
     await page.get_by_label("Adresse électronique").fill(email)
     await page.get_by_label("Catégorie", exact=True).select_option("COMPTE")
+    await page.get_by_label("Sous-catégorie").select_option(label="Connexion")
     await page.get_by_label("Objet").fill("Compte bloqué")
     await page.get_by_label("Description").fill("Mon compte est bloqué depuis ce matin, que faire ?")
     await page.get_by_role("button", name="Envoyer la sollicitation").click()
@@ -106,10 +108,28 @@ async def test_a_signed_out_user_creates_follows_and_answers_a_ticket_in_a_brows
     await page.reload()
     await expect(page.locator("#status")).to_have_text("Solution proposée")
     await expect(page.get_by_text("Votre compte est débloqué.")).to_be_visible()
+    # A screenshot of the error, attached: the agent sees it.
+    screenshot_file: FilePayload = {"name": "erreur.png", "mimeType": "image/png", "buffer": PNG}
+    await page.get_by_label("Fichier").set_input_files(files=[screenshot_file])
+    await page.get_by_role("button", name="Joindre la pièce").click()
+    await expect(page.locator("#attachments")).to_contain_text("erreur.png")
+    attached = await http.get(
+        platform.url("support-portal") + f"/tickets/{ticket['id']}/attachments", headers=AGENT
+    )
+    assert [a["content_type"] for a in attached.json()] == ["image/png"]
     screenshot = SCREENSHOTS / "support-portal-follow.png"
     image = await page.screenshot(path=str(screenshot), full_page=True)
     assert image.startswith(b"\x89PNG")
     print(f"screenshot: {screenshot}")
+
+    # The solution does not help: the user re-sends the ticket with why, then closes it.
+    await page.get_by_label("Pourquoi").fill("Le compte est toujours bloqué.")
+    await page.get_by_role("button", name="Renvoyer la sollicitation").click()
+    await expect(page.locator("#status")).to_have_text("Renvoyée")
+    await page.get_by_role("button", name="Clôturer la sollicitation").click()
+    await expect(page.get_by_role("heading", name="Sollicitation clôturée")).to_be_visible()
+    closed = await http.get(platform.url("support-portal") + f"/tickets/{ticket['id']}", headers=AGENT)
+    assert closed.json()["status"] == "CLOTURE"
 
     await page.goto(platform.url("support-portal") + "/suivi/" + str(uuid.uuid4()) + ".forged")
     await expect(page.get_by_role("heading", name="Lien invalide")).to_be_visible()

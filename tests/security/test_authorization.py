@@ -38,6 +38,7 @@ class Endpoint:
     # action) every item reported as not found, or (the directory's reads: Chorus Pro's annuaire is
     # public to its users) the resource, read-only.
     unrelated: Expectation = "refused"
+    files: dict[str, tuple[str, bytes]] | None = None  # a multipart/form-data body instead of JSON
     # For an "empty" list: structures whose users do see the resource there (else the owner's).
     viewers: tuple[str, ...] = ()
 
@@ -68,6 +69,35 @@ async def created(http: httpx.AsyncClient, method: str, url: str, headers: dict[
     response = await http.request(method, url, json=body, headers=headers)
     assert response.status_code in (200, 201), response.text
     return response.json()
+
+
+PDF = b"%PDF-1.7\n% a piece\n" + b"0" * 200
+
+
+async def attached_file(http: httpx.AsyncClient, owner_url: str, headers: dict[str, str]) -> str:
+    """The id of a PDF its owner attached to the object at `owner_url`."""
+    response = await http.post(
+        owner_url + "/attachments", files={"file": ("piece.pdf", PDF)}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    attachment_id: str = response.json()["id"]
+    return attachment_id
+
+
+def attachment_endpoints(service: str, template: str, path: str, attachment_id: str) -> list[Endpoint]:
+    """Attaching to the object, listing and downloading its attachments."""
+    return [
+        Endpoint(
+            service, "POST", f"{template}/attachments", f"{path}/attachments", files={"file": ("x.pdf", PDF)}
+        ),
+        Endpoint(service, "GET", f"{template}/attachments", f"{path}/attachments"),
+        Endpoint(
+            service,
+            "GET",
+            f"{template}/attachments/{{attachment_id}}",
+            f"{path}/attachments/{attachment_id}",
+        ),
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -167,6 +197,8 @@ async def owned(
     received_invoice = await created(
         http, "POST", received + "/invoices", idp.headers("owner", [provider]), invoice_body
     )
+    invoice_url = f"/invoices/{received_invoice['id']}"
+    invoice_file = await attached_file(http, received + invoice_url, idp.headers("owner", [provider]))
     endpoints += [
         Endpoint("received-invoices", "GET", "/delegations", "/delegations", unrelated="empty"),
         Endpoint(
@@ -205,6 +237,7 @@ async def owned(
             {**invoice_body, "external_id": new_id("EXT")},
         ),
         Endpoint("received-invoices", "GET", "/invoices/{invoice_id}", f"/invoices/{received_invoice['id']}"),
+        *attachment_endpoints("received-invoices", "/invoices/{invoice_id}", invoice_url, invoice_file),
         Endpoint(
             "received-invoices",
             "GET",
@@ -297,6 +330,7 @@ async def owned(
     await attached(http, platform, admin, requester_structure, "rita", ["support-portal"])
     ticket_body = {
         "category": "COMPTE",
+        "subcategory": "CONNEXION",
         "title": "Accès impossible",
         "description": "Je ne parviens pas à me connecter.",
         "environment": "PRODUCTION",
@@ -310,6 +344,11 @@ async def owned(
         idp.headers("rita", [requester_structure]),
         ticket_body,
     )
+    ticket_file = await attached_file(
+        http,
+        platform.url("support-portal") + f"/tickets/{ticket['id']}",
+        idp.headers("rita", [requester_structure]),
+    )
     endpoints += [
         Endpoint("support-portal", "GET", "/tickets", "/tickets?list=in-progress", unrelated="empty"),
         Endpoint("support-portal", "POST", "/tickets", "/tickets", ticket_body),
@@ -320,6 +359,9 @@ async def owned(
             "/tickets/{ticket_id}/actions",
             f"/tickets/{ticket['id']}/actions",
             {"action": "CLOTURE"},
+        ),
+        *attachment_endpoints(
+            "support-portal", "/tickets/{ticket_id}", f"/tickets/{ticket['id']}", ticket_file
         ),
     ]
 
@@ -455,9 +497,10 @@ def test_the_matrix_covers_every_authenticated_endpoint_of_every_service(owned: 
 async def call(
     http: httpx.AsyncClient, platform: Platform, endpoint: Endpoint, headers: dict[str, str]
 ) -> httpx.Response:
-    return await http.request(
-        endpoint.method, platform.url(endpoint.service) + endpoint.path, json=endpoint.body, headers=headers
-    )
+    url = platform.url(endpoint.service) + endpoint.path
+    if endpoint.files is not None:
+        return await http.request(endpoint.method, url, files=endpoint.files, headers=headers)
+    return await http.request(endpoint.method, url, json=endpoint.body, headers=headers)
 
 
 async def test_forged_expired_or_missing_tokens_get_401_and_change_nothing(

@@ -16,6 +16,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from chorus_common.clock import PARIS
+from chorus_common.labels import ticket_status_label
 from notifications.domain import PlannedMail
 from notifications.settings import NotificationsSettings
 from notifications.smtp import SmtpEndpoint, SmtpError, SmtpSession
@@ -45,6 +46,7 @@ def template_environment() -> Environment:
     )
     env.filters["montant"] = montant
     env.filters["date_fr"] = date_fr
+    env.filters["statut_sollicitation"] = ticket_status_label
     return env
 
 

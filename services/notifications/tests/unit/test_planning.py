@@ -231,3 +231,23 @@ def test_recipients_are_the_principal_manager_and_the_users_with_notifications_o
 
 def test_a_structure_without_principal_manager_nor_opted_in_user_has_no_recipient():
     assert recipients([attachment("muet", None, on=False), attachment("x", "DRH")], "DAF") == []
+
+
+def test_a_ticket_update_mail_says_the_status_in_french_words():
+    from chorus_common.events import TicketUpdated
+
+    event = TicketUpdated.model_validate(
+        {
+            "ticket_id": "t1",
+            "reference": "SOL-2026-000042",
+            "category": "COMPTE",
+            "status": "COMPLEMENT_DEMANDE",
+            "requester_email": "jean@example.fr",
+            "recipient": {"kind": "SUPPORT", "name": "Support Chorus Pro"},
+            "message": "Quel navigateur ?",
+        }
+    )
+    plan = plan_notifications("ticket-updated", "/services/support-portal", event, PORTAL)
+    _, body = MailRenderer().render(plan.mails[0].to_address())
+    assert "est désormais au statut « Complément demandé »." in body
+    assert "COMPLEMENT_DEMANDE" not in body

@@ -12,6 +12,7 @@ from chorus_common.runtime import ServiceRuntime, create_app
 from support_portal import api
 from support_portal.db import inbox, outbox, replica
 from support_portal.events import register_events
+from support_portal.referential import Referential
 from support_portal.routing import RoutingTable
 from support_portal.settings import SupportPortalSettings
 from support_portal.use_cases import Portal
@@ -27,6 +28,24 @@ def load_routing_table(path: Path) -> RoutingTable:
         raise SystemExit(f"invalid routing table {path}: {exc}") from exc
 
 
+def load_referential(path: Path, routing: RoutingTable) -> Referential:
+    """The categories and subcategories of tickets, holding every one the routing table names; an
+    invalid file stops the service here."""
+    try:
+        referential = Referential.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"invalid category referential {path}: {exc}") from exc
+    for route in routing.routes:
+        category = referential.category(route.category)
+        if category is None or (
+            route.subcategory != "*" and route.subcategory not in {s.code for s in category.subcategories}
+        ):
+            raise SystemExit(
+                f"the routing table names {route.category}/{route.subcategory}, not in the referential {path}"
+            )
+    return referential
+
+
 def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or SupportPortalSettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
@@ -40,9 +59,11 @@ def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None
         "of the structure they concern.",
         routers=api.ROUTERS,
     )
+    routing = load_routing_table(settings.routing_table_path)
     app.state.portal = Portal(
-        load_routing_table(settings.routing_table_path),
+        routing,
         settings.public_base_url,
         settings.signed_out_limit_per_hour,
+        load_referential(settings.categories_path, routing),
     )
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from chorus_common.attachments import Attachments, attachment_tables
 from chorus_common.replica import replica_tables
 from chorus_common.runtime import messaging_tables
 
@@ -94,3 +95,6 @@ signed_out_creations = sa.Table(
     sa.Index("ix_signed_out_creations_email", "email", "at"),
     sa.Index("ix_signed_out_creations_address", "client_address", "at"),
 )
+
+# Files attached to tickets (a screenshot, an invoice), their bytes in PostgreSQL.
+attachments = Attachments.in_postgres(attachment_tables(metadata))

@@ -49,9 +49,6 @@ class RoutingTable(BaseModel):
             raise ValueError("a (category, subcategory) appears twice in the routing table")
         return self
 
-    def recipient_for(self, category: str, subcategory: str | None) -> Recipient:
+    def recipient_for(self, category: str, subcategory: str) -> Recipient:
         exact = {(r.category, r.subcategory): r.recipient for r in self.routes}
-        return exact.get((category, subcategory or "*")) or exact.get((category, "*")) or self.default
-
-    def categories(self) -> list[str]:
-        return sorted({r.category for r in self.routes} | {"AUTRE"})
+        return exact.get((category, subcategory)) or exact.get((category, "*")) or self.default

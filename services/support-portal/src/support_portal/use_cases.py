@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from chorus_common.actions import ActionRefused, Refusal
+from chorus_common.attachments import Upload
 from chorus_common.auth import Principal
 from chorus_common.clock import PARIS
 from chorus_common.db import Row
@@ -26,6 +27,7 @@ from chorus_common.problems import Problem, not_found
 from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
 from support_portal import events, repository
+from support_portal.db import attachments
 from support_portal.domain import (
     NOTIFIED,
     TO_DO,
@@ -37,6 +39,7 @@ from support_portal.domain import (
     handles,
     reference,
 )
+from support_portal.referential import Referential
 from support_portal.routing import Recipient, RoutingTable
 
 SUPPORT_AGENT_ROLE = "support-agent"
@@ -49,12 +52,13 @@ class Portal:
     routing: RoutingTable
     public_base_url: str  # follow links in e-mails start with it
     signed_out_limit_per_hour: int
+    referential: Referential
 
 
 @dataclass(frozen=True)
 class NewTicket:
     category: str
-    subcategory: str | None
+    subcategory: str
     title: str
     description: str
     environment: str
@@ -114,6 +118,7 @@ async def _create(
     """A draft, or a submitted ticket routed to its recipient (and `ticket-submitted` published)."""
     conn = uow.conn
     now = uow.now()
+    portal.referential.check(new.category, new.subcategory)
     recipient = portal.routing.recipient_for(new.category, new.subcategory)
     if recipient.kind == "STRUCTURE":
         # To the managers of the structure the ticket concerns; without one, to the support team.
@@ -380,20 +385,68 @@ async def ticket_for_token(uow: UnitOfWork, token: str) -> tuple[Row, list[Row]]
     return ticket, messages
 
 
-async def answer_signed_out(uow: UnitOfWork, portal: Portal, token: str, message: str) -> None:
-    """The signed-out requester's answer to a question, through its follow link."""
+SIGNED_OUT_ACTIONS = frozenset({Action.COMPLEMENT, Action.RENVOI, Action.CLOTURE})
+
+
+async def act_signed_out(
+    uow: UnitOfWork, portal: Portal, token: str, action: Action, message: str | None
+) -> tuple[Row, list[Row]]:
+    """The signed-out requester's action through its follow link: answer a question, re-send an
+    unsatisfactory solution, or close the ticket (which revokes the link); the ticket then, and its
+    messages."""
     ticket, _ = await ticket_for_token(uow, token)
+    if action not in SIGNED_OUT_ACTIONS:
+        raise ActionRefused(f"{action} is not the requester's", Refusal.FORBIDDEN)
 
     def holds_token(row: Row) -> bool:
-        return bool(row["id"] == ticket["id"])
+        return bool(row["id"] == ticket["id"]) and not row["follow_token_revoked"]
 
-    await _act(
-        uow,
-        portal,
-        ticket["id"],
-        Action.COMPLEMENT,
-        Role.REQUESTER,
-        ticket["requester_email"],
-        message,
-        holds_token,
+    updated = await _act(
+        uow, portal, ticket["id"], action, Role.REQUESTER, ticket["requester_email"], message, holds_token
     )
+    async with uow.reading() as conn:
+        messages, _ = await repository.thread(conn, ticket["id"])
+    return updated, list(messages)
+
+
+async def attach(uow: UnitOfWork, ticket_id: uuid.UUID, upload: Upload) -> dict[str, Any]:
+    """The requester or an agent of the ticket attaches a file to it (not once it is closed)."""
+    ticket = await _visible_ticket(uow, ticket_id, await _handled(uow))
+    return await _attach(uow, ticket, upload, uow.caller.sub)
+
+
+async def _attach(uow: UnitOfWork, ticket: Row, upload: Upload, by: str) -> dict[str, Any]:
+    if ticket["status"] == Status.CLOTURE:
+        raise ActionRefused("nothing is attached to a closed ticket", Refusal.NOT_NOW)
+    async with uow:
+        return await attachments.add(uow.conn, ticket["id"], upload, by, uow.now())
+
+
+async def attachments_of(uow: UnitOfWork, ticket_id: uuid.UUID) -> list[Row]:
+    ticket = await _visible_ticket(uow, ticket_id, await _handled(uow))
+    async with uow.reading() as conn:
+        return list(await attachments.of(conn, ticket["id"]))
+
+
+async def attachment_file(
+    uow: UnitOfWork, ticket_id: uuid.UUID, attachment_id: uuid.UUID
+) -> tuple[Row, bytes]:
+    ticket = await _visible_ticket(uow, ticket_id, await _handled(uow))
+    async with uow.reading() as conn:
+        return await attachments.fetch(conn, ticket["id"], attachment_id)
+
+
+async def attach_signed_out(uow: UnitOfWork, token: str, upload: Upload) -> dict[str, Any]:
+    ticket, _ = await ticket_for_token(uow, token)
+    return await _attach(uow, ticket, upload, ticket["requester_email"])
+
+
+async def signed_out_attachments(uow: UnitOfWork, ticket_id: uuid.UUID) -> list[Row]:
+    async with uow.reading() as conn:
+        return list(await attachments.of(conn, ticket_id))
+
+
+async def signed_out_file(uow: UnitOfWork, token: str, attachment_id: uuid.UUID) -> tuple[Row, bytes]:
+    ticket, _ = await ticket_for_token(uow, token)
+    async with uow.reading() as conn:
+        return await attachments.fetch(conn, ticket["id"], attachment_id)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
 from chorus_testing.auth import bearer
 from chorus_testing.directory import known_structure
-from chorus_testing.fixtures import BusProbe, take
+from chorus_testing.fixtures import BusProbe, take, take_where
 from support_portal.db import outbox, tickets
 
 from .conftest import DGFIP, RunningSupportPortal
@@ -20,7 +20,7 @@ from .conftest import DGFIP, RunningSupportPortal
 SUPPORT_AGENT = bearer("agent-support", roles=["support-agent"])  # the support team: a role, no structure
 
 
-def ticket(category: str = "COMPTE", subcategory: str | None = None, **extra: Any) -> dict[str, Any]:
+def ticket(category: str = "COMPTE", subcategory: str = "CONNEXION", **extra: Any) -> dict[str, Any]:
     return {
         "category": category,
         "subcategory": subcategory,
@@ -256,7 +256,7 @@ async def test_a_ticket_about_an_invoice_goes_to_the_managers_of_the_structure_i
     plain_user = await service.user(f"jules-{tag}", ministry)  # not a manager
     about_daf = {"structure_id": ministry, "service_code": "DAF"}
     body = {
-        **ticket("FACTURATION", "PAIEMENT"),
+        **ticket("FACTURATION", "FACTURES_RECUES"),
         "structure_id": supplier,
         "concerned": about_daf,
         "submit": True,
@@ -286,10 +286,126 @@ async def test_a_ticket_about_an_invoice_goes_to_the_managers_of_the_structure_i
     assert isinstance(data, TicketSubmitted) and data.recipient.kind == "STRUCTURE"
 
     # Without a structure concerned, the same category goes to the support team; an unknown one is a 422.
-    plain = {**ticket("FACTURATION", "PAIEMENT"), "structure_id": supplier, "submit": True}
+    plain = {**ticket("FACTURATION", "FACTURES_RECUES"), "structure_id": supplier, "submit": True}
     assert (await service.client.post("/tickets", json=plain, headers=me)).json()["recipient"][
         "kind"
     ] == "SUPPORT"
     unknown = {**plain, "concerned": {"structure_id": "NOT-IN-DIRECTORY"}}
     refused = await service.client.post("/tickets", json=unknown, headers=me)
     assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "concerned.structure_id")
+
+
+async def test_categories_and_subcategories_come_from_the_referential_and_are_both_required(
+    service: RunningSupportPortal,
+):
+    listed = (await service.client.get("/public/categories")).json()
+    compte = next(c for c in listed if c["code"] == "COMPTE")
+    assert compte["label"] == "Compte et habilitations"
+    assert {s["code"] for s in compte["subcategories"]} == {"CREATION", "CONNEXION", "HABILITATIONS"}
+    raccordement = next(c for c in listed if c["code"] == "RACCORDEMENT")
+    assert "SERVICE_WEB_V1" not in {s["code"] for s in raccordement["subcategories"]}, "inactive"
+
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    me = await service.user(f"u-{uuid.uuid4().hex[:6]}", structure)
+    for body, field, slug in [
+        (ticket("INCONNUE", "AUTRE"), "category", "unknown-category"),
+        (ticket("COMPTE", "EDI"), "subcategory", "unknown-subcategory"),  # another category's
+        (ticket("RACCORDEMENT", "SERVICE_WEB_V1"), "subcategory", "unknown-subcategory"),  # inactive
+    ]:
+        refused = await service.client.post("/tickets", json={**body, "structure_id": structure}, headers=me)
+        assert (refused.status_code, refused.json()["type"]) == (422, f"urn:chorus:problem:{slug}")
+        assert refused.json()["errors"][0]["field"] == field
+    without = {k: v for k, v in ticket().items() if k != "subcategory"}
+    missing = await service.client.post("/tickets", json={**without, "structure_id": structure}, headers=me)
+    assert (missing.status_code, missing.json()["errors"][0]["field"]) == (422, "subcategory")
+    drafts = await service.client.get("/tickets", params={"list": "drafts"}, headers=me)
+    assert drafts.json()["items"] == [], "nothing was created"
+
+
+async def signed_out_ticket(service: RunningSupportPortal, bus: BusProbe) -> tuple[str, str]:
+    """A signed-out ticket, taken by the support team: (its id, its follow token)."""
+    tap = await bus.tap("ticket-submitted")
+    email = f"jean-{uuid.uuid4().hex[:6]}@example.fr"
+    # from an address of its own: signed-out creation is limited per client address
+    async with client_at(service, f"198.51.100.{uuid.uuid4().int % 250}") as client:
+        created = await client.post("/public/tickets", json=signed_out(email))
+    assert created.status_code == 201
+    message = await take_where(tap, lambda data: data["requester_email"] == email)
+    _, data = parse_event(message.body)
+    assert isinstance(data, TicketSubmitted) and data.follow_url
+    token = data.follow_url.rsplit("/", 1)[1]
+    return token.split(".", 1)[0], token
+
+
+async def test_a_signed_out_requester_resends_an_unsatisfactory_solution_then_closes(
+    service: RunningSupportPortal, bus: BusProbe
+):
+    ticket_id, token = await signed_out_ticket(service, bus)
+    await service.act(SUPPORT_AGENT, ticket_id, "PRISE_EN_CHARGE")
+    await service.act(SUPPORT_AGENT, ticket_id, "PROPOSITION_SOLUTION", "Videz le cache du navigateur.")
+    url = f"/public/follow/{token}/actions"
+    without_why = await service.client.post(url, json={"action": "RENVOI"})
+    assert without_why.status_code == 422
+    resent = await service.client.post(url, json={"action": "RENVOI", "message": "Toujours bloqué."})
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["status"] == "RENVOYE"
+    assert resent.json()["messages"][-1] == {**resent.json()["messages"][-1], "body": "Toujours bloqué."}
+    assert (await service.client.post(url, json={"action": "PRISE_EN_CHARGE"})).status_code == 422
+    todo = await service.client.get(
+        "/tickets", params={"list": "to-do", "page_size": 200}, headers=SUPPORT_AGENT
+    )
+    assert ticket_id in [t["id"] for t in todo.json()["items"]]
+
+    closed = await service.client.post(url, json={"action": "CLOTURE"})
+    assert closed.json()["status"] == "CLOTURE"
+    assert (await service.client.get(f"/public/follow/{token}")).status_code == 404, "closing revokes it"
+    assert (await service.client.post(url, json={"action": "CLOTURE"})).status_code == 404
+
+
+PDF = b"%PDF-1.7\n% capture\n" + b"0" * 500
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 100
+
+
+async def test_files_are_attached_to_tickets_and_downloaded_by_whoever_sees_them(
+    service: RunningSupportPortal, bus: BusProbe
+):
+    structure = f"S-{uuid.uuid4().hex[:6]}"
+    me = await service.user(f"u-{uuid.uuid4().hex[:6]}", structure)
+    created = await service.client.post(
+        "/tickets", json={**ticket(), "structure_id": structure, "submit": True}, headers=me
+    )
+    ticket_id = created.json()["id"]
+    url = f"/tickets/{ticket_id}/attachments"
+    attached = await service.client.post(
+        url, files={"file": ("écran.png", PNG, "application/pdf")}, headers=me
+    )
+    assert attached.status_code == 201, attached.text
+    assert (attached.json()["content_type"], attached.json()["filename"]) == ("image/png", "écran.png")
+    refused = await service.client.post(url, files={"file": ("page.html", b"<html><script>")}, headers=me)
+    assert refused.status_code == 415
+    listed = await service.client.get(url, headers=SUPPORT_AGENT)
+    assert [a["filename"] for a in listed.json()] == ["écran.png"]
+    downloaded = await service.client.get(f"{url}/{attached.json()['id']}", headers=SUPPORT_AGENT)
+    assert (downloaded.content, downloaded.headers["x-content-type-options"]) == (PNG, "nosniff")
+    stranger = await service.user(f"s-{uuid.uuid4().hex[:6]}", f"S-{uuid.uuid4().hex[:6]}")
+    assert (await service.client.get(f"{url}/{attached.json()['id']}", headers=stranger)).status_code == 404
+    assert (
+        await service.client.post(url, files={"file": ("x.pdf", PDF)}, headers=stranger)
+    ).status_code == 404
+
+    # signed out, through the follow link
+    other_id, token = await signed_out_ticket(service, bus)
+    public = await service.client.post(
+        f"/public/follow/{token}/attachments", files={"file": ("facture.pdf", PDF)}
+    )
+    assert public.status_code == 201, public.text
+    view = (await service.client.get(f"/public/follow/{token}")).json()
+    assert [a["filename"] for a in view["attachments"]] == ["facture.pdf"]
+    again = await service.client.get(f"/public/follow/{token}/attachments/{public.json()['id']}")
+    assert again.content == PDF
+    # a ticket's attachment is not reachable through another ticket
+    assert (
+        await service.client.get(f"/public/follow/{token}/attachments/{attached.json()['id']}")
+    ).status_code == 404
+    agent_view = await service.client.get(f"/tickets/{other_id}/attachments", headers=SUPPORT_AGENT)
+    assert [a["uploaded_by"] for a in agent_view.json()] == [view["attachments"][0]["uploaded_by"]]

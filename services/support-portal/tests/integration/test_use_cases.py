@@ -16,7 +16,7 @@ from .conftest import RunningSupportPortal
 
 def new_ticket() -> use_cases.NewTicket:
     return use_cases.NewTicket(
-        "AUTRE", None, "Accès au portail", "Je ne parviens pas à me connecter.", "PRODUCTION"
+        "AUTRE", "AUTRE", "Accès au portail", "Je ne parviens pas à me connecter.", "PRODUCTION"
     )
 
 

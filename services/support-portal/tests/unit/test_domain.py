@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 import pytest
@@ -84,7 +85,22 @@ def test_the_routing_table_picks_exact_then_wildcard_then_default():
     assert table.recipient_for("FACTURATION", "DELEGATION").service_code == "DELEG"
     assert table.recipient_for("ENGAGEMENTS", "ANYTHING").service_code == "EJ"
     assert table.recipient_for("FACTURATION", "AUTRE").kind == "SUPPORT"
-    assert table.recipient_for("INCONNU", None).name == "Support"
+    assert table.recipient_for("INCONNU", "AUTRE").name == "Support"
+
+
+def test_the_shipped_referential_holds_the_shipped_routing_tables_categories(tmp_path):
+    from support_portal.app import load_referential, load_routing_table
+    from support_portal.settings import DEFAULT_CATEGORIES, DEFAULT_ROUTING_TABLE
+
+    routing = load_routing_table(DEFAULT_ROUTING_TABLE)
+    referential = load_referential(DEFAULT_CATEGORIES, routing)
+    assert {c.code for c in referential.active()} >= {"FACTURATION", "ENGAGEMENTS", "COMPTE", "AUTRE"}
+    unknown = tmp_path / "routing.json"
+    support = {"kind": "SUPPORT", "name": "S"}
+    route = {"category": "INCONNUE", "subcategory": "*", "recipient": support}
+    unknown.write_text(json.dumps({"default": support, "routes": [route]}))
+    with pytest.raises(SystemExit, match="INCONNUE"):
+        load_referential(DEFAULT_CATEGORIES, load_routing_table(unknown))
 
 
 @pytest.mark.parametrize(

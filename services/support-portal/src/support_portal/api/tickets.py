@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from chorus_common.attachments import AttachmentOut, UploadDep, download
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import Email
 from chorus_common.http import Page, Pagination, PartyRefIn, page_of
@@ -22,8 +23,9 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Codes of the referential (GET /public/categories), both required.
     category: Annotated[str, Field(min_length=1, max_length=100)]
-    subcategory: Annotated[str | None, Field(max_length=100)] = None
+    subcategory: Annotated[str, Field(min_length=1, max_length=100)]
     title: Annotated[str, Field(min_length=3, max_length=200)]
     description: Annotated[str, Field(min_length=10, max_length=10_000)]
     environment: Environment = Environment.PRODUCTION
@@ -102,6 +104,7 @@ class PublicTicketOut(BaseModel):
     status: Status
     recipient_name: str
     messages: list[MessageOut]
+    attachments: list[AttachmentOut]
 
 
 HISTORY_KEYS = ("id", "ticket_id", "action", "from_status", "to_status", "actor", "at")
@@ -140,3 +143,28 @@ async def act_on_ticket(
     uow: UnitOfWorkDep, portal: PortalDep, ticket_id: uuid.UUID, body: ActionIn
 ) -> TicketOut:
     return ticket_out(await use_cases.act_on_ticket(uow, portal, ticket_id, body.action, body.message))
+
+
+@router.post(
+    "/{ticket_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AttachmentOut,
+    summary="Attach a file (PDF, image, XML, office document) to the ticket",
+)
+async def attach(uow: UnitOfWorkDep, ticket_id: uuid.UUID, upload: UploadDep) -> AttachmentOut:
+    return AttachmentOut.model_validate(await use_cases.attach(uow, ticket_id, upload))
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
+async def list_attachments(uow: UnitOfWorkDep, ticket_id: uuid.UUID) -> list[AttachmentOut]:
+    return [AttachmentOut.model_validate(dict(row)) for row in await use_cases.attachments_of(uow, ticket_id)]
+
+
+@router.get(
+    "/{ticket_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}},
+)
+async def download_attachment(uow: UnitOfWorkDep, ticket_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+    row, data = await use_cases.attachment_file(uow, ticket_id, attachment_id)
+    return download(row, data)
