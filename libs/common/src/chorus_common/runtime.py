@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.asyncapi import asyncapi_document
 from chorus_common.auth import Principal, TokenVerifier
-from chorus_common.clock import Clock, SystemClock
+from chorus_common.clock import Clock, SystemClock, paris_day
 from chorus_common.db import DirectReads, create_engine
 from chorus_common.health import health_router
 from chorus_common.http import install_http_middleware
@@ -38,6 +39,8 @@ from chorus_common.unit_of_work import UnitOfWork
 logger = logging.getLogger("chorus.runtime")
 
 BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
+# A daily sweep: does what is due on a Europe/Paris day, in its own unit of work; how many it did.
+Sweep = Callable[[UnitOfWork, date], Awaitable[int]]
 # A subscriber: handles an event within the consumer's transaction, which records it in the inbox.
 EventHandler = Callable[[ReceivedEvent, UnitOfWork], Awaitable[None]]
 # Handles several events in one transaction, e.g. to write their effects in one statement.
@@ -135,6 +138,25 @@ class ServiceRuntime:
     def add_job(self, job: BackgroundJob) -> None:
         """A long-running coroutine started with the worker role (e.g. a periodic sweep)."""
         self._jobs.append(job)
+
+    def add_sweep(self, what: str, interval_seconds: float, sweep: Sweep) -> None:
+        """Run `sweep` for today's Europe/Paris day every `interval_seconds` in the worker role (none
+        when 0: a CronJob runs the same sweep as a command). A sweep is idempotent for its day: a failed
+        run is logged and the next one does the work."""
+        if interval_seconds <= 0:
+            return
+
+        async def periodically() -> None:
+            while True:
+                try:
+                    done = await sweep(self.unit_of_work(), paris_day(self.clock.now()))
+                    if done:
+                        logger.info("%s: %d done", what, done)
+                except Exception:
+                    logger.warning("%s failed", what, exc_info=True)
+                await asyncio.sleep(interval_seconds)
+
+        self.add_job(periodically)
 
     async def database_ready(self) -> bool:
         async with self.engine.connect() as conn:

@@ -1,10 +1,8 @@
-"""Scheduled work: the MOE deadline sweep, in the service (periodically) or as a CronJob's command."""
+"""The MOE deadline sweep as a CronJob's command (the service also runs it, `ServiceRuntime.add_sweep`)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from datetime import date, timedelta
 
@@ -13,21 +11,6 @@ from chorus_common.runtime import ServiceRuntime
 from invoicing_works import use_cases
 from invoicing_works.db import inbox, outbox
 from invoicing_works.settings import InvoicingWorksSettings
-
-logger = logging.getLogger("invoicing_works.jobs")
-
-
-async def run_periodically(runtime: ServiceRuntime, settings: InvoicingWorksSettings) -> None:
-    """The in-service sweep: once per interval, for today's Paris day."""
-    while True:
-        try:
-            today = paris_day(runtime.clock.now())
-            issued = await use_cases.sweep_deadlines(runtime.unit_of_work(), today)
-            if issued:
-                logger.info("deadline sweep issued %d notices", issued)
-        except Exception:
-            logger.warning("deadline sweep failed", exc_info=True)
-        await asyncio.sleep(settings.deadline_sweep_interval_seconds)
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:

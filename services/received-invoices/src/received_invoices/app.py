@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
-from received_invoices import api, jobs
+from received_invoices import api, use_cases
 from received_invoices.db import inbox, outbox, replica
 from received_invoices.events import register_events
 from received_invoices.settings import ReceivedInvoicesSettings
@@ -20,12 +20,11 @@ def build_app(settings: ReceivedInvoicesSettings | None = None, clock: Clock | N
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
     rights_from_replica(runtime, replica)
-    if settings.delegation_sweep_interval_seconds > 0:
-
-        async def end_delegations_periodically() -> None:
-            await jobs.end_delegations_periodically(runtime, settings)
-
-        runtime.add_job(end_delegations_periodically)
+    runtime.add_sweep(
+        "delegations past their end date",
+        settings.delegation_sweep_interval_seconds,
+        use_cases.end_past_delegations,
+    )
     return create_app(
         runtime,
         title="Chorus received-invoices",

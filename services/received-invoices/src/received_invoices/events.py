@@ -22,8 +22,8 @@ from chorus_common.events import (
     InvoiceSubmitted,
     Party,
     build_event,
+    transition,
 )
-from chorus_common.frames import long_code
 from chorus_common.history import HistoryEntry
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
@@ -106,23 +106,13 @@ def delegation_ended(
 def status_changed(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int, source: str) -> CloudEvent:
     """One transition of the invoice, for integrators."""
     changed = InvoiceStatusChanged(
-        invoice_id=str(invoice["id"]),
-        number=invoice["number"],
+        **transition(invoice, entry, sequence),
         external_id=invoice["external_id"],
-        billing_frame=invoice["billing_frame"],
-        billing_frame_code=long_code(invoice["billing_frame"]),
         supplier_structure_id=invoice["supplier_structure_id"],
         recipient_structure_id=invoice["recipient_structure_id"],
         recipient_service_code=invoice["recipient_service_code"],
         delegate_structure_id=invoice["delegate_structure_id"],
-        from_status=entry.from_status,
-        to_status=entry.to_status,
-        step=entry.action,
-        capacity=entry.capacity,
-        actor_structure_id=entry.actor_structure_id,
         motif=entry.reason if entry.to_status in MOTIVATED else None,
-        sequence=sequence,
-        changed_at=entry.at,
     )
     return build_event(
         EventType.INVOICE_STATUS_CHANGED, source, changed, entry.at, subject=str(invoice["id"])

@@ -1,11 +1,10 @@
 """Commands of received-invoices besides serve and migrate: the replay of its delegations, and the end
-of delegations past their end date (in the service, periodically, or as a CronJob's command)."""
+of delegations past their end date as a CronJob's command (the service also runs it,
+`ServiceRuntime.add_sweep`)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 from datetime import date
 
 from chorus_common.clock import SystemClock, paris_day
@@ -13,8 +12,6 @@ from chorus_common.runtime import ServiceRuntime
 from received_invoices import use_cases
 from received_invoices.db import inbox, outbox
 from received_invoices.settings import ReceivedInvoicesSettings
-
-logger = logging.getLogger("received_invoices.jobs")
 
 
 def _runtime(settings: ReceivedInvoicesSettings) -> ServiceRuntime:
@@ -35,19 +32,6 @@ async def replay_delegations_command(args: argparse.Namespace, settings: Receive
         await _close(runtime)
     print(f"replayed {replayed} delegations")
     return 0
-
-
-async def end_delegations_periodically(runtime: ServiceRuntime, settings: ReceivedInvoicesSettings) -> None:
-    """The in-service sweep: once per interval, for today's Paris day (a second run finds nothing)."""
-    while True:
-        try:
-            today = paris_day(runtime.clock.now())
-            ended = await use_cases.end_past_delegations(runtime.unit_of_work(), today)
-            if ended:
-                logger.info("%d delegations past their end date ended", ended)
-        except Exception:
-            logger.warning("delegation sweep failed", exc_info=True)
-        await asyncio.sleep(settings.delegation_sweep_interval_seconds)
 
 
 def add_end_arguments(parser: argparse.ArgumentParser) -> None:

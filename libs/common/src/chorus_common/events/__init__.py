@@ -32,6 +32,7 @@ from chorus_common.events.catalogue import (
     may_publish,
     parse_event,
     published_by,
+    transition,
 )
 from chorus_common.events.envelope import (
     CLOUDEVENTS_CONTENT_TYPE,
@@ -76,4 +77,5 @@ __all__ = [
     "may_publish",
     "parse_event",
     "published_by",
+    "transition",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -11,7 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from chorus_common.events.envelope import CloudEvent
-from chorus_common.frames import FrameCode
+from chorus_common.frames import FrameCode, long_code
+from chorus_common.history import HistoryEntry
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -117,6 +119,24 @@ class StatusChanged(EventData):
     motif: str | None = None
     sequence: int = Field(ge=1)
     changed_at: AwareDatetime
+
+
+def transition(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int) -> dict[str, Any]:
+    """The fields of a `StatusChanged` event every invoice gives the same way: the invoice's id,
+    number and frame (both forms), and the history entry of the transition, at `sequence`."""
+    return {
+        "invoice_id": str(invoice["id"]),
+        "number": invoice["number"],
+        "billing_frame": invoice["billing_frame"],
+        "billing_frame_code": long_code(invoice["billing_frame"]),
+        "from_status": entry.from_status,
+        "to_status": entry.to_status,
+        "step": entry.action,
+        "capacity": entry.capacity,
+        "actor_structure_id": entry.actor_structure_id,
+        "sequence": sequence,
+        "changed_at": entry.at,
+    }
 
 
 class InvoiceStatusChanged(StatusChanged):
