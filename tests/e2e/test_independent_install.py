@@ -90,6 +90,7 @@ def test_a_service_installs_alone_and_starts_to_ready(
         "HTTP_PORT": str(port),
         # Files a deployment mounts (a ConfigMap in Kubernetes, a volume in compose).
         "ROUTING_TABLE_PATH": str(ROOT / "deploy" / "support" / "routing.json"),
+        "CATEGORIES_PATH": str(ROOT / "deploy" / "support" / "categories.json"),
         "FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(ROOT / "deploy" / "flags" / "flags.json"),
     }
     log = (tmp_path / "service.log").open("wb")
