@@ -157,6 +157,35 @@ async def test_a_duplicated_event_has_one_effect(rabbitmq_url: str, engine: Asyn
         await broker.stop()
 
 
+class BySource(Recorder):
+    """Records each event's effect under its source and id."""
+
+    async def __call__(self, event: ReceivedEvent, conn: AsyncConnection) -> None:
+        self.calls += 1
+        await conn.execute(effects.insert().values(event_id=f"{event.envelope.source} {event.envelope.id}"))
+
+
+async def test_two_producers_events_sharing_an_id_are_both_handled(
+    rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
+):
+    """CloudEvents makes source + id unique: the same id from another source is another event."""
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    handler = BySource()
+    broker = await start_consumer(rabbitmq_url, engine, service, handler)
+    try:
+        ours = an_event()
+        theirs = ours.model_copy(update={"source": "/erp/etat"})
+        await bus.publish(ours.type, encode_event(ours), as_="engagements")
+        await bus.publish(theirs.type, encode_event(theirs), as_="erp-etat")
+        await bus.publish(theirs.type, encode_event(theirs), as_="erp-etat")  # a duplicate of theirs
+        await eventually(lambda: effect_count(engine, f"/erp/etat {ours.id}"))
+        await eventually(lambda: effect_count(engine, f"/tests {ours.id}"))
+        await asyncio.sleep(0.5)
+        assert handler.calls == 2
+    finally:
+        await broker.stop()
+
+
 async def test_malformed_messages_are_dead_lettered_at_once_with_a_reason(
     rabbitmq_url: str, engine: AsyncEngine, bus: BusProbe
 ):

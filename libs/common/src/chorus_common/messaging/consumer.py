@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chorus_common.db import is_unavailable
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, may_publish, parse_event
 from chorus_common.logging import event_id_var
-from chorus_common.messaging.inbox import claim_events
+from chorus_common.messaging.inbox import claim_events, identity
 from chorus_common.messaging.outbox import OUTBOX_WRITTEN
 from chorus_common.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
@@ -223,16 +223,16 @@ class EventConsumer:
                     conn.info.pop(OUTBOX_WRITTEN, None)
                     claimed = await claim_events(conn, self._inbox, [event.envelope for event in events])
                     # The first of the same event delivered twice in one batch is the one handled.
-                    fresh: dict[str, ReceivedEvent] = {}
+                    fresh: dict[tuple[str, str], ReceivedEvent] = {}
                     for event in events:
-                        if event.envelope.id in claimed:
-                            fresh.setdefault(event.envelope.id, event)
+                        if identity(event.envelope) in claimed:
+                            fresh.setdefault(identity(event.envelope), event)
                     if fresh:
                         await handler(list(fresh.values()), conn)
                     wrote_events = conn.info.pop(OUTBOX_WRITTEN, False)
                 if wrote_events and self._on_committed is not None:
                     self._on_committed()
-                return [fresh.get(event.envelope.id) is event for event in events]
+                return [fresh.get(identity(event.envelope)) is event for event in events]
             except Exception as exc:
                 if not is_unavailable(exc) or self._stopping:
                     raise
