@@ -82,6 +82,13 @@ SERVICES = [
     ServiceSpec(s.name, s.package, s.port, s.roles, **DEPLOYMENTS.get(s.name, {})) for s in roster.services()
 ]
 
+# What every environment sets for one service ({environment} is the environment's name).
+PER_SERVICE: dict[str, dict[str, str]] = {
+    "support-portal": {"PUBLIC_BASE_URL": "https://support.{environment}.example.org"},
+    # ticket mails link to the portal only (a follow link elsewhere is not sent)
+    "notifications": {"SUPPORT_PORTAL_URL": "https://support.{environment}.example.org"},
+}
+
 # What differs between environments; everything else is in the bases.
 ENVIRONMENTS: dict[str, dict[str, Any]] = {
     "dev": {
@@ -109,6 +116,11 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
             "AUTH_JWKS_URL": "https://idp.example.org/.well-known/jwks.json",
             "AUTH_ISSUER": "https://idp.example.org/",
             "AUTH_AUDIENCE": "chorus",
+        },
+        "services": {
+            # The organisation's relay on the submission port, STARTTLS with its certificate checked
+            # (credentials are never sent in clear).
+            "notifications": {"SMTP_HOST": "smtp.example.org", "SMTP_PORT": "587", "SMTP_STARTTLS": "true"},
         },
         "secrets": None,
     },
@@ -336,6 +348,8 @@ def cronjob(service: ServiceSpec, job: CronJobSpec) -> dict[str, Any]:
 
 def base_settings(service: ServiceSpec) -> dict[str, str]:
     settings = {
+        # Production unless an overlay says otherwise (the code's default too).
+        "APP_ENV": "prod",
         "HTTP_HOST": "0.0.0.0",
         "HTTP_PORT": str(service.port),
         "LOG_JSON": "true",
@@ -405,18 +419,14 @@ def overlay_files(environment: str, config: dict[str, Any]) -> dict[Path, str]:
                 {
                     "name": f"{service.name}-settings",
                     "behavior": "merge",
-                    "literals": [f"{key}={value}" for key, value in config["settings"].items()]
-                    + (
-                        [f"PUBLIC_BASE_URL=https://support.{environment}.example.org"]
-                        if service.name == "support-portal"
-                        else []
-                    )
-                    + (
-                        # ticket mails link to the portal only (a follow link elsewhere is not sent)
-                        [f"SUPPORT_PORTAL_URL=https://support.{environment}.example.org"]
-                        if service.name == "notifications"
-                        else []
-                    ),
+                    "literals": [
+                        f"{key}={value.format(environment=environment)}"
+                        for key, value in {
+                            **config["settings"],
+                            **PER_SERVICE.get(service.name, {}),
+                            **config.get("services", {}).get(service.name, {}),
+                        }.items()
+                    ],
                 }
             ],
             "patches": [

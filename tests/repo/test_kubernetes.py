@@ -166,3 +166,20 @@ def test_each_rendered_configuration_is_accepted_by_the_service_itself(environme
     assert parsed.http_host == "0.0.0.0"
     if environment == "prod":
         assert parsed.jwt_secret is None and parsed.auth_jwks_url
+
+
+def test_production_mail_goes_to_a_relay_over_starttls_and_notifications_starts_with_it():
+    """The production notifications speak STARTTLS on the submission port (credentials are never sent
+    in clear); its settings, as rendered, are ones the service accepts."""
+    documents = render("overlays/prod/notifications")
+    [data] = [
+        d["data"] for d in documents if d["kind"] == "ConfigMap" and "-settings-" in d["metadata"]["name"]
+    ]
+    assert (data["SMTP_PORT"], data["SMTP_STARTTLS"], data["APP_ENV"]) == ("587", "true", "prod")
+    settings = settings_class("notifications")
+    with_credentials = {k.lower(): v for k, v in data.items()} | {
+        "database_url": "postgresql+asyncpg://db/notifications",
+        "smtp_username": "chorus",
+        "smtp_password": "secret",
+    }
+    assert settings(**with_credentials).smtp_starttls

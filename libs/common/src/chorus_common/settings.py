@@ -21,7 +21,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     service_name: str = ""
-    app_env: AppEnv = "dev"
+    # Production unless told otherwise: a deployment that forgets APP_ENV refuses the dev secret and
+    # needs its identity provider; `make`, compose and the tests say `dev` (or `test`) explicitly.
+    app_env: AppEnv = "prod"
     service_role: ServiceRole = "all"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

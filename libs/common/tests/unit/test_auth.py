@@ -85,3 +85,22 @@ def test_a_bad_token_is_never_trusted():
     with pytest.raises(Problem):
         verifier.verify(forged)
     assert verifier.already_verified(forged) is None
+
+
+def test_without_app_env_a_service_is_production_and_refuses_to_start_unconfigured(monkeypatch):
+    from chorus_common.settings import ServiceSettings
+
+    monkeypatch.delenv("APP_ENV", raising=False)
+    with pytest.raises(ValidationError, match="APP_ENV=prod needs AUTH_JWKS_URL"):
+        ServiceSettings(database_url="postgresql+asyncpg://db/x")
+    with pytest.raises(ValidationError, match="only when APP_ENV=dev"):
+        ServiceSettings(
+            database_url="postgresql+asyncpg://db/x", auth_jwt_secret="chorus-dev-secret-not-for-production"
+        )
+    configured = ServiceSettings(
+        database_url="postgresql+asyncpg://db/x",
+        auth_jwks_url="https://idp.example.org/jwks",
+        auth_issuer="https://idp.example.org/",
+        auth_audience="chorus",
+    )
+    assert configured.app_env == "prod"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -32,6 +33,10 @@ from chorus_testing.servers import (
     unique_name,
     vhost_url,
 )
+
+# Tests run the services as development does (HS256 tokens of the dev secret), unless a test says
+# otherwise (the security suite runs them with APP_ENV=test): production is the code's default.
+os.environ.setdefault("APP_ENV", "dev")
 
 EVENTS_EXCHANGE = "chorus.events"
 GUEST = "guest"  # the broker's administrator in tests: reads anything, and produces nothing

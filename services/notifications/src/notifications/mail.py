@@ -143,6 +143,9 @@ class SmtpConnections:
             username=settings.smtp_username,
             password=settings.smtp_password,
             local_hostname=settings.smtp_local_hostname or socket.getfqdn(),
+            server_name=settings.smtp_tls_server_name,
+            ca_file=settings.smtp_ca_file,
+            allow_plain_auth=settings.smtp_allow_plain_auth,
         )
         self._sender = settings.envelope_sender
         self._idle: list[SmtpSession] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chorus_common.flags import FlagSettings
 from chorus_common.settings import ServiceSettings, default_database_url
@@ -28,6 +28,12 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_tls: bool = False
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # STARTTLS and implicit TLS check the relay's certificate and its name: this one when the relay is
+    # reached by another (an address, an alias), against SMTP_CA_FILE's CA when given.
+    smtp_tls_server_name: str | None = None
+    smtp_ca_file: str | None = None
+    # Credentials over a connection without TLS: for a development relay only, refused in prod.
+    smtp_allow_plain_auth: bool = False
     # SMTP sessions kept open and used in parallel.
     smtp_connections: int = Field(default=8, ge=1)
     smtp_local_hostname: str | None = None
@@ -43,6 +49,18 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     directory_retry_interval_seconds: float = Field(default=5.0, gt=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
+
+    @model_validator(mode="after")
+    def _credentials_only_over_tls(self) -> NotificationsSettings:
+        if self.smtp_allow_plain_auth and self.app_env == "prod":
+            raise ValueError("SMTP_ALLOW_PLAIN_AUTH is refused when APP_ENV=prod")
+        encrypted = self.smtp_tls or self.smtp_starttls
+        if self.smtp_username is not None and not encrypted and not self.smtp_allow_plain_auth:
+            raise ValueError(
+                "SMTP credentials are sent only over TLS: set SMTP_STARTTLS or SMTP_TLS "
+                "(SMTP_ALLOW_PLAIN_AUTH=true for a development relay)"
+            )
+        return self
 
     @property
     def mails_a_crash_can_repeat(self) -> int:

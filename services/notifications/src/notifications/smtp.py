@@ -39,6 +39,20 @@ class SmtpEndpoint:
     username: str | None = None
     password: str | None = None
     local_hostname: str = "localhost"
+    # The name the relay's certificate must carry, when it is reached by another (an IP address, an
+    # internal alias); by default the host itself.
+    server_name: str | None = None
+    ca_file: str | None = None  # a private CA to trust instead of the system's (PEM)
+    allow_plain_auth: bool = False  # credentials without TLS: development only
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name checked (`create_default_context`), against the CA given or the
+        system's."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    @property
+    def certificate_name(self) -> str:
+        return self.server_name or self.host
 
 
 class SmtpSession:
@@ -51,9 +65,15 @@ class SmtpSession:
     @classmethod
     async def open(cls, endpoint: SmtpEndpoint) -> SmtpSession:
         async with asyncio.timeout(endpoint.timeout):
-            reader, writer = await asyncio.open_connection(
-                endpoint.host, endpoint.port, ssl=ssl.create_default_context() if endpoint.tls else None
-            )
+            if endpoint.tls:
+                reader, writer = await asyncio.open_connection(
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=endpoint.tls_context(),
+                    server_hostname=endpoint.certificate_name,
+                )
+            else:
+                reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
             session = cls(reader, writer, endpoint.timeout)
             try:
                 await session._expect("connect", 220)
@@ -62,9 +82,11 @@ class SmtpSession:
                     if "STARTTLS" not in session.extensions:
                         raise SmtpError(502, "the relay does not offer STARTTLS", "STARTTLS")
                     await session._command(b"STARTTLS", 220)
-                    await writer.start_tls(ssl.create_default_context())
+                    await writer.start_tls(endpoint.tls_context(), server_hostname=endpoint.certificate_name)
                     await session._ehlo(endpoint.local_hostname)
                 if endpoint.username is not None:
+                    if not (endpoint.tls or endpoint.starttls or endpoint.allow_plain_auth):
+                        raise SmtpError(530, "credentials are sent only over TLS", "AUTH")
                     credentials = f"\0{endpoint.username}\0{endpoint.password or ''}".encode()
                     await session._command(b"AUTH PLAIN " + base64.b64encode(credentials), 235, "AUTH")
             except BaseException:

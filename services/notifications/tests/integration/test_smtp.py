@@ -1,5 +1,6 @@
 """The SMTP client and its reused sessions against a real SMTP server (aiosmtpd)."""
 
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -7,9 +8,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from pydantic import ValidationError
 
 from chorus_testing.fixtures import free_port
 from chorus_testing.proxy import TcpProxy
+from chorus_testing.tls import ServerCertificate, issue
 from notifications.mail import SmtpConnections
 from notifications.settings import NotificationsSettings
 from notifications.smtp import SmtpEndpoint, SmtpError, SmtpSession
@@ -100,3 +104,102 @@ async def test_a_session_the_relay_dropped_while_idle_is_replaced_without_an_err
     finally:
         proxy.stop()
     assert [len(mails) for mails in relay.sessions] == [2, 1]
+
+
+# --- TLS: the relay's certificate and name are checked; credentials never go in clear --------------
+
+RELAY_NAME = "smtp.chorus.test"
+
+
+@dataclass
+class Authenticated(Relay):
+    logins: list[str] = field(default_factory=list)
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        self.logins.append(data.login.decode())
+        return AuthResult(success=data.login == b"chorus" and data.password == b"s3cret")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificate:
+    return issue(tmp_path_factory.mktemp("tls"), RELAY_NAME)
+
+
+@pytest.fixture(params=["starttls", "implicit"])
+def tls_relay(
+    request: pytest.FixtureRequest, certificate: ServerCertificate
+) -> Iterator[tuple[Authenticated, bool]]:
+    relay = Authenticated(port=free_port(), pipelining=True)
+    implicit = request.param == "implicit"
+    tls: dict[str, Any] = {"tls_context": certificate.server_context(), "require_starttls": True}
+    if implicit:
+        # TLS from the first byte: aiosmtpd does not count it as TLS for AUTH, so it is told not to ask.
+        tls = {"ssl_context": certificate.server_context(), "auth_require_tls": False}
+    controller = Controller(relay, hostname="127.0.0.1", port=relay.port, authenticator=relay, **tls)
+    controller.start()
+    yield relay, implicit
+    controller.stop()
+
+
+def tls_endpoint(
+    relay: Relay, implicit: bool, certificate: ServerCertificate, **overrides: Any
+) -> SmtpEndpoint:
+    settings: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": relay.port,
+        "timeout": 5,
+        "tls": implicit,
+        "starttls": not implicit,
+        "server_name": RELAY_NAME,
+        "ca_file": str(certificate.ca_file),
+        "username": "chorus",
+        "password": "s3cret",
+        **overrides,
+    }
+    return SmtpEndpoint(**settings)
+
+
+async def test_over_tls_the_relay_is_checked_then_authenticated(
+    tls_relay: tuple[Authenticated, bool], certificate: ServerCertificate
+):
+    relay, implicit = tls_relay
+    session = await SmtpSession.open(tls_endpoint(relay, implicit, certificate))
+    await session.send("sender@example.fr", "r@example.fr", MESSAGE)
+    await session.quit()
+    assert relay.logins == ["chorus"] and len(relay.sessions[-1]) == 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"server_name": "other.example.org"},  # a certificate for another host name
+        {"server_name": None},  # reached as 127.0.0.1, which the certificate does not name
+        {"ca_file": None},  # signed by a CA the system does not trust
+    ],
+    ids=["another-name", "the-address", "unknown-ca"],
+)
+async def test_a_relay_whose_certificate_does_not_match_is_refused_before_any_credential(
+    tls_relay: tuple[Authenticated, bool], certificate: ServerCertificate, overrides: dict[str, Any]
+):
+    relay, implicit = tls_relay
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await SmtpSession.open(tls_endpoint(relay, implicit, certificate, **overrides))
+    assert relay.logins == []
+
+
+async def test_credentials_are_never_sent_without_tls(relay: Relay):
+    plain = SmtpEndpoint(host="127.0.0.1", port=relay.port, timeout=5, username="chorus", password="s3cret")
+    with pytest.raises(SmtpError) as refused:
+        await SmtpSession.open(plain)
+    assert refused.value.code == 530
+    with pytest.raises(ValidationError, match="only over TLS"):
+        NotificationsSettings(smtp_username="chorus", smtp_password="s3cret")
+    with pytest.raises(ValidationError, match="refused when APP_ENV=prod"):
+        NotificationsSettings(
+            app_env="prod",
+            smtp_allow_plain_auth=True,
+            database_url="postgresql+asyncpg://db/x",
+            auth_jwks_url="https://idp/jwks",
+            auth_issuer="https://idp/",
+            auth_audience="chorus",
+        )
