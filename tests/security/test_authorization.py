@@ -379,6 +379,12 @@ async def owned(
         Endpoint(
             "notifications", "GET", "/notifications/{notification_id}", f"/notifications/{decision['id']}"
         ),
+        Endpoint(
+            "notifications",
+            "POST",
+            "/notifications/{notification_id}/resend",
+            f"/notifications/{decision['id']}/resend",
+        ),
     ]
     # directory: a company registered by its principal manager, with a service and a user
     directory = platform.url("directory")

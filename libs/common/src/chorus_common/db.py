@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -182,10 +182,28 @@ async def fetch_page(
     order_by: Sequence[sa.ColumnElement[Any]],
     offset: int,
     limit: int,
+    columns: Sequence[sa.ColumnElement[Any]] | None = None,
 ) -> tuple[list[RowMapping], int]:
-    """One page of `table`'s rows matching `conditions`, and how many match in all."""
+    """One page of `table`'s rows (those of its `columns`, when named) matching `conditions`, and how
+    many match in all."""
     total = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(*conditions))
-    rows = await conn.execute(
-        sa.select(table).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
-    )
+    selected = sa.select(*columns).select_from(table) if columns is not None else sa.select(table)
+    rows = await conn.execute(selected.where(*conditions).order_by(*order_by).offset(offset).limit(limit))
     return list(rows.mappings()), int(total or 0)
+
+
+# Work to do once the transaction of a connection commits (a sender to wake for what it recorded):
+# the unit of work and the consumer, which commit, run it; nothing runs when the transaction fails.
+AFTER_COMMIT = "chorus.after_commit"
+
+
+def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
+    """Call `callback` once `conn`'s transaction has committed (once, however often asked)."""
+    callbacks: list[Callable[[], None]] = conn.info.setdefault(AFTER_COMMIT, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def take_after_commit(conn: AsyncConnection) -> list[Callable[[], None]]:
+    taken: list[Callable[[], None]] = conn.info.pop(AFTER_COMMIT, [])
+    return taken

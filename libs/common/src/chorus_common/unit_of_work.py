@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus_common.auth import Principal, unauthenticated
 from chorus_common.clock import Clock
-from chorus_common.db import DirectReads
+from chorus_common.db import DirectReads, take_after_commit
 from chorus_common.events import CloudEvent, build_event
 from chorus_common.messaging.outbox import OUTBOX_WRITTEN, add_to_outbox
 
@@ -72,6 +72,7 @@ class UnitOfWork:
             self._transaction = self._engine.begin()
             self._conn = await self._transaction.__aenter__()
             self._conn.info.pop(OUTBOX_WRITTEN, None)
+            take_after_commit(self._conn)
         return self
 
     async def __aexit__(
@@ -86,9 +87,13 @@ class UnitOfWork:
         assert transaction is not None
         self._transaction, self._conn = None, None
         wrote_events = conn.info.pop(OUTBOX_WRITTEN, False)
+        then = take_after_commit(conn)
         await transaction.__aexit__(exc_type, exc, traceback)
         if exc_type is None and wrote_events:
             self._wake_relay()
+        if exc_type is None:
+            for callback in then:
+                callback()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

@@ -100,6 +100,8 @@ class SmtpCatcher:
     # While set, every message is refused with this reply (e.g. "451 4.3.0 try again later").
     refusal: str | None = None
     refused: int = 0
+    # Recipients refused at RCPT, with the reply (e.g. "550 5.1.1 no such mailbox").
+    refused_recipients: dict[str, str] = field(default_factory=dict)
     # Offer PIPELINING (RFC 2920), as most relays do; aiosmtpd reads pipelined commands in order.
     pipelining: bool = True
 
@@ -110,6 +112,14 @@ class SmtpCatcher:
         if self.pipelining:
             return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refused_recipients:
+            return self.refused_recipients[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refusal is not None:

@@ -230,9 +230,12 @@ async def decisions(http: httpx.AsyncClient, platform: Platform, **filters: Any)
 async def wait_for_decisions(
     http: httpx.AsyncClient, platform: Platform, event_id: str, count: int
 ) -> list[dict[str, Any]]:
+    """The event's decisions once there are `count` and none is PENDING (each mail sent, or not)."""
+
     async def enough() -> list[dict[str, Any]] | None:
         found = await decisions(http, platform, event_id=event_id)
-        return found if len(found) >= count else None
+        settled = len(found) >= count and all(d["status"] != "PENDING" for d in found)
+        return found if settled else None
 
     result: list[dict[str, Any]] = await eventually(enough, within=30)
     return result

@@ -11,6 +11,7 @@ from chorus_common.flags import FeatureFlags
 from chorus_common.runtime import ServiceRuntime, create_app
 from notifications import api
 from notifications.db import inbox, outbox
+from notifications.delivery import Delivery
 from notifications.events import register_subscribers
 from notifications.mail import SmtpMailer
 from notifications.settings import NotificationsSettings
@@ -24,8 +25,10 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     flags = FeatureFlags(settings, domain=settings.service_name)
     mailer = SmtpMailer(settings)
-    notifier = Notifier(settings, flags, mailer)
+    delivery = Delivery(settings, runtime.engine, mailer, runtime.clock)
+    notifier = Notifier(settings, flags, delivery)
     register_subscribers(runtime, notifier)
+    runtime.add_job(delivery.run)
 
     async def retry_waiting_events() -> None:
         await retry_periodically(runtime, notifier, settings.directory_retry_interval_seconds)
@@ -51,4 +54,5 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
         on_shutdown=stop_flags_and_mail,
     )
     app.state.flags = flags
+    app.state.delivery = delivery
     return app

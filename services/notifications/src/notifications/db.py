@@ -30,6 +30,15 @@ decisions = sa.Table(
     sa.Column("subject", sa.Text),
     sa.Column("message_id", sa.String(300)),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    # A mail to send is PENDING until the relay accepts it (SENT) or refuses it for good (FAILED): the
+    # message as composed, when the next attempt is due (a lease while one is under way), how many
+    # attempts failed for now and the relay's last answer.
+    sa.Column("message", sa.LargeBinary),
+    sa.Column("position", sa.SmallInteger, nullable=False, server_default="0"),  # order in its event
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
     # One decision per (event, role, recipient); a decision that mails nobody has no address.
     sa.UniqueConstraint(
         "event_id",
@@ -42,6 +51,7 @@ decisions = sa.Table(
     sa.Index("ix_decisions_status", "status"),
     sa.Index("ix_decisions_recipient_email", "recipient_email"),
     sa.Index("ix_decisions_decided_at", "decided_at"),
+    sa.Index("ix_decisions_due", "next_attempt_at", postgresql_where=sa.text("status = 'PENDING'")),
 )
 
 # Events naming a structure the read model of the directory does not know yet (its snapshot may still

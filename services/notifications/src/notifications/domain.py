@@ -23,6 +23,7 @@ MESSAGE_ID_NAMESPACE = uuid.UUID("8f4d0c9e-7a55-4c52-9a4e-3c1b6f0e2d71")
 
 
 class DecisionStatus(StrEnum):
+    PENDING = "PENDING"  # to send: recorded before it leaves, due again after a temporary failure
     SENT = "SENT"
     SUPPRESSED = "SUPPRESSED"
     FAILED = "FAILED"

@@ -19,7 +19,7 @@ from chorus_common.clock import PARIS
 from chorus_common.labels import ticket_status_label
 from notifications.domain import PlannedMail
 from notifications.settings import NotificationsSettings
-from notifications.smtp import SmtpEndpoint, SmtpError, SmtpSession
+from notifications.smtp import SmtpEndpoint, SmtpSession
 
 logger = logging.getLogger("notifications.mail")
 
@@ -178,26 +178,14 @@ class SmtpConnections:
 
 
 class SmtpMailer:
-    """Sends mails over reused SMTP sessions, retrying with exponential back-off before giving up."""
+    """Sends one mail over the reused SMTP sessions: one attempt (a session the relay dropped while
+    idle is replaced at no cost); what to do after a failure is the delivery schedule's."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
-        self._settings = settings
         self._connections = SmtpConnections(settings, settings.smtp_connections)
 
     async def send(self, recipient: str, message: bytes) -> None:
-        settings = self._settings
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await self._connections.send(recipient, message)
-                return
-            except (SmtpError, OSError, TimeoutError) as exc:
-                if attempt >= settings.smtp_retry_attempts:
-                    raise
-                delay = settings.smtp_retry_base_delay_seconds * 2 ** (attempt - 1)
-                logger.warning("SMTP attempt %d failed (%r), retrying in %.1fs", attempt, exc, delay)
-                await asyncio.sleep(delay)
+        await self._connections.send(recipient, message)
 
     async def close(self) -> None:
         await self._connections.close()

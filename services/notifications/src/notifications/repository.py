@@ -17,7 +17,7 @@ from chorus_common.db import fetch_page
 from chorus_common.events import CloudEvent
 from chorus_common.replica import NO_SERVICE
 from notifications.db import awaiting_directory, decisions, replica
-from notifications.domain import Attachment, DecisionFilter
+from notifications.domain import Attachment, DecisionFilter, DecisionStatus
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class Decision:
     subject: str | None
     message_id: str | None
     decided_at: datetime
+    message: bytes | None = None  # the mail to send, while PENDING
+    next_attempt_at: datetime | None = None
+    position: int = 0  # its place among its event's mails (the MOA's before the supplier's)
 
 
 async def decided(conn: AsyncConnection, event_ids: list[str]) -> set[tuple[str, str, str | None]]:
@@ -54,6 +57,10 @@ async def record_decisions(conn: AsyncConnection, recorded: list[Decision]) -> N
         await conn.execute(_RECORD, [{"id": uuid.uuid4(), **decision.__dict__} for decision in recorded])
 
 
+# What operators read of a decision: everything but the message a PENDING or FAILED mail keeps.
+SHOWN = [column for column in decisions.c if column.name != "message"]
+
+
 def _matching(where: DecisionFilter) -> list[sa.ColumnElement[bool]]:
     wanted = {
         decisions.c.event_id: where.event_id,
@@ -68,11 +75,11 @@ async def list_decisions(
     conn: AsyncConnection, where: DecisionFilter, offset: int, limit: int
 ) -> tuple[list[RowMapping], int]:
     order = [decisions.c.decided_at, decisions.c.id]
-    return await fetch_page(conn, decisions, _matching(where), order, offset, limit)
+    return await fetch_page(conn, decisions, _matching(where), order, offset, limit, SHOWN)
 
 
 async def get_decision(conn: AsyncConnection, decision_id: uuid.UUID) -> RowMapping | None:
-    row = await conn.execute(sa.select(decisions).where(decisions.c.id == decision_id))
+    row = await conn.execute(sa.select(*SHOWN).where(decisions.c.id == decision_id))
     return row.mappings().first()
 
 
@@ -160,3 +167,28 @@ async def take_waiting(conn: AsyncConnection, limit: int) -> list[RowMapping]:
 
 async def waiting_count(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).select_from(awaiting_directory)) or 0)
+
+
+async def failed_mails(conn: AsyncConnection, limit: int) -> list[RowMapping]:
+    """The FAILED mails, oldest first, without their messages."""
+    rows = await conn.execute(
+        sa.select(*SHOWN)
+        .where(decisions.c.status == DecisionStatus.FAILED, decisions.c.recipient_email.is_not(None))
+        .order_by(decisions.c.decided_at, decisions.c.id)
+        .limit(limit)
+    )
+    return list(rows.mappings())
+
+
+async def resend(conn: AsyncConnection, ids: list[uuid.UUID] | None, at: datetime) -> list[uuid.UUID]:
+    """Make FAILED mails (these, or all of them) PENDING again, due now, with a new horizon; the ids
+    of those made so (a FAILED mail recorded without its message, before this version, cannot be)."""
+    statement = (
+        decisions.update()
+        .where(decisions.c.status == DecisionStatus.FAILED, decisions.c.message.is_not(None))
+        .values(status=DecisionStatus.PENDING, attempts=0, next_attempt_at=at, decided_at=at)
+        .returning(decisions.c.id)
+    )
+    if ids is not None:
+        statement = statement.where(decisions.c.id.in_(ids))
+    return list((await conn.execute(statement)).scalars())

@@ -16,8 +16,7 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     http_port: int = 8005
     database_url: str = default_database_url("chorus_notifications")
     # Events are handled in batches of up to CONSUMER_BATCH_SIZE, CONSUMER_CONCURRENCY batches at a
-    # time; a batch's decisions commit once its mails are accepted, so a crash repeats at most the
-    # mails of the batches in flight (same Message-IDs, so a receiving system can drop them).
+    # time; a batch's decisions, its mails PENDING, commit before any mail is sent.
     consumer_batch_size: int = Field(default=50, ge=1)
     consumer_concurrency: int = 2
     consumer_prefetch: int = Field(default=200, ge=1)
@@ -38,8 +37,17 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_connections: int = Field(default=8, ge=1)
     smtp_local_hostname: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
-    smtp_retry_attempts: int = Field(default=4, ge=1)
-    smtp_retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+    # Delivery: up to MAIL_SEND_BATCH due mails taken at a time (leased for MAIL_LEASE_SECONDS, so a
+    # replica that dies mid-send leaves them to another); a temporary failure (connection, timeout, 4xx)
+    # is tried again after MAIL_RETRY_BASE_DELAY_SECONDS, doubling up to MAIL_RETRY_MAX_DELAY_SECONDS
+    # (with jitter), until MAIL_RETRY_HORIZON_SECONDS after the decision (48 h): then FAILED. A flag
+    # that cannot be evaluated makes its event wait the same horizon.
+    mail_send_batch: int = Field(default=32, ge=1)
+    mail_lease_seconds: float = Field(default=60.0, gt=0)
+    mail_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    mail_retry_base_delay_seconds: float = Field(default=30.0, ge=0)
+    mail_retry_max_delay_seconds: float = Field(default=1800.0, ge=0)
+    mail_retry_horizon_seconds: float = Field(default=48 * 3600.0, ge=0)
     # The support portal's public base URL: a ticket mail's follow link must lead there, or the mail
     # is not sent (an event could otherwise have official mail carry any link).
     support_portal_url: str = "http://127.0.0.1:8004"
@@ -49,6 +57,18 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     directory_retry_interval_seconds: float = Field(default=5.0, gt=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
     message_id_domain: str = "chorus-pro.local"
+
+    @model_validator(mode="after")
+    def _a_lease_outlasts_its_batch(self) -> NotificationsSettings:
+        # A batch whose every mail times out takes this long; past its lease another replica would
+        # take the mails not tried yet, and send them twice.
+        rounds = -(-self.mail_send_batch // self.smtp_connections)
+        if self.mail_lease_seconds <= rounds * self.smtp_timeout_seconds:
+            raise ValueError(
+                "MAIL_LEASE_SECONDS must exceed MAIL_SEND_BATCH / SMTP_CONNECTIONS x SMTP_TIMEOUT_SECONDS "
+                f"({rounds * self.smtp_timeout_seconds:.0f} s)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _credentials_only_over_tls(self) -> NotificationsSettings:
@@ -64,8 +84,9 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
 
     @property
     def mails_a_crash_can_repeat(self) -> int:
-        """The most mails sent but not yet recorded at any moment: a crash repeats at most these."""
-        return self.consumer_batch_size * self.consumer_concurrency
+        """The most mails accepted by the relay but not yet recorded SENT at any moment: one per SMTP
+        session, each recorded as soon as the relay takes it; a crash repeats at most these."""
+        return self.smtp_connections
 
     @cached_property
     def envelope_sender(self) -> str:

@@ -23,6 +23,7 @@ class SmtpError(Exception):
         super().__init__(f"{command}: {code} {reply}")
         self.code = code
         self.reply = reply
+        self.command = command
 
 
 class SmtpDisconnected(ConnectionError):

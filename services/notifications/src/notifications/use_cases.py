@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chorus_common.auth import require_role
-from chorus_common.db import Row
+from chorus_common.db import Row, after_commit
 from chorus_common.events import parse_event
 from chorus_common.flags import FeatureFlags, FlagDecision
 from chorus_common.messaging.consumer import ReceivedEvent
-from chorus_common.problems import not_found
+from chorus_common.problems import Problem, not_found
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from notifications import repository
+from notifications.delivery import Delivery
 from notifications.domain import (
     Attachment,
     DecisionStatus,
@@ -29,7 +30,7 @@ from notifications.domain import (
     recipients,
     unknown_reason,
 )
-from notifications.mail import MailRenderer, SmtpMailer, compose_message
+from notifications.mail import MailRenderer, compose_message
 from notifications.settings import NotificationsSettings
 
 logger = logging.getLogger("notifications.use_cases")
@@ -73,18 +74,19 @@ class Notifier:
     every DIRECTORY_RETRY_INTERVAL_SECONDS, until the structure is known or DIRECTORY_WAIT_SECONDS
     have passed; then what cannot be sent is recorded with the reason.
 
-    Everything that can refuse an event (planning, rendering) happens before any mail leaves, so
-    a bad event fails its batch before anything is sent. Then the mails go out over reused SMTP
-    sessions, several events at once, each event's mails in order (the MOA before the supplier);
-    the decisions are recorded in the consumer's transaction, which also holds the events' inbox
-    claims: once they commit, a redelivery sends nothing again. A crash before the commit repeats
-    the batch's mails, with the same Message-IDs.
+    Decide first, send after: the decisions are recorded in the consumer's transaction, which also
+    holds the events' inbox claims, each mail to send as PENDING with its message and Message-ID;
+    nothing is sent before they commit, so a bad event (one PostgreSQL refuses to store) fails its
+    batch before any mail leaves, and is dead-lettered unsent while its batch-mates are decided
+    again one by one. Once committed, `Delivery` sends the mails, each event's in order (the MOA
+    before the supplier), and a redelivery of the event sends nothing again. A flag that cannot be
+    evaluated makes the event wait, as for the directory, up to MAIL_RETRY_HORIZON_SECONDS.
     """
 
-    def __init__(self, settings: NotificationsSettings, flags: FeatureFlags, mailer: SmtpMailer) -> None:
+    def __init__(self, settings: NotificationsSettings, flags: FeatureFlags, delivery: Delivery) -> None:
         self._settings = settings
         self._flags = flags
-        self._mailer = mailer
+        self._delivery = delivery
         self._renderer = MailRenderer()
 
     async def notify(self, events: list[ReceivedEvent], uow: UnitOfWork) -> None:
@@ -124,6 +126,11 @@ class Notifier:
                 {m.party.structure_id for m in plan.mails if m.party and m.party.structure_id not in known}
             )
             waited = (now - item.received_at).total_seconds()
+            if flag.error is not None and waited < self._settings.mail_retry_horizon_seconds:
+                # The flag provider cannot answer: decide when it can, rather than suppress.
+                await repository.keep_waiting(uow.conn, item.event.envelope, item.received_at, [])
+                waiting += 1
+                continue
             # Only a mail that would be sent waits for the directory; one suppressed is decided now.
             sendable = flag.enabled and plan.refused is None
             if unknown and sendable and waited < self._settings.directory_wait_seconds:
@@ -132,8 +139,14 @@ class Notifier:
                 continue
             prepared = self._prepare(uow, item.event, plan, flag, known, attached, already, waited)
             per_event.append(prepared)
-        decided = await asyncio.gather(*(self._deliver(uow, outgoing) for outgoing in per_event if outgoing))
-        await repository.record_decisions(uow.conn, [decision for batch in decided for decision in batch])
+        recorded = [
+            self._decision(uow, outgoing, position)
+            for batch in per_event
+            for position, outgoing in enumerate(batch)
+        ]
+        await repository.record_decisions(uow.conn, recorded)
+        if any(decision.status == DecisionStatus.PENDING for decision in recorded):
+            after_commit(uow.conn, self._delivery.wake)
         return waiting
 
     def _prepare(
@@ -199,41 +212,29 @@ class Notifier:
                 )
         return prepared
 
-    async def _deliver(self, uow: UnitOfWork, outgoing: list[Outgoing]) -> list[repository.Decision]:
-        decided = []
-        for item in outgoing:
-            if item.message is None or item.mail is None:
-                status, reason = DecisionStatus.SUPPRESSED, item.refused or item.flag.reason
-            else:
-                status, reason = await self._send(item.mail, item.message)
-                reason = f"{item.flag.reason}; {reason}"
-            envelope = item.event.envelope
-            decided.append(
-                repository.Decision(
-                    event_id=envelope.id,
-                    event_type=envelope.type,
-                    event_source=envelope.source,
-                    recipient_role=item.role,
-                    recipient_structure_id=item.structure_id,
-                    recipient_email=item.mail.to_email if item.mail else None,
-                    status=status,
-                    flag_key=item.flag_key,
-                    reason=reason,
-                    subject=item.subject,
-                    message_id=item.message_id,
-                    decided_at=uow.now(),
-                )
-            )
-            logger.debug("notification %s for %s", status, item.role, extra={"event_type": envelope.type})
-        return decided
-
-    async def _send(self, mail: PlannedMail, message: bytes) -> tuple[DecisionStatus, str]:
-        try:
-            await self._mailer.send(mail.to_email, message)
-        except Exception as exc:
-            logger.error("mail to %s failed: %r", mail.role, exc)
-            return DecisionStatus.FAILED, f"SMTP delivery failed: {exc!r}"[:2000]
-        return DecisionStatus.SENT, "accepted by the SMTP relay"
+    def _decision(self, uow: UnitOfWork, item: Outgoing, position: int) -> repository.Decision:
+        """What is recorded for one outgoing mail: PENDING with its message (the sender's to send),
+        or SUPPRESSED with the reason."""
+        envelope = item.event.envelope
+        now = uow.now()
+        pending = item.message is not None and item.mail is not None
+        return repository.Decision(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            event_source=envelope.source,
+            recipient_role=item.role,
+            recipient_structure_id=item.structure_id,
+            recipient_email=item.mail.to_email if item.mail else None,
+            status=DecisionStatus.PENDING if pending else DecisionStatus.SUPPRESSED,
+            flag_key=item.flag_key,
+            reason=item.flag.reason if pending else (item.refused or item.flag.reason),
+            subject=item.subject,
+            message_id=item.message_id,
+            decided_at=now,
+            message=item.message if pending else None,
+            next_attempt_at=now if pending else None,
+            position=position,
+        )
 
 
 async def retry_periodically(runtime: ServiceRuntime, notifier: Notifier, interval: float) -> None:
@@ -265,3 +266,23 @@ async def decision(uow: UnitOfWork, notification_id: uuid.UUID) -> Row:
     if row is None:
         raise not_found("Notification")
     return row
+
+
+async def resend(uow: UnitOfWork, notification_id: uuid.UUID) -> Row:
+    """An operator sends a FAILED mail again (after the relay or the address was fixed): it is
+    PENDING, due now (the sender's next poll takes it), with a new horizon."""
+    require_role(uow.caller, OPERATOR_ROLE)
+    async with uow:
+        row = await repository.get_decision(uow.conn, notification_id)
+        if row is None:
+            raise not_found("Notification")
+        if not await repository.resend(uow.conn, [notification_id], uow.now()):
+            raise Problem(
+                409,
+                "not-failed",
+                "Nothing to send again",
+                f"the notification is {row['status']}: only a FAILED mail is sent again",
+            )
+        resent = await repository.get_decision(uow.conn, notification_id)
+    assert resent is not None
+    return resent

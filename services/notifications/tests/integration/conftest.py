@@ -39,9 +39,15 @@ class RunningNotifications:
         items: list[dict[str, object]] = response.json()["items"]
         return items
 
-    async def wait_decisions(self, event_id: str, count: int) -> list[dict[str, object]]:
+    async def wait_decisions(
+        self, event_id: str, count: int, settled: bool = True
+    ) -> list[dict[str, object]]:
+        """The event's decisions once there are `count`, and (`settled`) none of them PENDING."""
+
         async def enough() -> list[dict[str, object]] | None:
             found = await self.decisions(event_id=event_id)
+            if settled and any(d["status"] == "PENDING" for d in found):
+                return None
             return found if len(found) >= count else None
 
         found: list[dict[str, object]] = await eventually(enough)
@@ -61,7 +67,9 @@ async def notifications(
         database_url=database_factory("notifications"),
         rabbitmq_url=rabbitmq_url,
         smtp_port=smtp_catcher.port,
-        smtp_retry_base_delay_seconds=0.05,
+        mail_retry_base_delay_seconds=0.05,
+        mail_retry_max_delay_seconds=0.2,
+        mail_poll_interval_seconds=0.1,
         flagd_offline_flag_source_path=str(flags_path),
         flagd_offline_poll_ms=100,
         directory_wait_seconds=3,

@@ -15,7 +15,7 @@ from chorus_testing.events import (
     engagement_validated,
     party,
 )
-from chorus_testing.fixtures import BusProbe, write_flags
+from chorus_testing.fixtures import BusProbe, eventually, write_flags
 
 from .conftest import RunningNotifications
 
@@ -113,7 +113,7 @@ async def test_flag_targeting_can_re_enable_one_issuer(notifications: RunningNot
         await asyncio.sleep(0.5)
 
 
-async def test_an_unevaluable_flag_fails_closed_and_says_why(
+async def test_an_unevaluable_flag_defers_the_mail_until_it_can_be_evaluated(
     notifications: RunningNotifications, bus: BusProbe
 ):
     document = json.loads(notifications.flags_path.read_text())
@@ -121,56 +121,90 @@ async def test_an_unevaluable_flag_fails_closed_and_says_why(
     notifications.flags_path.write_text(json.dumps(document))
     try:
         await asyncio.sleep(0.5)
-        event = cloud_event(
-            "delegation-routed",
-            {
-                "invoice_id": "i",
-                "number": "F-2",
-                "billing_frame": "A1",
-                "supplier": party("supplier"),
-                "recipient": party("recipient"),
-                "delegate": party("delegate"),
-                "right": "TRAITEMENT",
-                "delegation_id": "d",
-                "amount_ttc": "10.00",
-                "currency": "EUR",
-                "routed_at": datetime.now(UTC).isoformat(),
-            },
-        )
+        event = delegation_routed()
         await notifications.know(event)
         await bus.publish(event["type"], event)
-        [decision] = await notifications.wait_decisions(event["id"], 1)
-        assert decision["status"] == "SUPPRESSED"
-        assert "could not be evaluated" in str(decision["reason"])
+        await asyncio.sleep(1.5)
+        assert await notifications.decisions(event_id=event["id"]) == [], "not decided while it cannot be"
         assert notifications.smtp.to(event["data"]["delegate"]["email"]) == []
     finally:
         write_flags(notifications.flags_path, {})
-        await asyncio.sleep(0.5)
+    [decision] = await notifications.wait_decisions(event["id"], 1)
+    assert decision["status"] == "SENT" and "flag notify-delegation-routed is on" in str(decision["reason"])
+    assert len(notifications.smtp.to(event["data"]["delegate"]["email"])) == 1
 
 
-async def test_an_smtp_failure_is_retried_then_recorded_as_failed(
+async def test_a_relay_refusing_for_now_defers_the_mails_then_they_go_once(
     notifications: RunningNotifications, bus: BusProbe
 ):
-    attempts = notifications.app.state.runtime.settings.smtp_retry_attempts
     notifications.smtp.refusal = "451 4.3.0 Mail server temporarily rejected message"
     refused_before = notifications.smtp.refused
+    event = deadline_exceeded()
     try:
-        event = deadline_exceeded()
         await notifications.know(event)
         await bus.publish(event["type"], event)
-        decisions = await notifications.wait_decisions(event["id"], 2)
-        assert {d["status"] for d in decisions} == {"FAILED"}
-        assert all("SMTP delivery failed" in str(d["reason"]) for d in decisions)
-        assert all("temporarily rejected" in str(d["reason"]) for d in decisions)
-        assert notifications.smtp.refused - refused_before == 2 * attempts
+
+        async def deferred() -> list[dict[str, object]] | None:
+            found = await notifications.decisions(event_id=event["id"])
+            later = [d for d in found if d["status"] == "PENDING" and int(str(d["attempts"])) >= 2]
+            return found if len(later) == 2 else None
+
+        waiting = await eventually(deferred)
+        assert all("451 4.3.0" in str(d["last_error"]) for d in waiting)
+        assert notifications.smtp.refused - refused_before >= 4
     finally:
         notifications.smtp.refusal = None
-    # The relay answers again: the next event's mails go out on fresh sessions.
-    event = deadline_exceeded()
-    await notifications.know(event)
-    await bus.publish(event["type"], event)
     decisions = await notifications.wait_decisions(event["id"], 2)
     assert {d["status"] for d in decisions} == {"SENT"}
+    mails = [m for m in notifications.smtp.messages if m.message["X-Chorus-Event-Id"] == event["id"]]
+    assert len(mails) == 2, "each mail once"
+
+
+async def test_a_recipient_the_relay_refuses_for_good_is_failed_at_once_and_an_operator_resends_it(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    event = deadline_exceeded()
+    moa = event["data"]["moa"]["email"]
+    notifications.smtp.refused_recipients[moa] = f"550 5.1.1 <{moa}>: no such mailbox"
+    try:
+        await notifications.know(event)
+        await bus.publish(event["type"], event)
+        decisions = {d["recipient_role"]: d for d in await notifications.wait_decisions(event["id"], 2)}
+        assert (decisions["MOA"]["status"], decisions["SUPPLIER"]["status"]) == ("FAILED", "SENT")
+        assert "550 5.1.1" in str(decisions["MOA"]["reason"]) and decisions["MOA"]["attempts"] == 1
+    finally:
+        del notifications.smtp.refused_recipients[moa]
+    failed_id = decisions["MOA"]["id"]
+    not_an_operator = {"authorization": "Bearer " + mint_dev_token("someone", [], [])}
+    url = f"/notifications/{failed_id}/resend"
+    assert (await notifications.client.post(url, headers=not_an_operator)).status_code == 403
+    resent = await notifications.client.post(url, headers=notifications.admin_headers())
+    assert resent.status_code == 200 and resent.json()["status"] == "PENDING"
+    [again] = [d for d in await notifications.wait_decisions(event["id"], 2) if d["id"] == failed_id]
+    assert again["status"] == "SENT"
+    assert len(notifications.smtp.to(moa)) == 1
+    sent_one = await notifications.client.post(url, headers=notifications.admin_headers())
+    assert sent_one.status_code == 409
+
+
+async def test_a_mail_still_refused_at_the_horizon_is_failed_with_the_last_reply(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    settings = notifications.app.state.runtime.settings
+    settings.mail_retry_horizon_seconds = 0.5
+    notifications.smtp.refusal = "421 4.7.0 try again later"
+    try:
+        event = delegation_routed()
+        await notifications.know(event)
+        await bus.publish(event["type"], event)
+        [decision] = await notifications.wait_decisions(event["id"], 1)
+        assert decision["status"] == "FAILED"
+        assert "still not delivered after" in str(decision["reason"]) and "421 4.7.0" in str(
+            decision["reason"]
+        )
+    finally:
+        notifications.smtp.refusal = None
+        settings.mail_retry_horizon_seconds = 48 * 3600.0
 
 
 async def test_malformed_messages_are_dead_lettered_and_later_events_still_flow(

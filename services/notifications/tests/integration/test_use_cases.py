@@ -10,9 +10,10 @@ from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.problems import Problem
 from chorus_common.runtime import ServiceRuntime
 from chorus_testing.events import delegation_routed
+from chorus_testing.fixtures import eventually
 from notifications import use_cases
+from notifications.delivery import Delivery
 from notifications.domain import DecisionFilter
-from notifications.mail import SmtpMailer
 
 from .conftest import RunningNotifications
 
@@ -20,27 +21,33 @@ from .conftest import RunningNotifications
 async def test_notifying_an_event_mails_the_delegate_once_and_records_the_decision(
     notifications: RunningNotifications,
 ):
+    """Decided first, PENDING, then sent by the delivery: once, however often the event is notified."""
     runtime: ServiceRuntime = notifications.app.state.runtime
-    mailer = SmtpMailer(runtime.settings)
-    notifier = use_cases.Notifier(runtime.settings, notifications.app.state.flags, mailer)
+    delivery: Delivery = notifications.app.state.delivery
+    notifier = use_cases.Notifier(runtime.settings, notifications.app.state.flags, delivery)
     document = delegation_routed()
     await notifications.know(document)
     envelope, data = parse_event(json.dumps(document).encode())
     event = ReceivedEvent(envelope, data, delivery_count=0)
-    try:
-        for _ in range(2):  # the second time, the recorded decision says it is done
-            async with runtime.unit_of_work() as uow:
-                await notifier.notify([event], uow)
-    finally:
-        await mailer.close()
+    operator = Principal(sub="operator", roles=frozenset({"admin"}))
+
+    async def recorded() -> list[dict[str, object]]:
+        where = DecisionFilter(event_id=envelope.id)
+        rows, _ = await use_cases.decisions(runtime.unit_of_work(operator), where, 0, 10)
+        return [dict(row) for row in rows]
 
     delegate = document["data"]["delegate"]["email"]
+    for _ in range(2):  # the second time, the recorded decision says it is done
+        async with runtime.unit_of_work() as uow:
+            await notifier.notify([event], uow)
+    [decision] = await recorded()
+    assert decision["recipient_email"] == delegate and decision["message_id"]
+
+    async def sent() -> bool:
+        return [d["status"] for d in await recorded()] == ["SENT"]
+
+    await eventually(sent)
     assert len(notifications.smtp.to(delegate)) == 1
-    operator = Principal(sub="operator", roles=frozenset({"admin"}))
-    rows, total = await use_cases.decisions(
-        runtime.unit_of_work(operator), DecisionFilter(event_id=envelope.id), 0, 10
-    )
-    assert total == 1 and rows[0]["status"] == "SENT" and rows[0]["recipient_email"] == delegate
 
 
 async def test_only_an_operator_reads_the_decisions(notifications: RunningNotifications):

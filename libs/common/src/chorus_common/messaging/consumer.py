@@ -15,7 +15,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chorus_common.db import is_unavailable
+from chorus_common.db import is_unavailable, take_after_commit
 from chorus_common.events import CloudEvent, EventData, InvalidEvent, may_publish, parse_event
 from chorus_common.logging import event_id_var
 from chorus_common.messaging.inbox import claim_events, identity
@@ -221,6 +221,7 @@ class EventConsumer:
             try:
                 async with self._engine.begin() as conn:
                     conn.info.pop(OUTBOX_WRITTEN, None)
+                    take_after_commit(conn)
                     claimed = await claim_events(conn, self._inbox, [event.envelope for event in events])
                     # The first of the same event delivered twice in one batch is the one handled.
                     fresh: dict[tuple[str, str], ReceivedEvent] = {}
@@ -230,8 +231,11 @@ class EventConsumer:
                     if fresh:
                         await handler(list(fresh.values()), conn)
                     wrote_events = conn.info.pop(OUTBOX_WRITTEN, False)
+                    then = take_after_commit(conn)
                 if wrote_events and self._on_committed is not None:
                     self._on_committed()
+                for callback in then:
+                    callback()
                 return [fresh.get(identity(event.envelope)) is event for event in events]
             except Exception as exc:
                 if not is_unavailable(exc) or self._stopping:

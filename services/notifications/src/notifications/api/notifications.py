@@ -31,6 +31,10 @@ class NotificationOut(BaseModel):
     subject: str | None
     message_id: str | None
     decided_at: datetime
+    attempts: int  # failed attempts so far (a deferred mail has some)
+    next_attempt_at: datetime | None  # when a PENDING mail is tried next
+    last_error: str | None  # the relay's last answer to a failed attempt
+    sent_at: datetime | None
 
 
 @router.get("", response_model=Page[NotificationOut])
@@ -50,3 +54,8 @@ async def list_notifications(
 @router.get("/{notification_id}", response_model=NotificationOut)
 async def get_notification(uow: UnitOfWorkDep, notification_id: uuid.UUID) -> NotificationOut:
     return NotificationOut.model_validate(dict(await use_cases.decision(uow, notification_id)))
+
+
+@router.post("/{notification_id}/resend", response_model=NotificationOut, summary="Send a FAILED mail again")
+async def resend(uow: UnitOfWorkDep, notification_id: uuid.UUID) -> NotificationOut:
+    return NotificationOut.model_validate(dict(await use_cases.resend(uow, notification_id)))

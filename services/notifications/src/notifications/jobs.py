@@ -1,0 +1,47 @@
+"""Commands of notifications besides serve and migrate: what an operator does with FAILED mails."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+
+from chorus_common.clock import SystemClock
+from chorus_common.db import create_engine
+from notifications import repository
+from notifications.settings import NotificationsSettings
+
+
+def add_mails_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    failed = actions.add_parser("failed", help="the FAILED mails, oldest first, with the relay's last answer")
+    failed.add_argument("--limit", type=int, default=100)
+    resend = actions.add_parser("resend", help="make FAILED mails PENDING again, due now")
+    resend.add_argument("ids", nargs="*", type=uuid.UUID, help="the mails' ids (GET /notifications)")
+    resend.add_argument("--all-failed", action="store_true", help="every FAILED mail")
+
+
+async def mails_command(args: argparse.Namespace, settings: NotificationsSettings) -> int:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        if args.action == "failed":
+            async with engine.connect() as conn:
+                rows = await repository.failed_mails(conn, args.limit)
+            for row in rows:
+                why = row["last_error"] or row["reason"]
+                print(
+                    f"{row['id']}  {row['decided_at']:%Y-%m-%d %H:%M}  {row['event_type']}  "
+                    f"{row['recipient_email']}  attempts={row['attempts']}  {why}"
+                )
+            print(f"{len(rows)} failed mails", file=sys.stderr)
+            return 0
+        if not args.ids and not args.all_failed:
+            print("name the mails to send again, or --all-failed", file=sys.stderr)
+            return 2
+        async with engine.begin() as conn:
+            ids = None if args.all_failed else list(args.ids)
+            resent = await repository.resend(conn, ids, SystemClock().now())
+        print(f"{len(resent)} mails to send again (the service sends them at its next poll)")
+        return 0
+    finally:
+        await engine.dispose()
