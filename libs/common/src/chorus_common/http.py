@@ -19,8 +19,9 @@ from chorus_common.events import Party
 from chorus_common.events.catalogue import Email
 from chorus_common.logging import request_id_var
 from chorus_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from chorus_common.problems import problem_response
+from chorus_common.problems import Problem, problem_response
 from chorus_common.replica import PartyRef
+from chorus_common.text import control_character
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -180,3 +181,27 @@ def page_of(model: type[M], rows: Iterable[Mapping[str, Any]], total: int, pagin
         page_size=pagination.page_size,
         total=total,
     )
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """A JSON body holding a control character in any string is a 422 naming the field, before any
+    model sees it (`chorus_common.text`)."""
+    if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        return
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    try:
+        body = await request.json()  # Starlette keeps it: the route reads the same document
+    except ValueError:
+        return  # not JSON: the route's own validation says so
+    hit = control_character(body)
+    if hit is not None:
+        field, character = hit
+        message = f"control character {character} not allowed"
+        raise Problem(
+            422,
+            "invalid-text",
+            "Request validation failed",
+            f"{field}: {message}",
+            errors=[{"source": "body", "field": field, "message": message}],
+        )

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from faststream.rabbit import RabbitBroker
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +27,7 @@ from chorus_common.auth import Principal, TokenVerifier
 from chorus_common.clock import Clock, SystemClock, paris_day
 from chorus_common.db import DirectReads, create_engine
 from chorus_common.health import health_router
-from chorus_common.http import install_http_middleware
+from chorus_common.http import install_http_middleware, refuse_control_characters
 from chorus_common.messaging.consumer import EventConsumer, ReceivedEvent
 from chorus_common.messaging.inbox import inbox_table
 from chorus_common.messaging.outbox import OutboxRelay, outbox_table
@@ -252,6 +252,7 @@ def create_app(
         description=description,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)

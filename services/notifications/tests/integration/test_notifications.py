@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from chorus_common.auth import mint_dev_token
@@ -360,3 +361,21 @@ async def test_a_suppressed_mail_does_not_wait_for_the_directory(
     wait = notifications.app.state.runtime.settings.directory_wait_seconds
     decided_at = datetime.fromisoformat(str(decision["decided_at"]))
     assert decided_at < datetime.fromisoformat(event["time"]) + timedelta(seconds=wait)
+
+
+async def test_an_event_with_a_nul_in_a_name_is_dead_lettered_unsent_and_its_batch_mates_mailed_once(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    valid = [delegation_routed() for _ in range(40)]
+    bad = delegation_routed()
+    bad["data"]["delegate"]["name"] = "Cabinet\x00Valide"
+    await notifications.know(*valid)  # the bad one never reaches the directory: it is refused first
+    await bus.publish_many([(e["type"], e) for e in [*valid[:20], bad, *valid[20:]]])
+    [dead] = await bus.drain("notifications.dead-letter", 1)
+    reason = str(dead.headers[DEAD_LETTER_REASON_HEADER])
+    assert reason == "invalid data: data.delegate.name: control character U+0000 not allowed"
+    for event in valid:
+        await notifications.wait_decisions(event["id"], 1)
+    mails = Counter(str(m.message["X-Chorus-Event-Id"]) for m in notifications.smtp.messages)
+    assert [mails[event["id"]] for event in valid] == [1] * len(valid), "each mailed once"
+    assert mails[bad["id"]] == 0 and await notifications.decisions(event_id=bad["id"]) == []

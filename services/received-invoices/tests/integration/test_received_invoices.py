@@ -471,6 +471,11 @@ async def test_a_nul_character_is_a_clear_422_and_stores_nothing(service: Runnin
     refused = await deposit(service.client, supplier, body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["type"] == "urn:chorus:problem:invalid-text"
+    assert refused.json()["errors"][0] == {
+        "source": "body",
+        "field": "number",
+        "message": "control character U+0000 not allowed",
+    }
     assert await listed(service.client, supplier, "deposited") == []
 
 

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from chorus_common.events.envelope import CloudEvent
 from chorus_common.frames import FrameCode, long_code
 from chorus_common.history import HistoryEntry
+from chorus_common.text import control_character
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -362,6 +363,9 @@ def parse_event(body: bytes) -> tuple[CloudEvent, EventData]:
     model = CATALOGUE.get(envelope.type)
     if model is None:
         raise InvalidEvent(f"unknown event type: {envelope.type!r}")
+    hit = control_character(envelope.data, "data")
+    if hit is not None:
+        raise InvalidEvent(f"invalid data: {hit[0]}: control character {hit[1]} not allowed")
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
