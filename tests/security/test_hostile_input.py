@@ -142,3 +142,24 @@ def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity
         expected = "AUTH_JWT_SECRET" if "AUTH_JWT_SECRET" in settings else "AUTH_JWKS_URL"
         assert stderr.startswith("configuration refused:") and expected in stderr, (service, case, stderr)
         assert "Traceback" not in stderr, "a refused configuration is a message, not a crash"
+
+
+async def test_forwarded_for_headers_from_an_untrusted_peer_do_not_choose_the_signed_out_bucket(
+    secured_platform: Platform, http: httpx.AsyncClient
+):
+    """Six signed-out tickets, each claiming another client in X-Forwarded-For, from a peer that is no
+    trusted proxy: they all count against the peer, so they cannot all pass a limit of five an hour."""
+    url = secured_platform.url("support-portal") + "/public/tickets"
+    answers = []
+    for n in range(6):
+        body = {
+            "email": f"xff-{n}-{os.getpid()}@example.fr",
+            "name": "Jean Dupont",
+            "category": "COMPTE",
+            "subcategory": "CONNEXION",
+            "title": "Accès impossible",
+            "description": "Je ne parviens pas à me connecter depuis hier.",
+        }
+        response = await http.post(url, json=body, headers={"X-Forwarded-For": f"198.51.100.{n + 1}"})
+        answers.append(response.status_code)
+    assert set(answers) <= {201, 429} and 429 in answers, answers

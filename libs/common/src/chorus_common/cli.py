@@ -85,6 +85,10 @@ class ServiceCli:
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=15,
+                # X-Forwarded-For is believed only from the proxies named; from anyone else, the
+                # client is the peer (uvicorn would otherwise trust 127.0.0.1).
+                proxy_headers=bool(settings.forwarded_allow_ips),
+                forwarded_allow_ips=settings.forwarded_allow_ips or None,
             )
         elif args.command == "openapi":
             json.dump(self.app_factory(settings).openapi(), sys.stdout, indent=2)

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     # Consumers handle an event only from a producer the catalogue allows for its type (the AMQP user_id
     # RabbitMQ verifies); others are dead-lettered as "unauthorized producer".
     trusted_producers: bool = True
+    # The proxies whose X-Forwarded-For names the client (uvicorn's rule, comma-separated addresses or
+    # networks, "*" for any); none by default: the client is the TCP peer.
+    forwarded_allow_ips: str = ""
     # The largest file that may be attached to a ticket or an invoice (413 beyond).
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     consumer_prefetch: int = Field(default=32, ge=1)

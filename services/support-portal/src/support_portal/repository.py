@@ -167,7 +167,12 @@ async def requesters_tickets(
 async def count_and_record_creation(
     conn: AsyncConnection, email: str, address: str, since: datetime, at: datetime
 ) -> tuple[int, int]:
-    """Signed-out creations since `since` by `email` and by `address`; then records this one."""
+    """Signed-out creations since `since` by `email` and by `address`; then records this one.
+
+    Two transaction locks, taken in a fixed order, serialise the creations of one address or one
+    e-mail: a burst of them cannot all count the same past and all pass."""
+    for key in sorted({f"signed-out e-mail {email}", f"signed-out address {address}"}):
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
     counts = await conn.execute(
         sa.select(
             sa.func.count().filter(signed_out_creations.c.email == email),

@@ -197,6 +197,13 @@ async def open_signed_in(
     return await _details(uow, created)
 
 
+def normalised_address(email: str) -> str:
+    """The mailbox an address reaches, as the limit counts it: case aside, and a `+tag` dropped
+    (`Victim+1@Example.fr` is `victim@example.fr`)."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 async def open_signed_out(
     uow: UnitOfWork, portal: Portal, new: NewTicket, email: str, name: str, client_address: str
 ) -> Row:
@@ -213,7 +220,7 @@ async def open_signed_out(
     }
     async with uow:
         counts = await repository.count_and_record_creation(
-            uow.conn, email.lower(), client_address, now - timedelta(hours=1), now
+            uow.conn, normalised_address(email), client_address, now - timedelta(hours=1), now
         )
         if max(counts) >= portal.signed_out_limit_per_hour:
             raise Problem(

@@ -409,3 +409,27 @@ async def test_files_are_attached_to_tickets_and_downloaded_by_whoever_sees_them
     ).status_code == 404
     agent_view = await service.client.get(f"/tickets/{other_id}/attachments", headers=SUPPORT_AGENT)
     assert [a["uploaded_by"] for a in agent_view.json()] == [view["attachments"][0]["uploaded_by"]]
+
+
+async def test_the_signed_out_limit_counts_one_mailbox_whatever_its_case_or_tag(
+    service: RunningSupportPortal,
+):
+    local = f"victime-{uuid.uuid4().hex[:6]}"
+    variants = [f"{local}@example.fr", f"{local.upper()}+1@Example.FR", f"{local}+suivi@example.fr"]
+    for n, email in enumerate(variants):
+        async with client_at(service, f"203.0.113.{n + 1}") as client:
+            assert (await client.post("/public/tickets", json=signed_out(email))).status_code == 201
+    async with client_at(service, "203.0.113.99") as client:
+        limited = await client.post("/public/tickets", json=signed_out(f"{local}+4@example.fr"))
+    assert limited.status_code == 429, "the same mailbox, its limit reached"
+
+
+async def test_a_burst_of_signed_out_creations_cannot_overrun_the_limit(service: RunningSupportPortal):
+    email = f"burst-{uuid.uuid4().hex[:6]}@example.fr"
+
+    async def one(n: int) -> int:
+        async with client_at(service, f"198.18.{n}.{uuid.uuid4().int % 250}") as client:
+            return (await client.post("/public/tickets", json=signed_out(email))).status_code
+
+    answers = await asyncio.gather(*(one(n) for n in range(10)))
+    assert sorted(answers) == [201] * 3 + [429] * 7, "exactly the limit (3), however close together"
