@@ -251,3 +251,22 @@ def test_a_ticket_update_mail_says_the_status_in_french_words():
     _, body = MailRenderer().render(plan.mails[0].to_address())
     assert "est désormais au statut « Complément demandé »." in body
     assert "COMPLEMENT_DEMANDE" not in body
+
+
+def test_a_ticket_submitted_mail_names_the_category_as_the_requester_chose_it():
+    from chorus_common.events import TicketSubmitted
+
+    event = TicketSubmitted.model_validate(
+        {
+            "ticket_id": "t1",
+            "reference": "SOL-2026-000043",
+            "category": "COMPTE",
+            "category_label": "Compte et habilitations",
+            "status": "SOUMIS",
+            "requester_email": "jean@example.fr",
+            "recipient": {"kind": "SUPPORT", "name": "Support Chorus Pro"},
+        }
+    )
+    plan = plan_notifications("ticket-submitted", "/services/support-portal", event, PORTAL)
+    _, body = MailRenderer().render(plan.mails[0].to_address())
+    assert "Votre sollicitation SOL-2026-000043 (Compte et habilitations) a bien été soumise" in body

@@ -17,14 +17,18 @@ from chorus_common.events import (
 from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from support_portal.db import replica
+from support_portal.referential import Referential
 
 
-def ticket_event(event_type: EventType, ticket: Row, source: str, at: datetime, **extra: Any) -> CloudEvent:
+def ticket_event(
+    event_type: EventType, ticket: Row, referential: Referential, source: str, at: datetime, **extra: Any
+) -> CloudEvent:
     model = TicketSubmitted if event_type is EventType.TICKET_SUBMITTED else TicketUpdated
     data = model(
         ticket_id=str(ticket["id"]),
         reference=ticket["reference"],
         category=ticket["category"],
+        category_label=referential.label(ticket["category"]),
         status=ticket["status"],
         requester_email=ticket["requester_email"],
         recipient=TicketRecipient.model_validate(ticket["recipient"]),

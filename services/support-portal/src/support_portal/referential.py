@@ -74,3 +74,8 @@ class Referential(BaseModel):
                 "Unknown subcategory",
                 f"{subcategory_code!r} is not a subcategory of {category_code}: {offered}",
             )
+
+    def label(self, category_code: str) -> str | None:
+        """The category's label, as the requester saw it when choosing it."""
+        category = self.category(category_code)
+        return category.label if category is not None else None

@@ -172,7 +172,9 @@ async def _create(
     assert ticket is not None
     if submit:
         follow = follow_url(portal, ticket_id, follow_secret) if follow_secret else None
-        event = events.ticket_event(EventType.TICKET_SUBMITTED, ticket, uow.source, now, follow_url=follow)
+        event = events.ticket_event(
+            EventType.TICKET_SUBMITTED, ticket, portal.referential, uow.source, now, follow_url=follow
+        )
         await uow.publish(event, erase_after_publish=follow is not None)
     return ticket
 
@@ -343,10 +345,15 @@ async def _act(
         assert updated is not None
         if action in NOTIFIED:
             await uow.publish(
-                events.ticket_event(EventType.TICKET_UPDATED, updated, uow.source, now, message=message)
+                events.ticket_event(
+                    EventType.TICKET_UPDATED, updated, portal.referential, uow.source, now, message=message
+                )
             )
         elif action is Action.SOUMISSION:
-            await uow.publish(events.ticket_event(EventType.TICKET_SUBMITTED, updated, uow.source, now))
+            submitted = events.ticket_event(
+                EventType.TICKET_SUBMITTED, updated, portal.referential, uow.source, now
+            )
+            await uow.publish(submitted)
     return updated
 
 

@@ -333,6 +333,7 @@ async def signed_out_ticket(service: RunningSupportPortal, bus: BusProbe) -> tup
     message = await take_where(tap, lambda data: data["requester_email"] == email)
     _, data = parse_event(message.body)
     assert isinstance(data, TicketSubmitted) and data.follow_url
+    assert data.category_label == "Compte et habilitations", "the referential's label, for the mail"
     token = data.follow_url.rsplit("/", 1)[1]
     return token.split(".", 1)[0], token
 

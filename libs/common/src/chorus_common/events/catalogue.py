@@ -193,6 +193,8 @@ class TicketEvent(EventData):
     ticket_id: NonEmpty
     reference: NonEmpty
     category: NonEmpty
+    # The category's label in the portal's referential (what the requester chose), for mails.
+    category_label: Annotated[str | None, Field(max_length=200)] = None
     status: NonEmpty
     requester_email: Email
     recipient: TicketRecipient
