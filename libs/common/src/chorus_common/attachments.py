@@ -245,3 +245,42 @@ def download(row: Mapping[str, Any], data: bytes) -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+# The attachments tables' schema, which the migrations of every service holding attachments apply to
+# its own database (frozen here as they were first created: a later change is a new step).
+
+
+def create_attachment_tables() -> None:
+    """Migration step: the `attachments` and `attachment_contents` tables."""
+    from alembic import op
+
+    op.create_table(
+        "attachments",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("owner_id", sa.Uuid(), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=320), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_attachments_owner", "attachments", ["owner_id", "uploaded_at"])
+    op.create_table(
+        "attachment_contents",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["id"], ["attachments.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def drop_attachment_tables() -> None:
+    """Its reverse."""
+    from alembic import op
+
+    op.drop_table("attachment_contents")
+    op.drop_index("ix_attachments_owner", table_name="attachments")
+    op.drop_table("attachments")

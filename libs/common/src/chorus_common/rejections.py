@@ -54,16 +54,24 @@ def _parse_id(raw: str) -> uuid.UUID | None:
         return None
 
 
+# Chorus Pro's codes, the same for every kind of invoice: a rejected invoice's status, the history's
+# step when its rejection is processed, and the capacity the supplier processes it in.
+REJECTED = "REJETEE"
+PROCESSING_STEP = "TRAITEMENT_REJET"
+SUPPLIER = "FOURNISSEUR"
+
+
 async def process_rejections(
     uow: UnitOfWork,
     ids: list[str],
     lock_many: Callable[[list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Row]]],
-    is_rejected: Callable[[Row], bool],
-    supplier_of: Callable[[Row], str],
-    mark_processed: Callable[[Row], Awaitable[None]],
+    mark_processed: Callable[[Row, dict[str, Any]], Awaitable[None]],
 ) -> list[tuple[str, RejectionOutcome]]:
     """Each id's outcome, in the order given, the rejections processed in one transaction (an id given
-    twice is processed once, then reported already processed)."""
+    twice is processed once, then reported already processed).
+
+    An invoice row has its `status`, its `supplier_structure_id` and its `rejection_processed_at`;
+    `mark_processed(row, entry)` records the processing, `entry` being its history entry's fields."""
     parsed = {raw: _parse_id(raw) for raw in ids}
     outcomes: list[tuple[str, RejectionOutcome]] = []
     async with uow:
@@ -74,13 +82,22 @@ async def process_rejections(
             row = rows.get(invoice_id) if invoice_id is not None else None
             outcome = rejection_outcome(
                 row is not None,
-                row is not None and uow.caller.acts_for(supplier_of(row)),
-                row is not None and is_rejected(row),
+                row is not None and uow.caller.acts_for(row["supplier_structure_id"]),
+                row is not None and row["status"] == REJECTED,
                 row is not None and (row["rejection_processed_at"] is not None or row["id"] in processed_now),
             )
             if outcome is RejectionOutcome.PROCESSED and row is not None:
                 processed_now.add(row["id"])
-                await mark_processed(row)
+                entry = {
+                    "action": PROCESSING_STEP,
+                    "from_status": REJECTED,
+                    "to_status": REJECTED,
+                    "actor": uow.caller.sub,
+                    "actor_structure_id": row["supplier_structure_id"],
+                    "capacity": SUPPLIER,
+                    "at": uow.now(),
+                }
+                await mark_processed(row, entry)
             outcomes.append((raw, outcome))
     return outcomes
 

@@ -222,6 +222,21 @@ class ServiceRuntime:
         return asyncapi_document(self.broker, self.settings.service_name, title, version)
 
 
+@asynccontextmanager
+async def command_runtime(
+    settings: ServiceSettings, outbox: sa.Table, inbox: sa.Table
+) -> AsyncIterator[ServiceRuntime]:
+    """A runtime for a one-off command (a job a CronJob runs, an import, a replay): one database
+    connection, no broker (what it publishes goes to the outbox, which the service's relay
+    publishes), closed when the command is done."""
+    runtime = ServiceRuntime(settings.model_copy(update={"db_pool_size": 1}), outbox, inbox)
+    try:
+        yield runtime
+    finally:
+        await runtime.engine.dispose()
+        await runtime.direct_reads.close()
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,

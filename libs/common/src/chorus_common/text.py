@@ -15,7 +15,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def control_character(value: Any, path: str = "") -> tuple[str, str] | None:
     """The dotted path of the first string in `value` holding a control character, and the character
-    (as U+XXXX); None when there is none. Keys are checked as well as values."""
+    (written `U+` and its four hex digits, as `U+0000`); None when there is none. Keys are checked as
+    well as values."""
     if isinstance(value, str):
         found = CONTROL.search(value)
         return (path, f"U+{ord(found.group()):04X}") if found else None

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from chorus_common.auth import Principal, mint_dev_token
 from chorus_common.events import Email
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import ServiceRuntime, command_runtime
 from chorus_common.unit_of_work import UnitOfWork
 from directory import repository, use_cases
 from directory.db import inbox, outbox
@@ -104,11 +104,8 @@ def read_structures(text: str) -> list[tuple[int, use_cases.NewStructure]]:
 
 
 async def _with_runtime(settings: DirectorySettings, work: Callable[[ServiceRuntime], Awaitable[T]]) -> T:
-    runtime = ServiceRuntime(settings.model_copy(update={"db_pool_size": 1}), outbox, inbox)
-    try:
+    async with command_runtime(settings, outbox, inbox) as runtime:
         return await work(runtime)
-    finally:
-        await runtime.engine.dispose()
 
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:

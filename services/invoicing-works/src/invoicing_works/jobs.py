@@ -7,7 +7,7 @@ import sys
 from datetime import date, timedelta
 
 from chorus_common.clock import SystemClock, paris_day
-from chorus_common.runtime import ServiceRuntime
+from chorus_common.runtime import command_runtime
 from invoicing_works import use_cases
 from invoicing_works.db import inbox, outbox
 from invoicing_works.settings import InvoicingWorksSettings
@@ -33,13 +33,9 @@ async def sweep_command(args: argparse.Namespace, settings: InvoicingWorksSettin
         print("--through must not be before --as-of", file=sys.stderr)
         return 2
     # The events go to the outbox; the service's relay publishes them.
-    runtime = ServiceRuntime(settings.model_copy(update={"db_pool_size": 1}), outbox, inbox)
-    try:
+    async with command_runtime(settings, outbox, inbox) as runtime:
         for offset in range((last - first).days + 1):
             notice_date = first + timedelta(days=offset)
             issued = await use_cases.sweep_deadlines(runtime.unit_of_work(), notice_date)
             print(f"{issued} deadline-exceeded notices issued for {notice_date.isoformat()}", flush=True)
-    finally:
-        await runtime.engine.dispose()
-        await runtime.direct_reads.close()
     return 0

@@ -231,28 +231,14 @@ async def act(
 
 async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str, RejectionOutcome]]:
     """'Traiter le rejet' on any mix of ids: each gets its own outcome, the request never fails."""
-    now = uow.now()
 
-    async def mark_processed(row: Row) -> None:
+    async def mark_processed(row: Row, entry: dict[str, Any]) -> None:
+        now = entry["at"]
         await repository.update_invoice(uow.conn, row["id"], rejection_processed_at=now, updated_at=now)
-        entry = WorksHistoryEntry(
-            action=Filing.TRAITEMENT_REJET,
-            from_status=Status.REJETEE,
-            to_status=Status.REJETEE,
-            actor=uow.caller.sub,
-            actor_structure_id=row["supplier_structure_id"],
-            capacity=Role.FOURNISSEUR,
-            at=now,
-        )
-        await _record(uow, row, entry)
+        await _record(uow, row, WorksHistoryEntry(**entry))
 
     return await rejections.process_rejections(
-        uow,
-        ids,
-        lambda locked: repository.lock_many(uow.conn, locked),
-        lambda row: row["status"] == Status.REJETEE,
-        lambda row: str(row["supplier_structure_id"]),
-        mark_processed,
+        uow, ids, lambda locked: repository.lock_many(uow.conn, locked), mark_processed
     )
 
 

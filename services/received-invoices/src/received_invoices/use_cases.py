@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from chorus_common import rejections
 from chorus_common.attachments import Upload
 from chorus_common.auth import Principal
@@ -506,10 +508,21 @@ async def _standing(uow: UnitOfWork, row: Row) -> Standing:
     )
 
 
-async def _locked_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> tuple[Row, frozenset[Role]]:
-    row = await repository.get_invoice(uow.conn, invoice_id, lock=True)
-    if row is None or not _can_see(uow.caller, row):
+async def _visible_invoice(
+    conn: AsyncConnection, caller: Principal, invoice_id: uuid.UUID, lock: bool = False
+) -> Row:
+    """The invoice, if the caller is one of its parties (404 otherwise); locked to be changed."""
+    row = await repository.get_invoice(conn, invoice_id, lock=lock)
+    if row is None or not _can_see(caller, row):
         raise not_found("Invoice")
+    return row
+
+
+async def _invoice_and_roles(
+    uow: UnitOfWork, invoice_id: uuid.UUID, lock: bool = True
+) -> tuple[Row, frozenset[Role]]:
+    """The invoice (locked, to be changed, unless told) and what the caller is to it now."""
+    row = await _visible_invoice(uow.conn, uow.caller, invoice_id, lock=lock)
     return row, roles_of(InvoiceStatus(row["status"]), await _standing(uow, row))
 
 
@@ -541,7 +554,7 @@ async def process_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, processing: Pr
             f"/invoices/{{id}}/{OPERATION[processing.status]}",
         )
     async with uow:
-        row, roles = await _locked_invoice(uow, invoice_id)
+        row, roles = await _invoice_and_roles(uow, invoice_id)
         current = InvoiceStatus(row["status"])
         move = decide(
             processing.status,
@@ -589,7 +602,7 @@ async def possible_statuses(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str,
     """What the caller may do with the invoice from its current status
     (`recupererEtatsPossiblesPourTraitement`)."""
     async with uow:
-        row, roles = await _locked_invoice(uow, invoice_id)
+        row, roles = await _invoice_and_roles(uow, invoice_id, lock=False)  # read, not changed
     current = InvoiceStatus(row["status"])
     return {
         "id": invoice_id,
@@ -609,17 +622,13 @@ async def possible_statuses(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str,
 async def attach(uow: UnitOfWork, invoice_id: uuid.UUID, upload: Upload) -> dict[str, Any]:
     """A party of the invoice attaches a file to it (a piece its completion will name, say)."""
     async with uow:
-        row = await repository.get_invoice(uow.conn, invoice_id)
-        if row is None or not _can_see(uow.caller, row):
-            raise not_found("Invoice")
+        await _visible_invoice(uow.conn, uow.caller, invoice_id)
         return await attachments.add(uow.conn, invoice_id, upload, uow.caller.sub, uow.now())
 
 
 async def attachments_of(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[Row]:
     async with uow.reading() as conn:
-        row = await repository.get_invoice(conn, invoice_id)
-        if row is None or not _can_see(uow.caller, row):
-            raise not_found("Invoice")
+        await _visible_invoice(conn, uow.caller, invoice_id)
         return list(await attachments.of(conn, invoice_id))
 
 
@@ -628,9 +637,7 @@ async def attachment_file(
 ) -> tuple[Row, bytes]:
     """An attachment of the invoice, for whoever may see the invoice (404 for anyone else)."""
     async with uow.reading() as conn:
-        row = await repository.get_invoice(conn, invoice_id)
-        if row is None or not _can_see(uow.caller, row):
-            raise not_found("Invoice")
+        await _visible_invoice(conn, uow.caller, invoice_id)
         return await attachments.fetch(conn, invoice_id, attachment_id)
 
 
@@ -640,7 +647,7 @@ async def complete_invoice(
     """The supplier completes a suspended invoice, naming the pieces it attached; it goes back to
     whoever suspended it."""
     async with uow:
-        row, roles = await _locked_invoice(uow, invoice_id)
+        row, roles = await _invoice_and_roles(uow, invoice_id)
         current = InvoiceStatus(row["status"])
         move = decide(InvoiceStatus.COMPLETEE, current, roles, {"comment": comment})
         attached = {a["id"]: a["filename"] for a in await attachments.of(uow.conn, invoice_id)}
@@ -682,7 +689,7 @@ async def recycle_invoice(
     (`recyclerFacture`): it is deposited anew, under the new recipient's rules, and routed again, to a
     delegate if one covers the new recipient."""
     async with uow:
-        row, roles = await _locked_invoice(uow, invoice_id)
+        row, roles = await _invoice_and_roles(uow, invoice_id)
         current = InvoiceStatus(row["status"])
         move = decide(InvoiceStatus.DEPOSEE, current, roles, {"recipient": recipient_id})
         try:
@@ -719,30 +726,15 @@ async def recycle_invoice(
 
 async def process_rejections(uow: UnitOfWork, ids: list[str]) -> list[tuple[str, RejectionOutcome]]:
     """'Traiter le rejet' on any mix of ids: each gets its own outcome, the request never fails."""
-    now = uow.now()
 
-    async def mark_processed(row: Row) -> None:
-        await repository.update_invoice(
-            uow.conn, row["id"], {"rejection_processed_at": now, "updated_at": now}
-        )
-        entry = ReceivedHistoryEntry(
-            action=Step.TRAITEMENT_REJET,
-            from_status=InvoiceStatus.REJETEE,
-            to_status=InvoiceStatus.REJETEE,
-            actor=uow.caller.sub,
-            actor_structure_id=row["supplier_structure_id"],
-            capacity=Capacity.SUPPLIER,
-            at=now,
-        )
-        await _record(uow, row, entry)
+    async def mark_processed(row: Row, entry: dict[str, Any]) -> None:
+        now = entry["at"]
+        changes = {"rejection_processed_at": now, "updated_at": now}
+        await repository.update_invoice(uow.conn, row["id"], changes)
+        await _record(uow, row, ReceivedHistoryEntry(**entry))
 
     return await rejections.process_rejections(
-        uow,
-        ids,
-        lambda locked: repository.lock_many(uow.conn, locked),
-        lambda row: row["status"] == InvoiceStatus.REJETEE,
-        lambda row: str(row["supplier_structure_id"]),
-        mark_processed,
+        uow, ids, lambda locked: repository.lock_many(uow.conn, locked), mark_processed
     )
 
 
