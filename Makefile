@@ -6,7 +6,7 @@ PYTEST := $(RUN) pytest
 # Every target here is development: services, commands and tests run with APP_ENV=dev unless told.
 export APP_ENV ?= dev
 
-.PHONY: install check-servers rabbitmq-accounts browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools
+.PHONY: install check-servers rabbitmq-accounts browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools vendor-altcha
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -75,6 +75,11 @@ bench: check-servers bench-tools
 
 # The HTTP benchmark's load generator is Debian's wrk; the pipeline benchmark's relay is smtp-sink,
 # from Debian's postfix (installed unconfigured: no mail system is set up or started).
+## vendor-altcha: replace the support portal's pinned copy of the captcha widget (npm package altcha)
+ALTCHA_VERSION ?= 3.2.2
+vendor-altcha:
+	services/support-portal/vendor-altcha.sh $(ALTCHA_VERSION)
+
 bench-tools:
 	@command -v wrk >/dev/null 2>&1 && test -x /usr/sbin/smtp-sink || ( \
 		echo "installing Debian's wrk and postfix (for smtp-sink)" && apt-get update -qq && \

@@ -70,6 +70,8 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
             "deploy/support/routing.json": ("/etc/chorus/support", "ROUTING_TABLE_PATH"),
             "deploy/support/categories.json": ("/etc/chorus/support-categories", "CATEGORIES_PATH"),
         },
+        # Signs the forms' CSRF tokens and captcha challenges; production refuses to start without it.
+        "optional_secrets": {"FORM_SECRET": "form-secret"},
     },
     "notifications": {
         "settings": {"SMTP_HOST": "smtp", "SMTP_PORT": "1025", "FLAGD_RESOLVER": "file"},

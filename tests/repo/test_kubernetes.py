@@ -160,6 +160,13 @@ def test_each_rendered_configuration_is_accepted_by_the_service_itself(environme
         "DATABASE_URL": f"postgresql+asyncpg://chorus@db:5432/{service}",
         "RABBITMQ_URL": "amqp://chorus:secret@rabbitmq:5672/",
     }
+    if environment == "prod":
+        # Production's Secret, made outside, holds every key the containers read from it.
+        for deployment in by_kind(documents, "Deployment").values():
+            for container in deployment["spec"]["template"]["spec"]["containers"]:
+                for variable in container["env"]:
+                    if "secretKeyRef" in variable.get("valueFrom", {}):
+                        credentials.setdefault(variable["name"], f"a {variable['name']} of the deployment")
     # Only the file paths are container paths; every other setting must parse as the service reads it.
     parsed = settings_class(service)(**{k.lower(): v for k, v in {**settings, **credentials}.items()})
     assert parsed.app_env == environment

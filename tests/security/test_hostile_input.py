@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from chorus_common.settings import DEV_JWT_SECRET
+from chorus_testing.captcha import solved, with_captcha
 from chorus_testing.platform import SERVICES, Platform
 
 from .conftest import IdentityProvider, quiescent_fingerprint
@@ -109,24 +110,33 @@ PROD_IDENTITY = {
     "AUTH_ISSUER": "https://idp.example.org/",
     "AUTH_AUDIENCE": "chorus",
 }
-# Every service with the development secret; the other refusals, shared by all, on one service.
+# Every service with the development secret; the other refusals, shared by all, on one service; and
+# what the refusal names.
 REFUSED_CONFIGURATIONS = [
     *(
-        (service, "the development secret", {**PROD_IDENTITY, "AUTH_JWT_SECRET": DEV_JWT_SECRET})
+        (
+            service,
+            "the development secret",
+            {**PROD_IDENTITY, "AUTH_JWT_SECRET": DEV_JWT_SECRET},
+            "AUTH_JWT_SECRET",
+        )
         for service in SERVICES
     ),
     (
         "engagements",
         "another shared secret",
         {**PROD_IDENTITY, "AUTH_JWT_SECRET": "a-long-random-shared-secret-42"},
+        "AUTH_JWT_SECRET",
     ),
-    ("engagements", "no identity provider", {}),
+    ("engagements", "no identity provider", {}, "AUTH_JWKS_URL"),
+    # The portal's forms signed with the development secret, whose CSRF tokens anyone could make.
+    ("support-portal", "the development form secret", PROD_IDENTITY, "FORM_SECRET"),
 ]
 
 
 def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity_provider(tmp_path: Path):
     runs = []
-    for service, case, settings in REFUSED_CONFIGURATIONS:
+    for service, case, settings, _ in REFUSED_CONFIGURATIONS:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
             "APP_ENV": "prod",
@@ -135,13 +145,46 @@ def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity
         }
         command = [sys.executable, "-m", service.replace("-", "_"), "serve"]
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-        runs.append((service, case, settings, process))
-    for service, case, settings, process in runs:
+        runs.append((service, case, process))
+    for (service, case, process), (*_, expected) in zip(runs, REFUSED_CONFIGURATIONS, strict=True):
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 2, (service, case, stderr[-2000:])
-        expected = "AUTH_JWT_SECRET" if "AUTH_JWT_SECRET" in settings else "AUTH_JWKS_URL"
         assert stderr.startswith("configuration refused:") and expected in stderr, (service, case, stderr)
         assert "Traceback" not in stderr, "a refused configuration is a message, not a crash"
+
+
+async def test_the_signed_out_form_is_refused_without_its_csrf_token_or_captcha(
+    secured_platform: Platform, http: httpx.AsyncClient
+):
+    """The portal's form, as a script would post it: without the CSRF token of the visitor's cookie, or
+    without the captcha solved, nothing is created; the JSON API needs the captcha too."""
+    portal = secured_platform.url("support-portal")
+    email = f"bot-{os.getpid()}@example.fr"
+    fields = {
+        "email": email,
+        "name": "Robot",
+        "category": "COMPTE",
+        "subcategory": "CONNEXION",
+        "title": "Accès impossible",
+        "description": "Je ne parviens pas à me connecter depuis hier.",
+    }
+    async with httpx.AsyncClient() as visitor:
+        page = await visitor.get(portal + "/")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        without_token = await visitor.post(
+            portal + "/", data={**fields, "altcha": await solved(visitor, portal)}
+        )
+        assert without_token.status_code == 403
+        without_captcha = await visitor.post(portal + "/", data={**fields, "csrf_token": token})
+        assert without_captcha.status_code == 422 and "Je ne suis pas un robot" in without_captcha.text
+        with_both = await visitor.post(
+            portal + "/", data={**fields, "csrf_token": token, "altcha": await solved(visitor, portal)}
+        )
+        # (before the X-Forwarded-For test below, which spends this client address's hourly limit)
+        assert with_both.status_code == 201, "the same form, with both, creates the ticket"
+    fields["email"] = f"bot-api-{os.getpid()}@example.fr"
+    api = await http.post(portal + "/public/tickets", json=fields)
+    assert api.status_code == 422 and api.json()["errors"][0]["field"] == "altcha"
 
 
 async def test_forwarded_for_headers_from_an_untrusted_peer_do_not_choose_the_signed_out_bucket(
@@ -149,7 +192,7 @@ async def test_forwarded_for_headers_from_an_untrusted_peer_do_not_choose_the_si
 ):
     """Six signed-out tickets, each claiming another client in X-Forwarded-For, from a peer that is no
     trusted proxy: they all count against the peer, so they cannot all pass a limit of five an hour."""
-    url = secured_platform.url("support-portal") + "/public/tickets"
+    portal = secured_platform.url("support-portal")
     answers = []
     for n in range(6):
         body = {
@@ -160,6 +203,10 @@ async def test_forwarded_for_headers_from_an_untrusted_peer_do_not_choose_the_si
             "title": "Accès impossible",
             "description": "Je ne parviens pas à me connecter depuis hier.",
         }
-        response = await http.post(url, json=body, headers={"X-Forwarded-For": f"198.51.100.{n + 1}"})
+        response = await http.post(
+            portal + "/public/tickets",
+            json=await with_captcha(http, body, portal),
+            headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
+        )
         answers.append(response.status_code)
     assert set(answers) <= {201, 429} and 429 in answers, answers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.replica import rights_from_replica
@@ -12,12 +13,14 @@ from chorus_common.runtime import ServiceRuntime, create_app
 from support_portal import api
 from support_portal.db import inbox, outbox, replica
 from support_portal.events import register_events
+from support_portal.guard import FormGuard
 from support_portal.referential import Referential
 from support_portal.routing import RoutingTable
 from support_portal.settings import SupportPortalSettings
 from support_portal.use_cases import Portal
 
 VERSION = "1.0.0"
+STATIC = Path(__file__).with_name("static")
 
 
 def load_routing_table(path: Path) -> RoutingTable:
@@ -65,5 +68,14 @@ def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None
         settings.public_base_url,
         settings.signed_out_limit_per_hour,
         load_referential(settings.categories_path, routing),
+        FormGuard(
+            settings.form_secret.get_secret_value().encode(),
+            settings.captcha_cost,
+            settings.captcha_max_counter,
+            settings.captcha_ttl_seconds,
+            secure_cookie=settings.public_base_url.startswith("https://"),
+        ),
     )
+    # The pages' scripts (the captcha's widget), served by the portal itself.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

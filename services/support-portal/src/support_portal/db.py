@@ -96,5 +96,14 @@ signed_out_creations = sa.Table(
     sa.Index("ix_signed_out_creations_address", "client_address", "at"),
 )
 
+# The captcha solutions used already, each kept until its challenge expires (a solution is good once).
+captcha_spent = sa.Table(
+    "captcha_spent",
+    metadata,
+    sa.Column("signature", sa.String(128), primary_key=True),
+    sa.Column("expires_at", TIMESTAMP, nullable=False),
+    sa.Index("ix_captcha_spent_expires_at", "expires_at"),
+)
+
 # Files attached to tickets (a screenshot, an invoice), their bytes in PostgreSQL.
 attachments = Attachments.in_postgres(attachment_tables(metadata))

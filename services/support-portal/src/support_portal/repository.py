@@ -17,6 +17,7 @@ from chorus_common.events import Party
 from chorus_common.history import HistoryEntry
 from chorus_common.replica import NO_SERVICE, PartyRef, resolve_parties
 from support_portal.db import (
+    captcha_spent,
     reference_counters,
     replica,
     signed_out_creations,
@@ -185,3 +186,16 @@ async def count_and_record_creation(
     by_email, by_address = counts.one()
     await conn.execute(signed_out_creations.insert(), {"email": email, "client_address": address, "at": at})
     return int(by_email), int(by_address)
+
+
+async def spend_captcha(conn: AsyncConnection, signature: str, expires_at: datetime) -> bool:
+    """Records a captcha solution as used; False when it was already. Solutions past their expiry
+    (refused anyway) are forgotten on the way."""
+    await conn.execute(sa.delete(captcha_spent).where(captcha_spent.c.expires_at < sa.func.now()))
+    spent = await conn.execute(
+        insert(captcha_spent)
+        .values(signature=signature, expires_at=expires_at)
+        .on_conflict_do_nothing()
+        .returning(captcha_spent.c.signature)
+    )
+    return spent.first() is not None

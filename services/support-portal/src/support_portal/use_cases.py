@@ -23,7 +23,7 @@ from chorus_common.clock import PARIS
 from chorus_common.db import Row
 from chorus_common.events import EventType
 from chorus_common.history import HistoryEntry
-from chorus_common.problems import Problem, not_found
+from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.replica import PartyRef
 from chorus_common.unit_of_work import UnitOfWork
 from support_portal import events, repository
@@ -39,6 +39,7 @@ from support_portal.domain import (
     handles,
     reference,
 )
+from support_portal.guard import CAPTCHA_FIELD, FormGuard
 from support_portal.referential import Referential
 from support_portal.routing import Recipient, RoutingTable
 
@@ -53,6 +54,7 @@ class Portal:
     public_base_url: str  # follow links in e-mails start with it
     signed_out_limit_per_hour: int
     referential: Referential
+    guard: FormGuard  # CSRF tokens and the captcha of the signed-out forms
 
 
 @dataclass(frozen=True)
@@ -206,12 +208,26 @@ def normalised_address(email: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
+def captcha_refused(message: str) -> Problem:
+    return field_problem(CAPTCHA_FIELD, "captcha-refused", "Captcha not solved", message)
+
+
 async def open_signed_out(
-    uow: UnitOfWork, portal: Portal, new: NewTicket, email: str, name: str, client_address: str
+    uow: UnitOfWork,
+    portal: Portal,
+    new: NewTicket,
+    email: str,
+    name: str,
+    client_address: str,
+    captcha: str,
 ) -> Row:
     """A ticket submitted without an account; the requester gets its reference and a follow link.
 
-    At most `signed_out_limit_per_hour` an hour per e-mail address and per client address (429)."""
+    Only with a solved captcha, each solution used once (422), and at most `signed_out_limit_per_hour`
+    an hour per e-mail address and per client address (429)."""
+    solved = portal.guard.verify(captcha)
+    if solved is None:
+        raise captcha_refused("the captcha's solution is missing, expired or wrong: solve a new challenge")
     now = uow.now()
     requester = {
         "signed_out": True,
@@ -221,6 +237,8 @@ async def open_signed_out(
         "requester_name": name,
     }
     async with uow:
+        if not await repository.spend_captcha(uow.conn, solved.signature, solved.expires_at):
+            raise captcha_refused("this captcha's solution was used already: solve a new challenge")
         counts = await repository.count_and_record_creation(
             uow.conn, normalised_address(email), client_address, now - timedelta(hours=1), now
         )

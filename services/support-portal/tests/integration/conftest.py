@@ -78,6 +78,8 @@ async def service(
         database_url=database_factory("support_portal"),
         rabbitmq_url=rabbitmq_url,
         signed_out_limit_per_hour=3,
+        captcha_cost=10,  # the real proof of work, made light: the tests solve hundreds
+        captcha_max_counter=50,
         outbox_poll_interval_seconds=0.2,
         public_base_url="https://support.example",
         routing_table_path=routing,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from chorus_common.events import TicketSubmitted, TicketUpdated, parse_event
 from chorus_testing.auth import bearer
+from chorus_testing.captcha import with_captcha
 from chorus_testing.directory import known_structure
 from chorus_testing.fixtures import BusProbe, take, take_where
 from support_portal.db import outbox, tickets
@@ -33,6 +34,11 @@ def ticket(category: str = "COMPTE", subcategory: str = "CONNEXION", **extra: An
 
 def signed_out(email: str, **extra: Any) -> dict[str, Any]:
     return {**ticket(**extra), "email": email, "name": "Jean Dupont"}
+
+
+async def post_signed_out(client: httpx.AsyncClient, email: str, **extra: Any) -> httpx.Response:
+    """A signed-out ticket posted as the portal's form does, its captcha solved."""
+    return await client.post("/public/tickets", json=await with_captcha(client, signed_out(email, **extra)))
 
 
 async def test_a_signed_in_requester_drafts_submits_answers_and_closes(
@@ -130,7 +136,7 @@ async def test_a_signed_out_requester_follows_its_ticket_only_through_its_secret
 ):
     tap = await bus.tap("ticket-submitted")
     email = f"jean-{uuid.uuid4().hex[:6]}@example.fr"
-    created = await service.client.post("/public/tickets", json=signed_out(email))
+    created = await post_signed_out(service.client, email)
     assert created.status_code == 201
     assert set(created.json()) == {"reference", "status", "detail"}, "no token in the response"
     [message] = await take(tap, 1)
@@ -193,19 +199,17 @@ async def test_signed_out_creation_is_rate_limited_per_email_and_per_client(serv
     email = f"flood-{uuid.uuid4().hex[:6]}@example.fr"
     async with client_at(service, "192.0.2.10") as first, client_at(service, "192.0.2.11") as second:
         for _ in range(3):
-            assert (await first.post("/public/tickets", json=signed_out(email))).status_code == 201
-        limited = await second.post("/public/tickets", json=signed_out(email))
+            assert (await post_signed_out(first, email)).status_code == 201
+        limited = await post_signed_out(second, email)
         assert limited.status_code == 429, "the e-mail address reached its limit, whatever the client"
         assert limited.headers["retry-after"] == "3600"
         assert limited.json()["type"] == "urn:chorus:problem:too-many-requests"
-        other_email = await first.post(
-            "/public/tickets", json=signed_out(f"o-{uuid.uuid4().hex[:6]}@example.fr")
-        )
+        other_email = await post_signed_out(first, f"o-{uuid.uuid4().hex[:6]}@example.fr")
         assert other_email.status_code == 429, "the client address reached its limit, whatever the e-mail"
-        fresh = await second.post("/public/tickets", json=signed_out(f"n-{uuid.uuid4().hex[:6]}@example.fr"))
+        fresh = await post_signed_out(second, f"n-{uuid.uuid4().hex[:6]}@example.fr")
         assert fresh.status_code == 201
         service.clock.advance(timedelta(hours=1, seconds=1))
-        assert (await first.post("/public/tickets", json=signed_out(email))).status_code == 201
+        assert (await post_signed_out(first, email)).status_code == 201
 
 
 async def test_concurrent_creations_never_share_a_reference(service: RunningSupportPortal):
@@ -328,7 +332,7 @@ async def signed_out_ticket(service: RunningSupportPortal, bus: BusProbe) -> tup
     email = f"jean-{uuid.uuid4().hex[:6]}@example.fr"
     # from an address of its own: signed-out creation is limited per client address
     async with client_at(service, f"198.51.100.{uuid.uuid4().int % 250}") as client:
-        created = await client.post("/public/tickets", json=signed_out(email))
+        created = await post_signed_out(client, email)
     assert created.status_code == 201
     message = await take_where(tap, lambda data: data["requester_email"] == email)
     _, data = parse_event(message.body)
@@ -419,9 +423,9 @@ async def test_the_signed_out_limit_counts_one_mailbox_whatever_its_case_or_tag(
     variants = [f"{local}@example.fr", f"{local.upper()}+1@Example.FR", f"{local}+suivi@example.fr"]
     for n, email in enumerate(variants):
         async with client_at(service, f"203.0.113.{n + 1}") as client:
-            assert (await client.post("/public/tickets", json=signed_out(email))).status_code == 201
+            assert (await post_signed_out(client, email)).status_code == 201
     async with client_at(service, "203.0.113.99") as client:
-        limited = await client.post("/public/tickets", json=signed_out(f"{local}+4@example.fr"))
+        limited = await post_signed_out(client, f"{local}+4@example.fr")
     assert limited.status_code == 429, "the same mailbox, its limit reached"
 
 
@@ -430,7 +434,7 @@ async def test_a_burst_of_signed_out_creations_cannot_overrun_the_limit(service:
 
     async def one(n: int) -> int:
         async with client_at(service, f"198.18.{n}.{uuid.uuid4().int % 250}") as client:
-            return (await client.post("/public/tickets", json=signed_out(email))).status_code
+            return (await post_signed_out(client, email)).status_code
 
     answers = await asyncio.gather(*(one(n) for n in range(10)))
     assert sorted(answers) == [201] * 3 + [429] * 7, "exactly the limit (3), however close together"

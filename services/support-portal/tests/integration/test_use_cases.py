@@ -8,6 +8,7 @@ from chorus_common.actions import ActionRefused
 from chorus_common.auth import Principal
 from chorus_common.problems import Problem
 from chorus_common.runtime import ServiceRuntime
+from chorus_testing.captcha import solve
 from support_portal import use_cases
 from support_portal.domain import Action, Status
 
@@ -20,12 +21,16 @@ def new_ticket() -> use_cases.NewTicket:
     )
 
 
+def captcha(portal: use_cases.Portal) -> str:
+    return solve(portal.guard.challenge())
+
+
 async def test_a_signed_out_ticket_is_answered_through_its_follow_link(service: RunningSupportPortal):
     runtime: ServiceRuntime = service.app.state.runtime
     portal: use_cases.Portal = service.app.state.portal
     email = f"{uuid.uuid4().hex[:8]}@example.fr"
     ticket = await use_cases.open_signed_out(
-        runtime.unit_of_work(), portal, new_ticket(), email, "Jeanne", "10.1.2.3"
+        runtime.unit_of_work(), portal, new_ticket(), email, "Jeanne", "10.1.2.3", captcha(portal)
     )
     assert ticket["status"] == Status.SOUMIS and ticket["recipient_kind"] == "SUPPORT"
 
@@ -58,10 +63,10 @@ async def test_signed_out_creation_is_limited_per_hour_and_address(service: Runn
     address = f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
     for n in range(portal.signed_out_limit_per_hour):
         await use_cases.open_signed_out(
-            runtime.unit_of_work(), portal, new_ticket(), f"a{n}@example.fr", "A", address
+            runtime.unit_of_work(), portal, new_ticket(), f"a{n}@example.fr", "A", address, captcha(portal)
         )
     with pytest.raises(Problem) as limited:
         await use_cases.open_signed_out(
-            runtime.unit_of_work(), portal, new_ticket(), "b@example.fr", "B", address
+            runtime.unit_of_work(), portal, new_ticket(), "b@example.fr", "B", address, captcha(portal)
         )
     assert limited.value.status == 429

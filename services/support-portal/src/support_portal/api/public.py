@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,9 @@ class SignedOutCreated(BaseModel):
 async def create_signed_out(
     uow: UnitOfWork, portal: use_cases.Portal, body: SignedOutTicketIn, address: str
 ) -> Row:
-    return await use_cases.open_signed_out(uow, portal, body.new(), body.email, body.name, address)
+    return await use_cases.open_signed_out(
+        uow, portal, body.new(), body.email, body.name, address, body.altcha
+    )
 
 
 async def public_view(uow: UnitOfWork, token: str) -> PublicTicketOut:
@@ -63,6 +65,28 @@ class SignedOutActionIn(BaseModel):
 @router.get("/categories", response_model=list[Category], summary="The active categories and subcategories")
 async def categories(portal: PortalDep) -> list[Category]:
     return portal.referential.active()
+
+
+class CaptchaChallenge(BaseModel):
+    """An ALTCHA challenge (its v2 form), as the widget fetches it."""
+
+    parameters: dict[str, Any] = Field(
+        description="what to derive: algorithm, nonce, salt, cost, key prefix, expiry"
+    )
+    signature: str = Field(description="the portal's HMAC of the parameters")
+
+
+@router.get(
+    "/captcha",
+    response_model=CaptchaChallenge,
+    summary="A captcha challenge to solve before creating a ticket signed out",
+    description="ALTCHA's proof of work: find the counter whose PBKDF2 key starts with `keyPrefix`; the "
+    "base64 payload of the challenge and its solution goes in the ticket's `altcha` field. A challenge "
+    "is good once, until `expiresAt`.",
+)
+async def captcha(portal: PortalDep, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "no-store"
+    return portal.guard.challenge()
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=SignedOutCreated)

@@ -54,6 +54,10 @@ class SignedInTicketIn(TicketIn):
 class SignedOutTicketIn(TicketIn):
     email: Email
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    altcha: Annotated[str, Field(min_length=1, max_length=4000)] = Field(
+        description="the solved captcha: the base64 payload of a challenge of GET /public/captcha and "
+        "its solution, as the ALTCHA widget gives it"
+    )
 
 
 class ActionIn(BaseModel):
