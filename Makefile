@@ -57,7 +57,8 @@ security: check-servers
 	$(PYTEST) tests/security
 
 ## test-faults: processes killed, RabbitMQ stopped, PostgreSQL restarted, poison messages, concurrent
-## sweeps, the network to RabbitMQ cut; each test prints what it counted. It stops and restarts the
+## sweeps, the network to RabbitMQ cut, the SMTP relay stopped or answering 451/550, the flag file
+## removed; each test prints what it counted. It stops and restarts the
 ## local RabbitMQ and PostgreSQL, so it runs on its own (CI runs it after `make test`).
 test-faults: check-servers
 	$(PYTEST) -s tests/faults

@@ -4,8 +4,9 @@ Applies each service's migrations, starts an SMTP catcher (aiosmtpd writing a Ma
 service on its port, waits until all are ready, and stops everything on Ctrl-C or SIGTERM.
 
 Environment: RABBITMQ_URL, POSTGRES_URL (server, no database), DB_PREFIX, RUN_DIR,
-FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs). Each service
-connects to RABBITMQ_URL's broker and vhost as its own account, with its development password.
+FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs), SMTP_RELAY
+(HOST:PORT of a relay to send mail to instead of starting the catcher). Each service connects to
+RABBITMQ_URL's broker and vhost as its own account, with its development password.
 """
 
 from __future__ import annotations
@@ -83,11 +84,17 @@ class Platform:
             os.environ.get("FLAGD_OFFLINE_FLAG_SOURCE_PATH", ROOT / "deploy" / "flags" / "flags.json")
         ).resolve()
         self.only = set(args.only or [s.name for s in SERVICES])
+        # A relay of the caller's (HOST:PORT, e.g. a fault test's) instead of the platform's catcher.
+        self.relay = os.environ.get("SMTP_RELAY")
         self.processes: dict[str, Child] = {}
 
     @property
+    def smtp_host(self) -> str:
+        return self.relay.rsplit(":", 1)[0] if self.relay else "127.0.0.1"
+
+    @property
     def smtp_port(self) -> int:
-        return SMTP_PORT + self.offset
+        return int(self.relay.rsplit(":", 1)[1]) if self.relay else SMTP_PORT + self.offset
 
     def service_env(self, service: Service) -> dict[str, str]:
         env = dict(os.environ)
@@ -100,7 +107,7 @@ class Platform:
             HTTP_PORT=str(service.port + self.offset),
             FLAGD_RESOLVER="file",
             FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),
-            SMTP_HOST="127.0.0.1",
+            SMTP_HOST=self.smtp_host,
             SMTP_PORT=str(self.smtp_port),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
             SUPPORT_PORTAL_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
@@ -121,23 +128,25 @@ class Platform:
     def start(self) -> bool:
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         mail = self.run_dir / "mail"
-        prepare_maildir(mail)
         python = sys.executable
-        smtp = self.spawn(
-            "smtp",
-            [
-                python,
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                f"127.0.0.1:{self.smtp_port}",
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-                str(mail),
-            ],
-            dict(os.environ),
-        )
+        smtp = None
+        if self.relay is None:
+            prepare_maildir(mail)
+            smtp = self.spawn(
+                "smtp",
+                [
+                    python,
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    f"127.0.0.1:{self.smtp_port}",
+                    "-c",
+                    "aiosmtpd.handlers.Mailbox",
+                    str(mail),
+                ],
+                dict(os.environ),
+            )
         services = [s for s in SERVICES if s.name in self.only]
         for service in services:
             say(f"migrating {service.name}")
@@ -163,12 +172,15 @@ class Platform:
                 say(f"{service.name} did not become ready; see {self.run_dir / 'logs' / service.name}.log")
                 return False
             say(f"{service.name} ready on http://127.0.0.1:{service.port + self.offset}")
-        if smtp.poll() is not None:
+        if smtp is not None and smtp.poll() is not None:
             say("the SMTP catcher did not start; see logs/smtp.log")
             return False
         if "support-portal" in self.only:
             say(f"support portal page (signed out): http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}/")
-        say(f"SMTP catcher on 127.0.0.1:{self.smtp_port}, mail in {mail}/new")
+        if smtp is not None:
+            say(f"SMTP catcher on 127.0.0.1:{self.smtp_port}, mail in {mail}/new")
+        else:
+            say(f"mail goes to the relay at {self.relay}")
         say(f"flags from {self.flags} (edits take effect without restart)")
         say(f"logs in {self.run_dir / 'logs'}")
         say("platform ready")

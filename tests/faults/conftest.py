@@ -21,6 +21,7 @@ from chorus_testing.directory import attached, registered
 from chorus_testing.fixtures import eventually
 from chorus_testing.platform import Platform, launched_platform
 from chorus_testing.proxy import TcpProxy
+from chorus_testing.relay import ControlledRelay
 from chorus_testing.servers import TestServers
 
 
@@ -33,19 +34,38 @@ def rabbitmq_proxy(rabbitmq_url: str) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="session")
+def relay(run_dir: Path) -> Iterator[ControlledRelay]:
+    """The platform's SMTP relay, writing the Maildir `message_ids_in_catcher` reads."""
+    controlled = ControlledRelay(run_dir / "mail").start()
+    yield controlled
+    controlled.stop()
+
+
+@pytest.fixture(scope="session")
 def faulty_platform(
     servers: TestServers,
     rabbitmq_url: str,
     rabbitmq_proxy: TcpProxy,
-    tmp_path_factory: pytest.TempPathFactory,
+    relay: ControlledRelay,
+    run_dir: Path,
 ) -> Iterator[Platform]:
     target = urlsplit(rabbitmq_url)
     netloc = f"{target.username}:{target.password}@127.0.0.1:{rabbitmq_proxy.port}"
     proxied = urlunsplit(target._replace(netloc=netloc))
-    run_dir = tmp_path_factory.mktemp("faults")
-    with launched_platform(
-        servers, rabbitmq_url, run_dir, extra_env={"RABBITMQ_URL": proxied}, name="faults"
-    ) as platform:
+    env = {
+        "RABBITMQ_URL": proxied,
+        "SMTP_RELAY": relay.address,
+        # Production's schedule (doubling, with jitter) on a shorter scale: 1 s to 8 s instead of 30 s
+        # to 30 min, so that the tests of outages measure minutes, not hours.
+        "MAIL_RETRY_BASE_DELAY_SECONDS": "1",
+        "MAIL_RETRY_MAX_DELAY_SECONDS": "8",
+    }
+    with launched_platform(servers, rabbitmq_url, run_dir, extra_env=env, name="faults") as platform:
         yield platform
 
 

@@ -75,6 +75,12 @@ class FeatureFlags:
         provider.shutdown()
 
     def evaluate(self, key: str, targeting_key: str, attributes: dict[str, str | int | bool]) -> FlagDecision:
+        status = self.status()
+        if status is not ProviderStatus.READY:
+            # The provider lost its source (the flag file removed, unreadable, invalid; flagd away): it
+            # still answers from what it read last, which may no longer be what the operators say.
+            message = f"the flag provider is {status.value.lower()}"
+            return FlagDecision(False, f"flag {key} could not be evaluated: {message}", message)
         details = self._client.get_boolean_details(
             key, False, EvaluationContext(targeting_key=targeting_key, attributes=dict(attributes))
         )

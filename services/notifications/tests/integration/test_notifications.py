@@ -135,6 +135,27 @@ async def test_an_unevaluable_flag_defers_the_mail_until_it_can_be_evaluated(
     assert len(notifications.smtp.to(event["data"]["delegate"]["email"])) == 1
 
 
+async def test_a_flag_file_gone_defers_mail_although_the_provider_still_knows_its_old_flags(
+    notifications: RunningNotifications, bus: BusProbe
+):
+    """The provider answers from what it read last; while its file is gone that may no longer be what
+    the operators say, so nothing is decided on it."""
+    flags = notifications.flags_path.read_text()
+    notifications.flags_path.unlink()
+    try:
+        await asyncio.sleep(0.5)  # the file provider polls every 100 ms here
+        event = delegation_routed()
+        await notifications.know(event)
+        await bus.publish(event["type"], event)
+        await asyncio.sleep(1.5)
+        assert await notifications.decisions(event_id=event["id"]) == [], "not decided while it is gone"
+    finally:
+        notifications.flags_path.write_text(flags)
+    [decision] = await notifications.wait_decisions(event["id"], 1)
+    assert decision["status"] == "SENT"
+    assert len(notifications.smtp.to(event["data"]["delegate"]["email"])) == 1
+
+
 async def test_a_relay_refusing_for_now_defers_the_mails_then_they_go_once(
     notifications: RunningNotifications, bus: BusProbe
 ):
