@@ -110,6 +110,7 @@ PROD_IDENTITY = {
     "AUTH_ISSUER": "https://idp.example.org/",
     "AUTH_AUDIENCE": "chorus",
 }
+UNSET = "(unset)"  # a setting left out of the environment
 # Every service with the development secret; the other refusals, shared by all, on one service; and
 # what the refusal names.
 REFUSED_CONFIGURATIONS = [
@@ -129,6 +130,13 @@ REFUSED_CONFIGURATIONS = [
         "AUTH_JWT_SECRET",
     ),
     ("engagements", "no identity provider", {}, "AUTH_JWKS_URL"),
+    # A deployment that forgets APP_ENV is production: the development secret is refused there too.
+    (
+        "engagements",
+        "APP_ENV unset",
+        {"APP_ENV": UNSET, "AUTH_JWT_SECRET": DEV_JWT_SECRET},
+        "AUTH_JWT_SECRET",
+    ),
     # The portal's forms signed with the development secret, whose CSRF tokens anyone could make.
     ("support-portal", "the development form secret", PROD_IDENTITY, "FORM_SECRET"),
 ]
@@ -143,6 +151,7 @@ def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity
             "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/never_{service.replace('-', '_')}",
             **settings,
         }
+        env = {key: value for key, value in env.items() if value != UNSET}
         command = [sys.executable, "-m", service.replace("-", "_"), "serve"]
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
         runs.append((service, case, process))
