@@ -85,11 +85,14 @@ technical_accounts = sa.Table(
     metadata,
     sa.Column("login", sa.String(100), primary_key=True),
     sa.Column("structure_id", sa.String(100), sa.ForeignKey("structures.structure_id"), nullable=False),
-    sa.Column("password_hash", sa.String(200), nullable=False),  # domain.hash_password's format
+    sa.Column("password_hash", sa.String(200), nullable=False),  # chorus_common.passwords' format
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deactivated_at", sa.DateTime(timezone=True)),
+    # 1 when created, 2 once deactivated: the version of its `technical-account-updated` snapshots.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_technical_accounts_structure", "structure_id"),
 )
 

@@ -16,6 +16,7 @@ from chorus_common.events import (
     ServiceSnapshot,
     StructureParameters,
     StructureSnapshot,
+    TechnicalAccountSnapshot,
     UserAttachment,
     UserSnapshot,
     build_event,
@@ -26,8 +27,9 @@ from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
 from directory import use_cases
 
-# What the directory publishes is what every read model subscribes to.
-PUBLISHED = SNAPSHOT_EVENTS
+# What the directory publishes is what every read model subscribes to; and its technical accounts, for
+# the PISTE gateway.
+PUBLISHED = (*SNAPSHOT_EVENTS, EventType.TECHNICAL_ACCOUNT_UPDATED)
 
 
 def structure_snapshot(row: Mapping[str, Any]) -> StructureSnapshot:
@@ -101,6 +103,20 @@ def user_event(
 ) -> CloudEvent:
     data = user_snapshot(user, attachments)
     return build_event(event_type, source, data, time=data.updated_at, subject=data.sub)
+
+
+def technical_account_event(row: Mapping[str, Any], source: str) -> CloudEvent:
+    data = TechnicalAccountSnapshot(
+        login=row["login"],
+        structure_id=row["structure_id"],
+        password_hash=row["password_hash"],
+        active=row["active"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
+    return build_event(
+        EventType.TECHNICAL_ACCOUNT_UPDATED, source, data, time=data.updated_at, subject=data.login
+    )
 
 
 async def on_delegation_updated(event: ReceivedEvent, uow: UnitOfWork) -> None:

@@ -219,15 +219,21 @@ async def list_technical_accounts(conn: AsyncConnection, structure_id: str) -> l
 
 async def deactivate_technical_account(
     conn: AsyncConnection, structure_id: str, login: str, at: datetime
-) -> RowMapping | None:
-    """Deactivate it (once: a second time keeps the first date); None if the structure has no such login."""
+) -> tuple[RowMapping | None, bool]:
+    """Deactivate it, and whether that changed it (a second time keeps the first date and version);
+    None if the structure has no such login."""
+    of_structure = (technical_accounts.c.structure_id == structure_id, technical_accounts.c.login == login)
     updated = await conn.execute(
         technical_accounts.update()
-        .where(technical_accounts.c.structure_id == structure_id, technical_accounts.c.login == login)
-        .values(active=False, deactivated_at=sa.func.coalesce(technical_accounts.c.deactivated_at, at))
+        .where(*of_structure, technical_accounts.c.active)
+        .values(active=False, deactivated_at=at, version=technical_accounts.c.version + 1, updated_at=at)
         .returning(technical_accounts)
     )
-    return updated.mappings().first()
+    row = updated.mappings().first()
+    if row is not None:
+        return row, True
+    kept = await conn.execute(sa.select(technical_accounts).where(*of_structure))
+    return kept.mappings().first(), False
 
 
 # The whole directory, for the replay command
@@ -247,6 +253,10 @@ def stream_structures(conn: AsyncConnection, chunk: int = 500) -> AsyncIterator[
 
 def stream_services(conn: AsyncConnection, chunk: int = 500) -> AsyncIterator[RowMapping]:
     return _stream(conn, services, chunk)
+
+
+def stream_technical_accounts(conn: AsyncConnection, chunk: int = 500) -> AsyncIterator[RowMapping]:
+    return _stream(conn, technical_accounts, chunk)
 
 
 async def stream_users(conn: AsyncConnection, chunk: int = 500) -> AsyncIterator[dict[str, Any]]:

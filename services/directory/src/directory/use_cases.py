@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chorus_common.actions import ActionRefused, Refusal
 from chorus_common.clock import paris_day
 from chorus_common.events import DelegationSnapshot, EventType
+from chorus_common.passwords import hash_password, new_password
 from chorus_common.problems import Problem, field_problem, not_found
 from chorus_common.unit_of_work import UnitOfWork
 from directory import events, repository
@@ -33,11 +34,9 @@ from directory.domain import (
     check_category,
     check_detachment,
     check_new_structure,
-    hash_password,
     identifier_error,
     may_manage,
     new_login,
-    new_password,
     roles_in,
     vat_number_error,
 )
@@ -502,8 +501,11 @@ async def create_technical_account(uow: UnitOfWork, structure_id: str) -> dict[s
                 "active": True,
                 "created_by": uow.caller.sub,
                 "created_at": uow.now(),
+                "version": 1,
+                "updated_at": uow.now(),
             },
         )
+        await uow.publish(events.technical_account_event(row, uow.source))
     return {**row, "password": password}
 
 
@@ -516,7 +518,9 @@ async def technical_accounts(uow: UnitOfWork, structure_id: str) -> list[RowMapp
 async def deactivate_technical_account(uow: UnitOfWork, structure_id: str, login: str) -> RowMapping:
     async with uow:
         await _managed(uow, structure_id)
-        row = await repository.deactivate_technical_account(uow.conn, structure_id, login, uow.now())
+        row, changed = await repository.deactivate_technical_account(uow.conn, structure_id, login, uow.now())
+        if changed and row is not None:
+            await uow.publish(events.technical_account_event(row, uow.source))
     if row is None:
         raise not_found("Technical account")
     return row
@@ -530,15 +534,16 @@ class ReplayReport:
     structures: int = 0
     services: int = 0
     users: int = 0
+    technical_accounts: int = 0
 
     def __str__(self) -> str:
         return ", ".join(f"{f.name}: {getattr(self, f.name)}" for f in fields(self))
 
 
 async def replay(uow: UnitOfWork) -> ReplayReport:
-    """Write every structure, service and user of the directory to the outbox as `*-updated` snapshots
-    with their current versions, so that a new or rebuilt read model catches up (and one that is up to
-    date ignores them: their versions are not newer than what it holds)."""
+    """Write every structure, service, user and technical account of the directory to the outbox as
+    `*-updated` snapshots with their current versions, so that a new or rebuilt read model catches up
+    (and one that is up to date ignores them: their versions are not newer than what it holds)."""
     report = ReplayReport()
     async with uow:
         async for row in repository.stream_structures(uow.conn):
@@ -552,4 +557,7 @@ async def replay(uow: UnitOfWork) -> ReplayReport:
                 events.user_event(EventType.USER_UPDATED, user, user["attachments"], uow.source)
             )
             report.users += 1
+        async for row in repository.stream_technical_accounts(uow.conn):
+            await uow.publish(events.technical_account_event(row, uow.source))
+            report.technical_accounts += 1
     return report

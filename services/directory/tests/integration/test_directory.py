@@ -1,5 +1,6 @@
 """The directory over HTTP, with a real PostgreSQL and RabbitMQ: registration, services, users, events."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 
 from chorus_testing.auth import bearer
 from chorus_testing.events import cloud_event
-from chorus_testing.fixtures import BusProbe, eventually
+from chorus_testing.fixtures import BusProbe, eventually, take
 from chorus_testing.identifiers import new_siret
 from directory.db import inbox, technical_accounts
 
@@ -216,7 +217,10 @@ async def test_a_token_for_another_structure_does_not_manage_this_one(directory:
     assert allowed.status_code == 200 and allowed.json()["version"] == 2
 
 
-async def test_managers_create_technical_accounts_whose_password_is_shown_once(directory: RunningDirectory):
+async def test_managers_create_technical_accounts_whose_password_is_shown_once(
+    directory: RunningDirectory, bus: BusProbe
+):
+    tap = await bus.tap("technical-account-updated")
     siret = new_siret()
     assert (
         await directory.client.post("/structures", json=company(siret), headers=bearer("tess"))
@@ -245,7 +249,18 @@ async def test_managers_create_technical_accounts_whose_password_is_shown_once(d
     ).status_code == 403
     deactivated = await directory.client.delete(f"{url}/{account['login']}", headers=bearer("tess"))
     assert deactivated.status_code == 200 and deactivated.json()["active"] is False
+    again = await directory.client.delete(f"{url}/{account['login']}", headers=bearer("tess"))
+    assert again.status_code == 200, "deactivating twice is harmless"
     assert (await directory.client.delete(f"{url}/TECH_0_NONE", headers=bearer("tess"))).status_code == 404
+
+    # The PISTE gateway's read model is fed a snapshot per change: the hash, never the password.
+    snapshots = [json.loads(m.body)["data"] for m in await take(tap, 2)]
+    assert [(d["login"], d["version"], d["active"]) for d in snapshots] == [
+        (account["login"], 1, True),
+        (account["login"], 2, False),
+    ]
+    assert snapshots[0]["password_hash"] == stored and account["password"] not in json.dumps(snapshots)
+    assert await take(tap, 1, within=1) == [], "the second deactivation changed nothing"
 
 
 def delegation_updated(delegate: str, status: str, version: int, delegation_id: str) -> dict[str, Any]:

@@ -12,12 +12,9 @@ from directory.domain import (
     check_attachment,
     check_detachment,
     check_new_structure,
-    hash_password,
     identifier_error,
     may_manage,
     new_login,
-    new_password,
-    password_matches,
 )
 from directory.jobs import SEED_STRUCTURES
 
@@ -136,12 +133,5 @@ def test_the_principal_manager_is_not_detached_but_by_the_operator():
         check_detachment({Role.UTILISATEUR}, False, user())
 
 
-def test_a_technical_password_is_stored_salted_and_checked_against_its_hash():
-    password = new_password()
-    stored = hash_password(password)
-    assert password not in stored and stored.startswith("scrypt$16384$8$5$")
-    assert hash_password(password) != stored  # a new salt each time
-    assert password_matches(password, stored)
-    assert not password_matches(password + "x", stored)
-    assert not password_matches(password, "not a hash")
+def test_a_technical_login_names_the_structures_number():
     assert new_login(25000001).startswith("TECH_25000001_")

@@ -33,6 +33,7 @@ class EventType(StrEnum):
     SERVICE_UPDATED = "service-updated"
     STRUCTURE_REGISTERED = "structure-registered"
     STRUCTURE_UPDATED = "structure-updated"
+    TECHNICAL_ACCOUNT_UPDATED = "technical-account-updated"
     TICKET_SUBMITTED = "ticket-submitted"
     TICKET_UPDATED = "ticket-updated"
     USER_ATTACHED = "user-attached"
@@ -248,6 +249,17 @@ class ServiceSnapshot(Snapshot):
     engagement_required: bool
 
 
+class TechnicalAccountSnapshot(Snapshot):
+    """A technical account of a structure (the login a system calls Chorus Pro's API with), whole, after
+    it was created (version 1) or deactivated (version 2). The password is only ever its salted scrypt
+    hash (`scrypt$N$r$p$salt$digest`), against which the PISTE gateway checks a caller's."""
+
+    login: Annotated[str, Field(min_length=1, max_length=100)]
+    structure_id: NonEmpty
+    password_hash: Annotated[str, Field(min_length=1, max_length=200)]
+    active: bool
+
+
 class UserAttachment(EventData):
     structure_id: NonEmpty
     service_code: Annotated[str | None, Field(max_length=100)] = None
@@ -290,6 +302,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     EventType.SERVICE_UPDATED: ServiceSnapshot,
     EventType.STRUCTURE_REGISTERED: StructureSnapshot,
     EventType.STRUCTURE_UPDATED: StructureSnapshot,
+    EventType.TECHNICAL_ACCOUNT_UPDATED: TechnicalAccountSnapshot,
     EventType.TICKET_SUBMITTED: TicketSubmitted,
     EventType.TICKET_UPDATED: TicketUpdated,
     EventType.USER_ATTACHED: UserSnapshot,
@@ -309,6 +322,7 @@ DIRECTORY_EVENTS = (
     EventType.SERVICE_UPDATED,
     EventType.STRUCTURE_REGISTERED,
     EventType.STRUCTURE_UPDATED,
+    EventType.TECHNICAL_ACCOUNT_UPDATED,
     EventType.USER_ATTACHED,
     EventType.USER_DETACHED,
     EventType.USER_UPDATED,
