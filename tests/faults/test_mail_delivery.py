@@ -218,7 +218,6 @@ async def test_a_nul_in_a_name_among_500_valid_events_is_dead_lettered_unsent_an
     decided = await settled(platform, valid_ids, within=180)
     [letter] = await bus.drain(dead_letter_queue_name("notifications"), 1, within=60)
     mails = mails_of(platform, decided)
-    everything = Counter(message_ids_in_catcher(platform))
     reason = str(letter.headers.get(DEAD_LETTER_REASON_HEADER, ""))
     report(
         "one event with a NUL among 500 valid ones",
@@ -232,7 +231,6 @@ async def test_a_nul_in_a_name_among_500_valid_events_is_dead_lettered_unsent_an
     assert json.loads(letter.body)["id"] == poisoned["id"] and "U+0000" in reason
     assert not await decisions_for(platform, [poisoned["id"]]), "the poisoned event was not mailed"
     assert len(mails) == 500 and set(mails.values()) == {1}, "its batch-mates were mailed once"
-    assert all(count == 1 for count in everything.values()), "no mail repeated at all"
 
 
 async def test_the_flag_file_removed_for_a_minute_defers_mails_which_go_when_it_is_back(
