@@ -73,6 +73,10 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
         # Signs the forms' CSRF tokens and captcha challenges; production refuses to start without it.
         "optional_secrets": {"FORM_SECRET": "form-secret"},
     },
+    "piste-gateway": {
+        # Signs the access tokens it issues; production refuses to start without it.
+        "optional_secrets": {"TOKEN_SECRET": "token-secret"},
+    },
     "notifications": {
         "settings": {"SMTP_HOST": "smtp", "SMTP_PORT": "1025", "FLAGD_RESOLVER": "file"},
         "files": {"deploy/flags/flags.json": ("/etc/chorus/flags", "FLAGD_OFFLINE_FLAG_SOURCE_PATH")},

@@ -48,6 +48,7 @@ engagements = published("engagements")
 support_portal = published("support-portal")
 notifications = published("notifications")
 directory = published("directory")
+piste_gateway = published("piste-gateway")
 
 
 @invoicing_works.parametrize()
@@ -96,3 +97,11 @@ def test_directory_answers_any_request_within_its_document(
     case: Any, secured_platform: Platform, identity_provider: IdentityProvider
 ) -> None:
     send(case, secured_platform, "directory", identity_provider)
+
+
+@piste_gateway.parametrize()
+@FUZZ
+def test_piste_gateway_answers_any_request_within_its_document(
+    case: Any, secured_platform: Platform, identity_provider: IdentityProvider
+) -> None:
+    send(case, secured_platform, "piste-gateway", identity_provider)

@@ -45,9 +45,12 @@ OPERATIONS = json_operations()
 
 
 def problem_4xx(response: httpx.Response) -> bool:
-    return 400 <= response.status_code < 500 and response.headers["content-type"].startswith(
-        "application/problem+json"
-    )
+    """A 4xx problem; on Chorus Pro's API (the gateway's `/cpro/...`), a 4xx with its `codeRetour`."""
+    if not 400 <= response.status_code < 500:
+        return False
+    if response.headers["content-type"].startswith("application/problem+json"):
+        return True
+    return response.url.path.startswith("/cpro/") and {"codeRetour", "libelle"} <= set(response.json())
 
 
 def nested(depth: int) -> bytes:

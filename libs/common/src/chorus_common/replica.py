@@ -101,7 +101,7 @@ def replica_tables(metadata: sa.MetaData) -> DirectoryReplica:
     return DirectoryReplica(structures, services, users, attachments)
 
 
-async def _upsert_if_newer(
+async def upsert_if_newer(
     conn: AsyncConnection, table: sa.Table, keys: Sequence[str], values: dict[str, Any]
 ) -> bool:
     """Insert the row, or replace it when `values` has a higher version; True if it was written."""
@@ -121,18 +121,18 @@ async def apply_structure(
 ) -> bool:
     values = snapshot.model_dump(mode="json", include=set(replica.structures.c.keys()))
     values["updated_at"] = snapshot.updated_at
-    return await _upsert_if_newer(conn, replica.structures, ["structure_id"], values)
+    return await upsert_if_newer(conn, replica.structures, ["structure_id"], values)
 
 
 async def apply_service(conn: AsyncConnection, replica: DirectoryReplica, snapshot: ServiceSnapshot) -> bool:
     values = snapshot.model_dump(include=set(replica.services.c.keys()))
-    return await _upsert_if_newer(conn, replica.services, ["structure_id", "code"], values)
+    return await upsert_if_newer(conn, replica.services, ["structure_id", "code"], values)
 
 
 async def apply_user(conn: AsyncConnection, replica: DirectoryReplica, snapshot: UserSnapshot) -> bool:
     """The user and, when this snapshot is newer, exactly the attachments it lists."""
     values = snapshot.model_dump(include={"sub", "email", "name", "version", "updated_at"})
-    if not await _upsert_if_newer(conn, replica.users, ["sub"], values):
+    if not await upsert_if_newer(conn, replica.users, ["sub"], values):
         return False
     await conn.execute(replica.attachments.delete().where(replica.attachments.c.sub == snapshot.sub))
     if snapshot.attachments:

@@ -205,7 +205,7 @@ async def registered(
         assert added.status_code == 201, added.text
     for service in read_by:
         await eventually(
-            lambda s=service: _known(
+            lambda s=service: row_exists(
                 platform,
                 s,
                 "SELECT 1 FROM directory_structures WHERE structure_id = $1 AND"
@@ -245,7 +245,7 @@ async def attached(
     assert response.status_code == 200, response.text
     for service in read_by:
         await eventually(
-            lambda s=service: _known(
+            lambda s=service: row_exists(
                 platform,
                 s,
                 "SELECT 1 FROM directory_attachments WHERE sub = $1 AND structure_id = $2",
@@ -258,7 +258,8 @@ async def attached(
     return bearer(sub)
 
 
-async def _known(platform: Platform, service: str, query: str, *arguments: Any) -> bool:
+async def row_exists(platform: Platform, service: str, query: str, *arguments: Any) -> bool:
+    """Whether `query` finds a row in the database of one of the platform's services."""
     conn = await asyncpg.connect(platform.database_dsn(service))
     try:
         found = await conn.fetchval(query, *arguments)

@@ -35,6 +35,7 @@ SERVICES = (
     "engagements",
     "invoicing-works",
     "notifications",
+    "piste-gateway",
     "received-invoices",
     "support-portal",
 )

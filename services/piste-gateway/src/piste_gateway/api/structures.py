@@ -1,0 +1,270 @@
+"""`/cpro/structures/v1`: the directory's structures and services, from the gateway's read model.
+
+As on Chorus Pro, a technical account sees every public structure and, of private ones, its own."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, model_validator
+
+from chorus_common.dependencies import PublicUnitOfWorkDep
+from piste_gateway import repository
+from piste_gateway.access import Caller
+from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
+from piste_gateway.domain import IDENTIFIER_TYPES, cpro_date, not_found
+
+router = APIRouter(prefix="/cpro/structures/v1", tags=["structures"], responses=CPRO_REFUSALS)
+
+CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+SERVICE = "service"  # the kind of integer id a service gets (repository.numbers_of)
+
+
+def visible(structure: Any, caller: Caller) -> bool:
+    return structure is not None and (
+        structure["kind"] == "PUBLIQUE" or structure["structure_id"] == caller.structure_id
+    )
+
+
+class StructureCriteria(Request_):
+    identifiantStructure: Annotated[str | None, Field(max_length=100)] = None
+    typeIdentifiantStructure: Literal[IDENTIFIER_TYPES] | None = None  # type: ignore[valid-type]
+    libelleStructure: Annotated[str | None, Field(max_length=200)] = None
+    raisonSocialeStructure: Annotated[str | None, Field(max_length=200)] = None
+    typeStructure: Literal["PUBLIQUE", "PRIVEE"] | None = None
+    statutStructure: Literal["ACTIF", "INACTIF"] | None = None
+
+
+class SearchStructuresIn(Request_):
+    structure: StructureCriteria = StructureCriteria()
+    parametres: PageIn | None = None
+    restreindreStructuresPrivees: bool = False
+
+
+class StructureFound(BaseModel):
+    idStructureCPP: int
+    identifiantStructure: str
+    typeIdentifiantStructure: str
+    designationStructure: str
+    statut: str
+
+
+class SearchStructuresOut(Answer):
+    listeStructures: list[StructureFound]
+    parametresRetour: PageOut
+
+
+def status_of(active: bool) -> str:
+    return "ACTIF" if active else "INACTIF"
+
+
+@router.post("/rechercher", response_model=SearchStructuresOut, summary="Search the structures")
+async def rechercher(
+    caller: CallerDep, uow: PublicUnitOfWorkDep, body: SearchStructuresIn | None = None
+) -> SearchStructuresOut:
+    body = body or SearchStructuresIn()
+    criteria, page = body.structure, body.parametres or PageIn()
+    async with uow.reading() as conn:
+        rows, total = await repository.search_structures(
+            conn,
+            identifier=criteria.identifiantStructure,
+            identifier_type=criteria.typeIdentifiantStructure,
+            name=criteria.raisonSocialeStructure or criteria.libelleStructure,
+            kind="PUBLIQUE" if body.restreindreStructuresPrivees else criteria.typeStructure,
+            active=None if criteria.statutStructure is None else criteria.statutStructure == "ACTIF",
+            visible_private=caller.structure_id,
+            offset=page.offset,
+            limit=page.nbResultatsParPage,
+        )
+    return SearchStructuresOut(
+        listeStructures=[
+            StructureFound(
+                idStructureCPP=row["cpp_id"],
+                identifiantStructure=row["structure_id"],
+                typeIdentifiantStructure=row["identifier_type"],
+                designationStructure=row["name"],
+                statut=status_of(row["active"]),
+            )
+            for row in rows
+        ],
+        parametresRetour=page_out(page, total),
+    )
+
+
+class ConsultStructureIn(Request_):
+    # chorus-api sends idStructureCPP, go-choruspro idStructure: either names the structure.
+    idStructureCPP: CppId | None = None
+    idStructure: CppId | None = None
+    codeLangue: str | None = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> ConsultStructureIn:
+        if self.idStructureCPP is None and self.idStructure is None:
+            raise ValueError("idStructureCPP (or idStructure) is required")
+        return self
+
+    @property
+    def cpp_id(self) -> int:
+        return self.idStructureCPP or self.idStructure or 0
+
+
+class GeneralInformation(BaseModel):
+    idStructureCPP: int
+    identifiantStructure: str
+    typeIdentifiantStructure: str
+    libelleStructure: str
+    raisonSocialeStructure: str
+    emailStructure: str | None
+    structurePriveePublique: str
+    # Not in the directory's snapshots yet: null rather than a guess.
+    numeroTVA: str | None = None
+    estValideurDeleguee: bool | None = None
+
+
+class StructureParameters(BaseModel):
+    codeServiceDoitEtreRenseigne: bool
+    numeroEJDoitEtreRenseigne: bool
+    gestionNumeroEJOuCodeService: bool
+    estMoaUniquement: bool
+    estValideurDelegue: bool | None = None
+
+
+class ConsultStructureOut(Answer):
+    informationGenerales: GeneralInformation
+    parametres: StructureParameters
+
+
+@router.post("/consulter", response_model=ConsultStructureOut, summary="A structure's details")
+async def consulter(
+    caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultStructureIn
+) -> ConsultStructureOut:
+    async with uow.reading() as conn:
+        row = await repository.structure_by_cpp_id(conn, body.cpp_id)
+    if not visible(row, caller):
+        raise not_found(f"Structure {body.cpp_id} introuvable")
+    assert row is not None
+    parameters = row["parameters"]
+    return ConsultStructureOut(
+        informationGenerales=GeneralInformation(
+            idStructureCPP=row["cpp_id"],
+            identifiantStructure=row["structure_id"],
+            typeIdentifiantStructure=row["identifier_type"],
+            libelleStructure=row["name"],
+            raisonSocialeStructure=row["name"],
+            emailStructure=row["email"],
+            structurePriveePublique=row["kind"],
+        ),
+        parametres=StructureParameters(
+            codeServiceDoitEtreRenseigne=parameters.get("service_code_required", False),
+            numeroEJDoitEtreRenseigne=parameters.get("engagement_required", False),
+            gestionNumeroEJOuCodeService=parameters.get("engagement_or_service_required", False),
+            estMoaUniquement=parameters.get("moa_only", False),
+        ),
+    )
+
+
+class SearchServicesIn(Request_):
+    idStructure: CppId
+    parametresRechercherServicesStructure: PageIn | None = None
+
+
+class ServiceFound(BaseModel):
+    idService: int
+    codeService: str
+    libelleService: str
+    estActif: bool
+    statutService: str
+
+
+class SearchServicesOut(Answer):
+    listeServices: list[ServiceFound]
+    parametresRetour: PageOut
+
+
+@router.post("/rechercher/services", response_model=SearchServicesOut, summary="A structure's services")
+async def rechercher_services(
+    caller: CallerDep, uow: PublicUnitOfWorkDep, body: SearchServicesIn
+) -> SearchServicesOut:
+    page = body.parametresRechercherServicesStructure or PageIn()
+    async with uow:
+        structure = await repository.structure_by_cpp_id(uow.conn, body.idStructure)
+        if not visible(structure, caller):
+            raise not_found(f"Structure {body.idStructure} introuvable")
+        assert structure is not None
+        rows, total = await repository.services_of(
+            uow.conn, structure["structure_id"], page.offset, page.nbResultatsParPage
+        )
+        ids = await repository.numbers_of(uow.conn, SERVICE, [_service_key(r) for r in rows])
+    return SearchServicesOut(
+        listeServices=[
+            ServiceFound(
+                idService=ids[_service_key(row)],
+                codeService=row["code"],
+                libelleService=row["name"],
+                estActif=row["active"],
+                statutService=status_of(row["active"]),
+            )
+            for row in rows
+        ],
+        parametresRetour=page_out(page, total),
+    )
+
+
+def _service_key(row: Any) -> str:
+    return f"{row['structure_id']}/{row['code']}"
+
+
+class ConsultServiceIn(Request_):
+    idStructure: CppId
+    idService: CppId
+    codeLangue: str | None = None
+
+
+class ServiceInformation(BaseModel):
+    codeService: str
+    nomService: str
+    descriptionService: str
+
+
+class ServiceParameters(BaseModel):
+    dateDebutValidite: str | None
+    dateFinValidite: str | None
+    numeroEngagement: bool
+
+
+class ConsultServiceOut(Answer):
+    informationsGenerales: ServiceInformation
+    parametres: ServiceParameters
+
+
+def _day(value: date | None) -> str | None:
+    return cpro_date(value)
+
+
+@router.post("/consulter/service", response_model=ConsultServiceOut, summary="A service's details")
+async def consulter_service(
+    caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultServiceIn
+) -> ConsultServiceOut:
+    async with uow.reading() as conn:
+        structure = await repository.structure_by_cpp_id(conn, body.idStructure)
+        key = await repository.key_of(conn, SERVICE, body.idService)
+        row = None
+        if visible(structure, caller) and key is not None:
+            assert structure is not None
+            structure_id, _, code = key.partition("/")
+            if structure_id == structure["structure_id"]:
+                row = await repository.service(conn, structure_id, code)
+    if row is None:
+        raise not_found(f"Service {body.idService} de la structure {body.idStructure} introuvable")
+    return ConsultServiceOut(
+        informationsGenerales=ServiceInformation(
+            codeService=row["code"], nomService=row["name"], descriptionService=row["name"]
+        ),
+        parametres=ServiceParameters(
+            dateDebutValidite=_day(row["valid_from"]),
+            dateFinValidite=_day(row["valid_to"]),
+            numeroEngagement=row["engagement_required"],
+        ),
+    )

@@ -1,0 +1,137 @@
+"""Every SQL statement of the gateway: its read models, its client applications, its integer ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chorus_common.events import TechnicalAccountSnapshot
+from chorus_common.replica import upsert_if_newer
+from piste_gateway.db import clients, numbers, replica, technical_accounts
+
+
+async def apply_technical_account(conn: AsyncConnection, snapshot: TechnicalAccountSnapshot) -> bool:
+    values = snapshot.model_dump(include=set(technical_accounts.c.keys()))
+    return await upsert_if_newer(conn, technical_accounts, ["login"], values)
+
+
+async def technical_account(conn: AsyncConnection, login: str) -> RowMapping | None:
+    rows = await conn.execute(sa.select(technical_accounts).where(technical_accounts.c.login == login))
+    return rows.mappings().first()
+
+
+async def insert_client(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    inserted = await conn.execute(clients.insert().values(**values).returning(clients))
+    return inserted.mappings().one()
+
+
+async def client(conn: AsyncConnection, client_id: str) -> RowMapping | None:
+    rows = await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
+    return rows.mappings().first()
+
+
+async def list_clients(conn: AsyncConnection) -> list[RowMapping]:
+    rows = await conn.execute(sa.select(clients).order_by(clients.c.created_at, clients.c.client_id))
+    return list(rows.mappings())
+
+
+async def deactivate_client(conn: AsyncConnection, client_id: str) -> RowMapping | None:
+    updated = await conn.execute(
+        clients.update().where(clients.c.client_id == client_id).values(active=False).returning(clients)
+    )
+    return updated.mappings().first()
+
+
+async def numbers_of(conn: AsyncConnection, kind: str, keys: Iterable[str]) -> dict[str, int]:
+    """The integer of each key of `kind`, given to it now if it has none yet (and kept ever after)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    await conn.execute(
+        insert(numbers).values([{"kind": kind, "key": key} for key in wanted]).on_conflict_do_nothing()
+    )
+    rows = await conn.execute(
+        sa.select(numbers.c.key, numbers.c.number).where(numbers.c.kind == kind, numbers.c.key.in_(wanted))
+    )
+    return {row.key: row.number for row in rows}
+
+
+async def key_of(conn: AsyncConnection, kind: str, number: int) -> str | None:
+    return await conn.scalar(
+        sa.select(numbers.c.key).where(numbers.c.kind == kind, numbers.c.number == number)
+    )
+
+
+# The directory's structures and services, as its snapshots describe them.
+
+STRUCTURES = replica.structures
+SERVICES = replica.services
+
+
+async def structure_by_cpp_id(conn: AsyncConnection, cpp_id: int) -> RowMapping | None:
+    rows = await conn.execute(sa.select(STRUCTURES).where(STRUCTURES.c.cpp_id == cpp_id))
+    return rows.mappings().first()
+
+
+async def structure(conn: AsyncConnection, structure_id: str) -> RowMapping | None:
+    rows = await conn.execute(sa.select(STRUCTURES).where(STRUCTURES.c.structure_id == structure_id))
+    return rows.mappings().first()
+
+
+async def search_structures(
+    conn: AsyncConnection,
+    *,
+    identifier: str | None,
+    identifier_type: str | None,
+    name: str | None,
+    kind: str | None,
+    active: bool | None,
+    visible_private: str,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    """Structures matching the criteria: every public one, and of private ones only `visible_private`
+    (the caller's own), as Chorus Pro shows them."""
+    where = [sa.or_(STRUCTURES.c.kind == "PUBLIQUE", STRUCTURES.c.structure_id == visible_private)]
+    if identifier:
+        where.append(STRUCTURES.c.structure_id == identifier)
+    if identifier_type:
+        where.append(STRUCTURES.c.identifier_type == identifier_type)
+    if name:
+        where.append(STRUCTURES.c.name.ilike(f"%{_escaped(name)}%", escape="\\"))
+    if kind:
+        where.append(STRUCTURES.c.kind == kind)
+    if active is not None:
+        where.append(STRUCTURES.c.active == active)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(STRUCTURES).where(*where))
+    rows = await conn.execute(
+        sa.select(STRUCTURES).where(*where).order_by(STRUCTURES.c.cpp_id).offset(offset).limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)
+
+
+async def services_of(
+    conn: AsyncConnection, structure_id: str, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    where = SERVICES.c.structure_id == structure_id
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(SERVICES).where(where))
+    rows = await conn.execute(
+        sa.select(SERVICES).where(where).order_by(SERVICES.c.code).offset(offset).limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)
+
+
+async def service(conn: AsyncConnection, structure_id: str, code: str) -> RowMapping | None:
+    rows = await conn.execute(
+        sa.select(SERVICES).where(SERVICES.c.structure_id == structure_id, SERVICES.c.code == code)
+    )
+    return rows.mappings().first()
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
