@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from chorus_common.auth import mint_dev_token
-from chorus_testing.directory import attached, registered
+from chorus_testing.directory import attached, in_directory, registered
+from chorus_testing.events import delegation_routed
 from chorus_testing.fixtures import eventually
 from chorus_testing.platform import Platform, launched_platform
 from chorus_testing.proxy import TcpProxy
@@ -201,3 +202,16 @@ class EngagementClient:
                 results.append((0, ""))
             await asyncio.sleep(pause)
         return results
+
+
+async def one_delegates_events(platform: Platform, count: int) -> list[dict[str, Any]]:
+    """`count` delegation-routed events (each its own invoice) whose mail goes to one delegate's user,
+    a structure of the directory."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await in_directory(http, platform, delegation_routed())
+    events = [first]
+    for _ in range(count - 1):
+        event = delegation_routed()
+        event["data"] = {**first["data"], "invoice_id": event["data"]["invoice_id"]}
+        events.append(event)
+    return events

@@ -9,15 +9,11 @@ import signal
 import time
 from collections import Counter
 
-import httpx
-
-from chorus_testing.directory import in_directory
-from chorus_testing.events import delegation_routed
 from chorus_testing.fixtures import BusProbe
 from chorus_testing.platform import Platform
 from notifications.settings import NotificationsSettings
 
-from .conftest import decisions_for, message_ids_in_catcher, report, wait_for
+from .conftest import decisions_for, message_ids_in_catcher, one_delegates_events, report, wait_for
 
 EVENTS = 5_000
 KILLS = 5
@@ -31,13 +27,7 @@ async def test_notifications_killed_five_times_during_5000_events_decides_each_o
 ):
     platform = faulty_platform
     # One delegate of the directory, with one user, for every event (each its own invoice).
-    async with httpx.AsyncClient(timeout=30) as http:
-        first = await in_directory(http, platform, delegation_routed())
-    events = [first]
-    for _ in range(EVENTS - 1):
-        event = delegation_routed()
-        event["data"] = {**first["data"], "invoice_id": event["data"]["invoice_id"]}
-        events.append(event)
+    events = await one_delegates_events(platform, EVENTS)
     event_ids = [event["id"] for event in events]
     publishing = asyncio.create_task(bus.publish_many([("delegation-routed", event) for event in events]))
 

@@ -24,19 +24,7 @@ from chorus_testing.fixtures import BusProbe
 from chorus_testing.platform import Platform
 from chorus_testing.relay import ControlledRelay
 
-from .conftest import decisions_for, message_ids_in_catcher, query, report, wait_for
-
-
-async def one_delegates_events(platform: Platform, count: int) -> list[dict[str, Any]]:
-    """`count` delegation-routed events (each its own invoice) whose mail goes to one delegate's user."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        first = await in_directory(http, platform, delegation_routed())
-    events = [first]
-    for _ in range(count - 1):
-        event = delegation_routed()
-        event["data"] = {**first["data"], "invoice_id": event["data"]["invoice_id"]}
-        events.append(event)
-    return events
+from .conftest import decisions_for, message_ids_in_catcher, one_delegates_events, query, report, wait_for
 
 
 async def settled(platform: Platform, event_ids: list[str], within: float) -> list[Any]:

@@ -13,6 +13,12 @@ AppEnv = Literal["dev", "test", "prod"]
 ServiceRole = Literal["api", "worker", "all"]
 
 
+def refuse_development_secret(app_env: str, value: str, development: str, variable: str) -> None:
+    """In production, a secret left at its development value (printed in the README) is refused."""
+    if app_env == "prod" and value == development:
+        raise ValueError(f"APP_ENV=prod needs {variable} (the development one is refused)")
+
+
 def default_database_url(database: str) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
 

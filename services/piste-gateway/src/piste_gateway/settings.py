@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
-from chorus_common.settings import ServiceSettings, default_database_url
+from chorus_common.settings import ServiceSettings, default_database_url, refuse_development_secret
 
 DEV_TOKEN_SECRET = "chorus-dev-piste-token-secret-not-for-production"  # refused when APP_ENV=prod
 
@@ -23,6 +23,7 @@ class PisteGatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> PisteGatewaySettings:
-        if self.app_env == "prod" and self.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
-            raise ValueError("APP_ENV=prod needs TOKEN_SECRET (the development one is refused)")
+        refuse_development_secret(
+            self.app_env, self.token_secret.get_secret_value(), DEV_TOKEN_SECRET, "TOKEN_SECRET"
+        )
         return self

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from chorus_common.settings import ServiceSettings, default_database_url
+from chorus_common.settings import ServiceSettings, default_database_url, refuse_development_secret
 
 DEV_FORM_SECRET = "chorus-dev-form-secret-not-for-production"  # refused when APP_ENV=prod
 
@@ -34,6 +34,7 @@ class SupportPortalSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> SupportPortalSettings:
-        if self.app_env == "prod" and self.form_secret.get_secret_value() == DEV_FORM_SECRET:
-            raise ValueError("APP_ENV=prod needs FORM_SECRET (the development one is refused)")
+        refuse_development_secret(
+            self.app_env, self.form_secret.get_secret_value(), DEV_FORM_SECRET, "FORM_SECRET"
+        )
         return self
