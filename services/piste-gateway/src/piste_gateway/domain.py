@@ -27,7 +27,6 @@ class Refusal:
 # The gateway's return codes beside 0 (the README's table lists them with what a client does).
 INVALID_REQUEST = 20001  # a field missing, of the wrong type, or beyond its bounds
 NOT_FOUND = 20002  # no such object, or not one the technical account's structure may see
-FORBIDDEN = 20003  # the technical account's structure may not do this
 UNAUTHENTICATED = 20005  # no valid access token
 INVALID_ACCOUNT = 20006  # no valid `cpro-account` header, or an account of another structure
 

@@ -4,11 +4,12 @@ As on Chorus Pro, a technical account sees every public structure and, of privat
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from piste_gateway import repository
@@ -22,10 +23,12 @@ CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 SERVICE = "service"  # the kind of integer id a service gets (repository.numbers_of)
 
 
-def visible(structure: Any, caller: Caller) -> bool:
-    return structure is not None and (
-        structure["kind"] == "PUBLIQUE" or structure["structure_id"] == caller.structure_id
-    )
+async def visible_structure(conn: AsyncConnection, cpp_id: int, caller: Caller) -> RowMapping | None:
+    """The structure numbered `cpp_id` when the caller may see it: any public one, its own private one."""
+    row = await repository.structure_by_cpp_id(conn, cpp_id)
+    if row is None or (row["kind"] != "PUBLIQUE" and row["structure_id"] != caller.structure_id):
+        return None
+    return row
 
 
 class StructureCriteria(Request_):
@@ -141,10 +144,9 @@ async def consulter(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultStructureIn
 ) -> ConsultStructureOut:
     async with uow.reading() as conn:
-        row = await repository.structure_by_cpp_id(conn, body.cpp_id)
-    if not visible(row, caller):
+        row = await visible_structure(conn, body.cpp_id, caller)
+    if row is None:
         raise not_found(f"Structure {body.cpp_id} introuvable")
-    assert row is not None
     parameters = row["parameters"]
     return ConsultStructureOut(
         informationGenerales=GeneralInformation(
@@ -189,10 +191,9 @@ async def rechercher_services(
 ) -> SearchServicesOut:
     page = body.parametresRechercherServicesStructure or PageIn()
     async with uow:
-        structure = await repository.structure_by_cpp_id(uow.conn, body.idStructure)
-        if not visible(structure, caller):
+        structure = await visible_structure(uow.conn, body.idStructure, caller)
+        if structure is None:
             raise not_found(f"Structure {body.idStructure} introuvable")
-        assert structure is not None
         rows, total = await repository.services_of(
             uow.conn, structure["structure_id"], page.offset, page.nbResultatsParPage
         )
@@ -239,20 +240,15 @@ class ConsultServiceOut(Answer):
     parametres: ServiceParameters
 
 
-def _day(value: date | None) -> str | None:
-    return cpro_date(value)
-
-
 @router.post("/consulter/service", response_model=ConsultServiceOut, summary="A service's details")
 async def consulter_service(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultServiceIn
 ) -> ConsultServiceOut:
     async with uow.reading() as conn:
-        structure = await repository.structure_by_cpp_id(conn, body.idStructure)
+        structure = await visible_structure(conn, body.idStructure, caller)
         key = await repository.key_of(conn, SERVICE, body.idService)
         row = None
-        if visible(structure, caller) and key is not None:
-            assert structure is not None
+        if structure is not None and key is not None:
             structure_id, _, code = key.partition("/")
             if structure_id == structure["structure_id"]:
                 row = await repository.service(conn, structure_id, code)
@@ -263,8 +259,8 @@ async def consulter_service(
             codeService=row["code"], nomService=row["name"], descriptionService=row["name"]
         ),
         parametres=ServiceParameters(
-            dateDebutValidite=_day(row["valid_from"]),
-            dateFinValidite=_day(row["valid_to"]),
+            dateDebutValidite=cpro_date(row["valid_from"]),
+            dateFinValidite=cpro_date(row["valid_to"]),
             numeroEngagement=row["engagement_required"],
         ),
     )
