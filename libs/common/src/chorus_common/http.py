@@ -54,16 +54,18 @@ class ExactJSONRoute(APIRoute):
 
 
 class ObservedRequests:
-    """Request ids (in logs and responses), Prometheus metrics, and the bound on body size.
+    """Request ids (in logs and responses), Prometheus metrics, and the bound on body size: an upload
+    (multipart/form-data) may be as large as an attachment, any other body as `max_body_bytes`.
 
     A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` runs each request in a task group of
     its own, which costs more than the rest of a simple read.
     """
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +77,8 @@ class ObservedRequests:
         started = time.perf_counter()
         status = 500
         received = 0
+        upload = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
 
         async def limited_receive() -> Message:
             # A body streamed without Content-Length is cut as the route reads it past the limit.
@@ -82,9 +86,9 @@ class ObservedRequests:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # FastAPI lets an HTTPException out of body reading; the problem handler answers.
-                    raise HTTPException(413, f"Request bodies are limited to {self.max_body_bytes} bytes")
+                    raise HTTPException(413, f"Request bodies are limited to {limit} bytes")
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -96,12 +100,12 @@ class ObservedRequests:
 
         try:
             length = headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            if length is not None and (not length.isdigit() or int(length) > limit):
                 response = problem_response(
                     413,
                     "payload-too-large",
                     "Payload too large",
-                    f"Request bodies are limited to {self.max_body_bytes} bytes",
+                    f"Request bodies are limited to {limit} bytes",
                     instance=scope["path"],
                 )
                 await response(scope, receive, send_with_id)
@@ -115,9 +119,13 @@ class ObservedRequests:
             HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
 
 
-def install_http_middleware(app: FastAPI, service: str, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+def install_http_middleware(
+    app: FastAPI, service: str, max_body_bytes: int = MAX_BODY_BYTES, max_upload_bytes: int = MAX_BODY_BYTES
+) -> None:
     """Request ids in logs and responses, Prometheus metrics, and a bound on body size."""
-    app.add_middleware(ObservedRequests, service=service, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        ObservedRequests, service=service, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes
+    )
 
 
 class PartyIn(Party):

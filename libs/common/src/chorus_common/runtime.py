@@ -273,7 +273,9 @@ def create_app(
     app.state.token_verifier = TokenVerifier(runtime.settings)
     install_problem_handlers(app)
     document_problems(app)
-    install_http_middleware(app, runtime.settings.service_name)
+    install_http_middleware(
+        app, runtime.settings.service_name, runtime.settings.max_json_bytes, runtime.settings.max_upload_bytes
+    )
     app.include_router(health_router({"database": runtime.database_ready, "rabbitmq": runtime.broker_ready}))
     if runtime.settings.runs_api:
         for router in routers:

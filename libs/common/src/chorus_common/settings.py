@@ -54,12 +54,19 @@ class ServiceSettings(BaseSettings):
     forwarded_allow_ips: str = ""
     # The largest file that may be attached to a ticket or an invoice (413 beyond).
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # A request body beyond this is a 413 (a JSON body is parsed whole), except an attachment's.
+    max_json_bytes: int = Field(default=1_048_576, ge=1024)
     consumer_prefetch: int = Field(default=32, ge=1)
     consumer_delivery_limit: int = Field(default=5, ge=1)
     consumer_retry_delay_seconds: float = Field(default=0.5, ge=0)
     consumer_concurrency: int = Field(default=4, ge=1)
     # The most events one transaction handles, for a service that consumes in batches.
     consumer_batch_size: int = Field(default=50, ge=1)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest multipart body the service reads: an attachment with its envelope."""
+        return self.attachment_max_bytes + 64 * 1024
 
     @model_validator(mode="after")
     def _handlers_fit_in_the_pool(self) -> ServiceSettings:

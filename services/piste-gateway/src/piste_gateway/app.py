@@ -17,6 +17,7 @@ from piste_gateway.access import Access
 from piste_gateway.db import inbox, outbox
 from piste_gateway.domain import INVALID_REQUEST, NOT_FOUND, CproError, Refusal
 from piste_gateway.events import register_events
+from piste_gateway.flows import FlowWorker
 from piste_gateway.settings import PisteGatewaySettings
 
 VERSION = "1.0.0"
@@ -74,6 +75,14 @@ def build_app(settings: PisteGatewaySettings | None = None, clock: Clock | None 
     settings = settings or PisteGatewaySettings()
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
+    reader = FlowWorker(
+        runtime.unit_of_work,
+        settings.max_flow_bytes,
+        settings.flow_attempts,
+        settings.flow_poll_interval_seconds,
+    )
+    if settings.runs_worker:
+        runtime.add_job(reader.run)
     app = create_app(
         runtime,
         title="Chorus PISTE gateway",
@@ -87,5 +96,6 @@ def build_app(settings: PisteGatewaySettings | None = None, clock: Clock | None 
         settings.token_ttl_seconds,
         settings.credentials_cache_seconds,
     )
+    app.state.flows = reader
     speak_chorus_pro(app)
     return app

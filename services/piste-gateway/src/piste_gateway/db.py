@@ -5,6 +5,7 @@ API speaks beside the platform's own keys."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from chorus_common.replica import replica_tables
 from chorus_common.runtime import messaging_tables
@@ -52,4 +53,37 @@ numbers = sa.Table(
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),
     sa.UniqueConstraint("kind", "key", name="uq_numbers_kind_key"),
+)
+
+# The flows deposited (deposer/flux): the file as it came, where its reading stands (Chorus Pro's flow
+# states), and the invoice it carries once read. `number` is numeroFluxDepot's integer.
+flows = sa.Table(
+    "flows",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("number", sa.BigInteger, sa.Identity(start=1), nullable=False, unique=True),
+    sa.Column("structure_id", sa.String(100), nullable=False),  # the depositing technical account's
+    sa.Column("login", sa.String(100), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.String(200), nullable=False),
+    sa.Column("syntax", sa.String(60), nullable=False),
+    sa.Column("signed", sa.Boolean, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=True),  # None when it was not base64
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deposited_at", TIMESTAMP, nullable=False),
+    sa.Column("status_at", TIMESTAMP, nullable=False),
+    # listeErreurDP: the invoices refused, each with its reasons; listeErreurTechnique.
+    sa.Column("invoice_errors", JSONB, nullable=False, server_default="[]"),
+    sa.Column("technical_errors", JSONB, nullable=False, server_default="[]"),
+    sa.Column("invoice_number", sa.String(200), nullable=True),
+    sa.Column("supplier_id", sa.String(100), nullable=True),
+    sa.Column("recipient_id", sa.String(100), nullable=True),
+    sa.Column("invoice_id", UUID(as_uuid=True), nullable=True),  # received-invoices' once integrated
+    sa.Index(
+        "ix_flows_waiting",
+        "number",
+        postgresql_where=sa.text("status IN ('IN_RECU', 'IN_EN_ATTENTE_TRAITEMENT_CPP')"),
+    ),
+    sa.Index("ix_flows_supplier_invoice", "supplier_id", "invoice_number"),
 )

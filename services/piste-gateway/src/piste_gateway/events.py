@@ -1,13 +1,15 @@
-"""Events of the gateway: it reads the directory (structures, services, users, technical accounts)."""
+"""Events of the gateway: it reads the directory (structures, services, users, technical accounts),
+publishes the invoices of its flows (`invoice-submitted`), and learns from received-invoices how each
+ended (its first `invoice-status-changed`, or `invoice-refused`)."""
 
 from __future__ import annotations
 
-from chorus_common.events import EventType, TechnicalAccountSnapshot
+from chorus_common.events import EventType, InvoiceRefused, InvoiceStatusChanged, TechnicalAccountSnapshot
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
 from chorus_common.unit_of_work import UnitOfWork
-from piste_gateway import repository
+from piste_gateway import flows, repository
 from piste_gateway.db import replica
 
 
@@ -17,6 +19,19 @@ async def on_technical_accounts(events: list[ReceivedEvent], uow: UnitOfWork) ->
         await repository.apply_technical_account(uow.conn, event.data)
 
 
+async def on_invoice_answers(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
+    for event in events:
+        data = event.data
+        if isinstance(data, InvoiceStatusChanged) and data.from_status is None:
+            await flows.integrated(uow, data.external_id, data.supplier_structure_id, data.invoice_id)
+        elif isinstance(data, InvoiceRefused) and data.submitted_by == uow.source:
+            await flows.refused(uow, data.external_id, data.supplier_structure_id, data.reason)
+
+
 def register_events(runtime: ServiceRuntime) -> None:
     subscribe_replica(runtime, replica)
     runtime.subscribe_batched([EventType.TECHNICAL_ACCOUNT_UPDATED], on_technical_accounts)
+    runtime.declare_publication(EventType.INVOICE_SUBMITTED)
+    runtime.subscribe_batched(
+        [EventType.INVOICE_STATUS_CHANGED, EventType.INVOICE_REFUSED], on_invoice_answers
+    )

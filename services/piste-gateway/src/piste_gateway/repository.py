@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.events import TechnicalAccountSnapshot
 from chorus_common.replica import upsert_if_newer
-from piste_gateway.db import clients, numbers, replica, technical_accounts
+from piste_gateway.db import clients, flows, numbers, replica, technical_accounts
 
 
 async def apply_technical_account(conn: AsyncConnection, snapshot: TechnicalAccountSnapshot) -> bool:
@@ -135,3 +136,67 @@ async def service(conn: AsyncConnection, structure_id: str, code: str) -> RowMap
 
 def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Flows.
+
+
+async def insert_flow(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    inserted = await conn.execute(flows.insert().values(**values).returning(flows))
+    return inserted.mappings().one()
+
+
+async def flow(conn: AsyncConnection, number: int) -> RowMapping | None:
+    rows = await conn.execute(sa.select(flows).where(flows.c.number == number))
+    return rows.mappings().first()
+
+
+async def next_waiting_flow(conn: AsyncConnection, waiting: list[str]) -> RowMapping | None:
+    """The oldest flow waiting to be read, locked; one another transaction holds is passed over."""
+    rows = await conn.execute(
+        sa.select(flows)
+        .where(flows.c.status.in_(waiting))
+        .order_by(flows.c.number)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return rows.mappings().first()
+
+
+async def update_flow(conn: AsyncConnection, flow_id: Any, **values: Any) -> None:
+    await conn.execute(flows.update().where(flows.c.id == flow_id).values(**values))
+
+
+async def same_invoice_flow(
+    conn: AsyncConnection, flow_id: Any, supplier_id: str, invoice_number: str, ended: list[str]
+) -> bool:
+    """Whether another flow carried the supplier's invoice of that number, and was not rejected."""
+    found = await conn.scalar(
+        sa.select(flows.c.id)
+        .where(
+            flows.c.supplier_id == supplier_id,
+            flows.c.invoice_number == invoice_number,
+            flows.c.id != flow_id,
+            flows.c.status.not_in(ended),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def end_flow(
+    conn: AsyncConnection,
+    number: int,
+    supplier_id: str,
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    **values: Any,
+) -> bool:
+    """Move the supplier's flow from `from_status` to `to_status` (once: a repeated answer finds it moved)."""
+    updated = await conn.execute(
+        flows.update()
+        .where(flows.c.number == number, flows.c.supplier_id == supplier_id, flows.c.status == from_status)
+        .values(status=to_status, status_at=at, **values)
+    )
+    return bool(updated.rowcount)

@@ -20,10 +20,21 @@ class PisteGatewaySettings(ServiceSettings):
     # A technical account's password, once checked (scrypt, about a quarter of a second), is believed
     # this long for as long as the account's snapshot is unchanged.
     credentials_cache_seconds: float = Field(default=300.0, ge=0)
+    # The largest file a flow may carry (deposer/flux), decoded; Chorus Pro's own limit is 120 MB.
+    max_flow_bytes: int = Field(default=10_000_000, ge=1024, le=120_000_000)
+    # A deposit's JSON carries the file in base64: a third larger than the file.
+    max_json_bytes: int = 14 * 1024 * 1024
+    # How often the flow worker looks for flows to read when no deposit woke it.
+    flow_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # A flow whose reading fails this many times for a technical reason is IN_INCIDENTE.
+    flow_attempts: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> PisteGatewaySettings:
         refuse_development_secret(
             self.app_env, self.token_secret.get_secret_value(), DEV_TOKEN_SECRET, "TOKEN_SECRET"
         )
+        needed = self.max_flow_bytes * 4 // 3 + 64 * 1024
+        if self.max_json_bytes < needed:
+            raise ValueError(f"MAX_JSON_BYTES must hold a flow of MAX_FLOW_BYTES in base64: {needed} or more")
         return self

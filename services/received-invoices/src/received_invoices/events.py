@@ -1,8 +1,9 @@
-"""Events of received-invoices: `invoice-submitted` consumed (received like an HTTP deposit);
-published through the outbox: `delegation-routed` when an A1 invoice goes to a delegated validator,
-`delegation-updated`, a delegation's snapshot, when one is made, modified or revoked (the directory
-derives `estValideurDelegue` from them), `delegation-ended` when one ends (revoked, or past its end
-date), and `invoice-status-changed` for each change of an invoice's status."""
+"""Events of received-invoices: `invoice-submitted` consumed (received like an HTTP deposit, and
+answered with `invoice-refused` when refused); published through the outbox: `delegation-routed`
+when an A1 invoice goes to a delegated validator, `delegation-updated`, a delegation's snapshot, when
+one is made, modified or revoked (the directory derives `estValideurDelegue` from them),
+`delegation-ended` when one ends (revoked, or past its end date), and `invoice-status-changed` for
+each change of an invoice's status."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from chorus_common.events import (
     DelegationSnapshot,
     EngagementValidated,
     EventType,
-    InvalidEvent,
+    InvoiceRefused,
     InvoiceStatusChanged,
     InvoiceSubmitted,
     Party,
@@ -120,12 +121,29 @@ def status_changed(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: in
 
 
 async def on_invoice_submitted(event: ReceivedEvent, uow: UnitOfWork) -> None:
-    assert isinstance(event.data, InvoiceSubmitted)
+    """Receive the invoice; one refused (nothing written before the refusal) is answered with an
+    `invoice-refused` event in the same transaction, and the message acknowledged."""
+    data = event.data
+    assert isinstance(data, InvoiceSubmitted)
     source = event.envelope.source
     try:
-        await use_cases.receive_invoice(uow, event.data, source, actor=source)
+        await use_cases.receive_invoice(uow, data, source, actor=source)
     except use_cases.InvoiceRefused as refused:
-        raise InvalidEvent(f"invoice refused: {refused}") from refused
+        await uow.publish(invoice_refused(data, source, str(refused), uow.source, uow.now()))
+
+
+def invoice_refused(
+    data: InvoiceSubmitted, submitted_by: str, reason: str, source: str, at: datetime
+) -> CloudEvent:
+    refused = InvoiceRefused(
+        external_id=data.external_id,
+        number=data.number,
+        supplier_structure_id=data.supplier.structure_id,
+        submitted_by=submitted_by,
+        reason=reason[:1000],
+        refused_at=at,
+    )
+    return build_event(EventType.INVOICE_REFUSED, source, refused, at, subject=data.external_id)
 
 
 async def on_engagement_validated(event: ReceivedEvent, uow: UnitOfWork) -> None:
@@ -151,6 +169,7 @@ def register_events(runtime: ServiceRuntime) -> None:
     runtime.declare_publication(EventType.DELEGATION_UPDATED)
     runtime.declare_publication(EventType.DELEGATION_ENDED)
     runtime.declare_feed(EventType.INVOICE_STATUS_CHANGED)
+    runtime.declare_feed(EventType.INVOICE_REFUSED)
     runtime.subscribe(EventType.INVOICE_SUBMITTED, on_invoice_submitted)
     runtime.subscribe(EventType.ENGAGEMENT_VALIDATED, on_engagement_validated)
     subscribe_replica(runtime, replica)

@@ -175,7 +175,7 @@ async def test_bad_deposits_are_refused(service: RunningReceivedInvoices):
     ).status_code == 403
 
 
-async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_lettered(
+async def test_invoice_submitted_events_are_routed_once_bad_ones_dead_lettered_refused_ones_answered(
     service: RunningReceivedInvoices, bus: BusProbe
 ):
     client = service.client
@@ -205,14 +205,32 @@ async def test_invoice_submitted_events_are_routed_once_and_bad_ones_dead_letter
     unknown_supplier = event(invoice_data(unknown("NOWHERE"), ministry, None))
     malformed = event({**invoice_data(supplier, ministry, None), "amount_ttc": "douze"})
     no_such_frame = event(invoice_data(supplier, ministry, None, frame="A0"))
+    refusals = await bus.tap("invoice-refused")
     for bad in (unknown_recipient, unknown_supplier, malformed, no_such_frame):
         await bus.publish("invoice-submitted", bad)
-    dead = await bus.drain("received-invoices.dead-letter", 4)
+    # Malformed events are dead-lettered with their reasons...
+    dead = await bus.drain("received-invoices.dead-letter", 2)
     reasons = sorted(str(m.headers[DEAD_LETTER_REASON_HEADER]) for m in dead)
     assert reasons[0].startswith("invalid data: data.amount_ttc")
     assert reasons[1].startswith("invalid data: data.billing_frame: Value error, unknown billing frame 'A0'")
-    assert reasons[2].startswith("invoice refused: recipient 'NOT-IN-DIRECTORY'")
-    assert reasons[3].startswith("invoice refused: supplier 'NOWHERE' is not a structure of the directory")
+    # ...well-formed ones whose invoice is refused are answered, for the channel that submitted them.
+    answered = {}
+    for _ in range(2):
+        message = await take_where(
+            refusals,
+            lambda data: (
+                data["external_id"]
+                in (unknown_recipient["data"]["external_id"], unknown_supplier["data"]["external_id"])
+            ),
+        )
+        data = json.loads(message.body)["data"]
+        answered[data["external_id"]] = data
+    recipient_refused = answered[unknown_recipient["data"]["external_id"]]
+    assert recipient_refused["reason"].startswith("recipient 'NOT-IN-DIRECTORY'")
+    assert recipient_refused["submitted_by"] == "/edi/portail-depot"
+    assert recipient_refused["supplier_structure_id"] == supplier.id
+    supplier_refused = answered[unknown_supplier["data"]["external_id"]]
+    assert supplier_refused["reason"].startswith("supplier 'NOWHERE' is not a structure of the directory")
     assert len(await listed(client, company, "to-validate")) == len(to_validate) == 1
     detail = (await client.get(f"/invoices/{to_validate[0]}", headers=company.user)).json()
     assert (detail["source"], detail["external_id"]) == ("/edi/portail-depot", good["data"]["external_id"])

@@ -28,6 +28,7 @@ class EventType(StrEnum):
     DELEGATION_ROUTED = "delegation-routed"
     DELEGATION_UPDATED = "delegation-updated"
     ENGAGEMENT_VALIDATED = "engagement-validated"
+    INVOICE_REFUSED = "invoice-refused"
     INVOICE_STATUS_CHANGED = "invoice-status-changed"
     INVOICE_SUBMITTED = "invoice-submitted"
     SERVICE_UPDATED = "service-updated"
@@ -182,6 +183,19 @@ class InvoiceSubmitted(EventData):
     engagement_number: Annotated[str | None, Field(min_length=1, max_length=50)] = None
 
 
+class InvoiceRefused(EventData):
+    """An `invoice-submitted` event whose invoice received-invoices refused (an unknown party, a closed
+    service, a missing engagement, ...): well formed, so not dead-lettered, but answered, so that the
+    channel that submitted it tells its sender (the PISTE gateway's flows turn `IN_REJETE`)."""
+
+    external_id: NonEmpty
+    number: NonEmpty
+    supplier_structure_id: NonEmpty
+    submitted_by: NonEmpty  # the submitting event's source, e.g. /piste-gateway
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    refused_at: AwareDatetime
+
+
 class TicketRecipient(EventData):
     # STRUCTURE: the structure of the directory the ticket concerns, handled by its managers.
     kind: Literal["SUPPORT", "SERVICE", "STRUCTURE"]
@@ -297,6 +311,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     EventType.DELEGATION_ROUTED: DelegationRouted,
     EventType.DELEGATION_UPDATED: DelegationSnapshot,
     EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
+    EventType.INVOICE_REFUSED: InvoiceRefused,
     EventType.INVOICE_STATUS_CHANGED: InvoiceStatusChanged,
     EventType.INVOICE_SUBMITTED: InvoiceSubmitted,
     EventType.SERVICE_UPDATED: ServiceSnapshot,
@@ -332,9 +347,10 @@ PRODUCERS: dict[str, frozenset[str]] = {
     EventType.DELEGATION_ENDED: frozenset({"received-invoices"}),
     EventType.DELEGATION_ROUTED: frozenset({"received-invoices"}),
     EventType.DELEGATION_UPDATED: frozenset({"received-invoices"}),
+    EventType.INVOICE_REFUSED: frozenset({"received-invoices"}),
     EventType.INVOICE_STATUS_CHANGED: frozenset({"received-invoices"}),
     EventType.ENGAGEMENT_VALIDATED: frozenset({"engagements", "erp-etat"}),
-    EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot"}),
+    EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot", "piste-gateway"}),
     EventType.WORKS_INVOICE_STATUS_CHANGED: frozenset({"invoicing-works"}),
     EventType.TICKET_SUBMITTED: frozenset({"support-portal"}),
     EventType.TICKET_UPDATED: frozenset({"support-portal"}),

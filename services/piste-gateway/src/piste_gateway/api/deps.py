@@ -89,4 +89,5 @@ CPRO_REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": Refused, "description": "a field missing or invalid (20001), an object not found (20002)"},
     401: {"model": Refused, "description": "no valid access token (20005) or cpro-account (20006)"},
     403: {"model": Refused, "description": "a technical account of another structure (20006)"},
+    413: {"model": Refused, "description": "a flow's file beyond the gateway's limit (20001)"},
 }

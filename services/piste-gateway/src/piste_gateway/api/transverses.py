@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from chorus_common.clock import PARIS
+from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import FRAMES
+from piste_gateway import flows
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
 from piste_gateway.domain import currencies
+from piste_gateway.reports import flow_report
 
 router = APIRouter(prefix="/cpro/transverses/v1", tags=["transverses"], responses=CPRO_REFUSALS)
 
@@ -69,3 +75,92 @@ async def recuperer_cadrefacturation(caller: CallerDep, body: FramesIn | None = 
         frame for frame in FRAMES.values() if kind is None or frame.works == (kind == "FACTURE_TRAVAUX")
     ]
     return FramesOut(listeCadreFacturation=[FrameOut(codeCadreFacturation=f.name) for f in chosen])
+
+
+def instant(value: datetime) -> str:
+    """consulterCR's instants: ISO 8601 with the Paris offset (clients parse them as RFC 3339)."""
+    return value.astimezone(PARIS).isoformat(timespec="milliseconds")
+
+
+class FlowIn(Request_):
+    numeroFluxDepot: Annotated[str, Field(min_length=1, max_length=100)]
+    dateDepot: str | None = None
+    syntaxeFlux: str | None = None
+
+
+class ReportOut(Answer):
+    numeroFluxDepot: str
+    nomFichierFlux: str
+    codeInterfaceFlux: str
+    codeAppliPartenaire: str
+    dateDepotFlux: str
+    dateHeureEtatCourantFlux: str
+    etatCourantFlux: str
+    fichierCR: str
+
+
+@router.post(
+    "/consulterCR",
+    response_model=ReportOut,
+    response_model_exclude_none=True,
+    summary="A flow's state, with its report (compte rendu) as a PDF",
+)
+async def consulter_cr(caller: CallerDep, uow: PublicUnitOfWorkDep, body: FlowIn) -> ReportOut:
+    flow = await flows.flow_of(uow, caller, body.numeroFluxDepot)
+    numero = flows.flow_number(flow["number"])
+    return ReportOut(
+        numeroFluxDepot=numero,
+        nomFichierFlux=flow["file_name"],
+        codeInterfaceFlux=flow["syntax"],
+        codeAppliPartenaire=flow["client_id"],
+        dateDepotFlux=instant(flow["deposited_at"]),
+        dateHeureEtatCourantFlux=instant(flow["status_at"]),
+        etatCourantFlux=flow["status"],
+        fichierCR=base64.b64encode(flow_report(flow, numero)).decode(),
+    )
+
+
+class InvoiceError(BaseModel):
+    numeroDP: str | None = None
+    identifiantFournisseur: str | None = None
+    identifiantDestinataire: str | None = None
+    libelleErreurDP: str
+
+
+class TechnicalError(BaseModel):
+    codeErreur: str
+    natureErreur: str
+    libelleErreur: str
+
+
+class DetailedReportOut(Answer):
+    numeroFluxDepot: str
+    nomFichier: str
+    codeInterfaceDepotFlux: str
+    dateDepotFlux: str
+    dateHeureEtatCourantFlux: str
+    etatCourantDepotFlux: str
+    listeErreurDP: list[InvoiceError]
+    listeErreurTechnique: list[TechnicalError]
+
+
+@router.post(
+    "/consulterCRDetaille",
+    response_model=DetailedReportOut,
+    response_model_exclude_none=True,
+    summary="A flow's state with each invoice refused and its reason",
+)
+async def consulter_cr_detaille(
+    caller: CallerDep, uow: PublicUnitOfWorkDep, body: FlowIn
+) -> DetailedReportOut:
+    flow = await flows.flow_of(uow, caller, body.numeroFluxDepot)
+    return DetailedReportOut(
+        numeroFluxDepot=flows.flow_number(flow["number"]),
+        nomFichier=flow["file_name"],
+        codeInterfaceDepotFlux=flow["syntax"],
+        dateDepotFlux=instant(flow["deposited_at"]),
+        dateHeureEtatCourantFlux=instant(flow["status_at"]),
+        etatCourantDepotFlux=flow["status"],
+        listeErreurDP=[InvoiceError(**error) for error in flow["invoice_errors"]],
+        listeErreurTechnique=[TechnicalError(**error) for error in flow["technical_errors"]],
+    )
