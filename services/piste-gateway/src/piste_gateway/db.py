@@ -87,3 +87,48 @@ flows = sa.Table(
     ),
     sa.Index("ix_flows_supplier_invoice", "supplier_id", "invoice_number"),
 )
+
+# The received invoices as their status events describe them (`invoice-status-changed`), for the
+# searches and consultations of factures/v1: `version` is the event's sequence, a row keeps the latest.
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("invoice_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("cpp_id", sa.BigInteger, nullable=False, unique=True),  # identifiantFactureCPP (numbers)
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(200), nullable=False),
+    sa.Column("billing_frame", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("status_at", TIMESTAMP, nullable=False),
+    sa.Column("motif", sa.Text, nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=False),
+    sa.Column("supplier_id", sa.String(100), nullable=False),
+    sa.Column("recipient_id", sa.String(100), nullable=False),
+    sa.Column("service_code", sa.String(100), nullable=True),
+    sa.Column("delegate_id", sa.String(100), nullable=True),
+    sa.Column("amount_ht", sa.Numeric(18, 2), nullable=True),
+    sa.Column("vat_amount", sa.Numeric(18, 2), nullable=True),
+    sa.Column("amount_ttc", sa.Numeric(18, 2), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("issue_date", sa.Date, nullable=True),
+    sa.Column("engagement_number", sa.String(50), nullable=True),
+    sa.Column("deposited_at", TIMESTAMP, nullable=True),  # the deposit's instant, once its event is seen
+    sa.Index("ix_invoices_supplier", "supplier_id", "status_at"),
+    sa.Index("ix_invoices_recipient", "recipient_id", "status_at"),
+    sa.Index("ix_invoices_delegate", "delegate_id", "status_at"),
+)
+
+# Each transition of those invoices (consulter/historique), once.
+invoice_history = sa.Table(
+    "invoice_history",
+    metadata,
+    sa.Column("invoice_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("sequence", sa.Integer, primary_key=True),
+    sa.Column("from_status", sa.String(40), nullable=True),
+    sa.Column("to_status", sa.String(40), nullable=False),
+    sa.Column("step", sa.String(40), nullable=False),
+    sa.Column("capacity", sa.String(40), nullable=False),
+    sa.Column("actor_structure_id", sa.String(100), nullable=True),
+    sa.Column("motif", sa.Text, nullable=True),
+    sa.Column("at", TIMESTAMP, nullable=False),
+)

@@ -54,6 +54,12 @@ def cpro_date(value: date | datetime | None) -> str | None:
     return value.isoformat()
 
 
+def cpro_instant(value: datetime) -> str:
+    """Instants of consulterCR and of the searches' `dateHeureEtatCourant`: ISO 8601 with the Paris
+    offset (clients parse them as RFC 3339)."""
+    return value.astimezone(PARIS).isoformat(timespec="milliseconds")
+
+
 def cpro_datetime(value: datetime | None) -> str | None:
     """Chorus Pro's instants: `YYYY-MM-DD HH:MM`, Paris time."""
     return value.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") if value is not None else None

@@ -1,6 +1,7 @@
 """Events of the gateway: it reads the directory (structures, services, users, technical accounts),
-publishes the invoices of its flows (`invoice-submitted`), and learns from received-invoices how each
-ended (its first `invoice-status-changed`, or `invoice-refused`)."""
+publishes the invoices of its flows (`invoice-submitted`), learns from received-invoices how each ended
+(its first `invoice-status-changed`, or `invoice-refused`), and keeps every received invoice as its
+status events describe it, for factures/v1's searches."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ async def on_technical_accounts(events: list[ReceivedEvent], uow: UnitOfWork) ->
 async def on_invoice_answers(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
     for event in events:
         data = event.data
-        if isinstance(data, InvoiceStatusChanged) and data.from_status is None:
-            await flows.integrated(uow, data.external_id, data.supplier_structure_id, data.invoice_id)
+        if isinstance(data, InvoiceStatusChanged):
+            await repository.apply_invoice_status(uow.conn, data)
+            if data.from_status is None:
+                await flows.integrated(uow, data.external_id, data.supplier_structure_id, data.invoice_id)
         elif isinstance(data, InvoiceRefused) and data.submitted_by == uow.source:
             await flows.refused(uow, data.external_id, data.supplier_structure_id, data.reason)
 

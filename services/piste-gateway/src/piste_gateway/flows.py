@@ -292,7 +292,7 @@ class FlowWorker:
 
 async def integrated(uow: UnitOfWork, external_id: str, supplier_id: str, invoice_id: str) -> None:
     """received-invoices received the flow's invoice (its first status change)."""
-    number = _own_number(external_id)
+    number = own_number(external_id)
     if number is not None:
         await repository.end_flow(
             uow.conn,
@@ -307,7 +307,7 @@ async def integrated(uow: UnitOfWork, external_id: str, supplier_id: str, invoic
 
 async def refused(uow: UnitOfWork, external_id: str, supplier_id: str, reason: str) -> None:
     """received-invoices refused the flow's invoice: the flow is rejected, with its reason."""
-    number = _own_number(external_id)
+    number = own_number(external_id)
     if number is None:
         return
     row = await repository.flow(uow.conn, number)
@@ -330,7 +330,8 @@ async def refused(uow: UnitOfWork, external_id: str, supplier_id: str, reason: s
     )
 
 
-def _own_number(external_id: str) -> int | None:
+def own_number(external_id: str) -> int | None:
+    """The flow's integer when `external_id` is one of the gateway's numeroFluxDepot."""
     try:
         return number_of(external_id)
     except CproError:

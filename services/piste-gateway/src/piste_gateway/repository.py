@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.events import TechnicalAccountSnapshot
+from chorus_common.events import InvoiceStatusChanged, TechnicalAccountSnapshot
 from chorus_common.replica import upsert_if_newer
-from piste_gateway.db import clients, flows, numbers, replica, technical_accounts
+from piste_gateway.db import clients, flows, invoice_history, invoices, numbers, replica, technical_accounts
 
 
 async def apply_technical_account(conn: AsyncConnection, snapshot: TechnicalAccountSnapshot) -> bool:
@@ -200,3 +201,133 @@ async def end_flow(
         .values(status=to_status, status_at=at, **values)
     )
     return bool(updated.rowcount)
+
+
+# Received invoices, as their status events describe them.
+
+INVOICE = "facture"  # the kind of integer id an invoice gets (identifiantFactureCPP)
+
+
+async def apply_invoice_status(conn: AsyncConnection, data: InvoiceStatusChanged) -> None:
+    """The invoice at this transition, unless a later one is known; the transition in its history."""
+    invoice_id = data.invoice_id
+    cpp_id = (await numbers_of(conn, INVOICE, [invoice_id]))[invoice_id]
+    values = {
+        "invoice_id": invoice_id,
+        "cpp_id": cpp_id,
+        "version": data.sequence,
+        "number": data.number,
+        "billing_frame": data.billing_frame,
+        "status": data.to_status,
+        "status_at": data.changed_at,
+        "motif": data.motif,
+        "external_id": data.external_id,
+        "supplier_id": data.supplier_structure_id,
+        "recipient_id": data.recipient_structure_id,
+        "service_code": data.recipient_service_code,
+        "delegate_id": data.delegate_structure_id,
+        "amount_ht": data.amount_ht,
+        "vat_amount": data.vat_amount,
+        "amount_ttc": data.amount_ttc,
+        "currency": data.currency,
+        "issue_date": data.issue_date,
+        "engagement_number": data.engagement_number,
+    }
+    await upsert_if_newer(conn, invoices, ["invoice_id"], values)
+    if data.from_status is None:
+        await conn.execute(
+            invoices.update()
+            .where(invoices.c.invoice_id == invoice_id, invoices.c.deposited_at.is_(None))
+            .values(deposited_at=data.changed_at)
+        )
+    await conn.execute(
+        insert(invoice_history)
+        .values(
+            invoice_id=invoice_id,
+            sequence=data.sequence,
+            from_status=data.from_status,
+            to_status=data.to_status,
+            step=data.step,
+            capacity=data.capacity,
+            actor_structure_id=data.actor_structure_id,
+            motif=data.motif,
+            at=data.changed_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceCriteria:
+    """What factures/v1's searches filter on; `party` is the column the caller's structure must fill."""
+
+    party: str  # supplier_id, recipient_id or delegate_id
+    structure_id: str
+    number: str | None = None
+    external_id: str | None = None
+    statuses: tuple[str, ...] = ()
+    frame: str | None = None
+    counterparts: tuple[str, ...] = ()  # the other party's structure ids
+    deposited_from: datetime | None = None
+    deposited_before: datetime | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    engagement_number: str | None = None
+
+
+async def search_invoices(
+    conn: AsyncConnection, criteria: InvoiceCriteria, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    where = [invoices.c[criteria.party] == criteria.structure_id]
+    if criteria.number:
+        where.append(invoices.c.number == criteria.number)
+    if criteria.external_id:
+        where.append(invoices.c.external_id == criteria.external_id)
+    if criteria.statuses:
+        where.append(invoices.c.status.in_(criteria.statuses))
+    if criteria.frame:
+        where.append(invoices.c.billing_frame == criteria.frame)
+    if criteria.counterparts:
+        other = "supplier_id" if criteria.party != "supplier_id" else "recipient_id"
+        where.append(invoices.c[other].in_(criteria.counterparts))
+    if criteria.deposited_from:
+        where.append(invoices.c.deposited_at >= criteria.deposited_from)
+    if criteria.deposited_before:
+        where.append(invoices.c.deposited_at < criteria.deposited_before)
+    if criteria.issued_from:
+        where.append(invoices.c.issue_date >= criteria.issued_from)
+    if criteria.issued_to:
+        where.append(invoices.c.issue_date <= criteria.issued_to)
+    if criteria.engagement_number:
+        where.append(invoices.c.engagement_number == criteria.engagement_number)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(invoices).where(*where))
+    rows = await conn.execute(
+        sa.select(invoices)
+        .where(*where)
+        .order_by(invoices.c.status_at.desc(), invoices.c.cpp_id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)
+
+
+async def invoice_by_cpp_id(conn: AsyncConnection, cpp_id: int) -> RowMapping | None:
+    rows = await conn.execute(sa.select(invoices).where(invoices.c.cpp_id == cpp_id))
+    return rows.mappings().first()
+
+
+async def invoice_history_of(conn: AsyncConnection, invoice_id: Any) -> list[RowMapping]:
+    rows = await conn.execute(
+        sa.select(invoice_history)
+        .where(invoice_history.c.invoice_id == invoice_id)
+        .order_by(invoice_history.c.sequence)
+    )
+    return list(rows.mappings())
+
+
+async def structures_by_id(conn: AsyncConnection, structure_ids: Iterable[str]) -> dict[str, RowMapping]:
+    wanted = sorted({s for s in structure_ids if s})
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(STRUCTURES).where(STRUCTURES.c.structure_id.in_(wanted)))
+    return {row["structure_id"]: row for row in rows.mappings()}

@@ -148,6 +148,14 @@ class InvoiceStatusChanged(StatusChanged):
     recipient_structure_id: NonEmpty
     recipient_service_code: str | None = None
     delegate_structure_id: str | None = None
+    # What the invoice says, on every transition, so that an integrator's read model (the PISTE
+    # gateway's searches) needs no other source; absent from events published before they were added.
+    amount_ht: Money | None = None
+    vat_amount: Money | None = None
+    amount_ttc: Money | None = None
+    currency: Currency | None = None
+    issue_date: date | None = None
+    engagement_number: Annotated[str | None, Field(max_length=50)] = None
 
 
 class WorksInvoiceStatusChanged(StatusChanged):

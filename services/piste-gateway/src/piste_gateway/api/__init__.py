@@ -1,6 +1,13 @@
 """The HTTP API of the gateway: PISTE's token endpoint, Chorus Pro's `/cpro/...` resources, and the
 operators' registration of client applications."""
 
-from piste_gateway.api import admin, factures, oauth, structures, transverses
+from piste_gateway.api import admin, factures, invoices, oauth, structures, transverses
 
-ROUTERS = [oauth.router, transverses.router, structures.router, factures.router, admin.router]
+ROUTERS = [
+    oauth.router,
+    transverses.router,
+    structures.router,
+    factures.router,
+    invoices.router,
+    admin.router,
+]

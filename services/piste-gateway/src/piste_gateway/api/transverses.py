@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from chorus_common.clock import PARIS
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import FRAMES
 from piste_gateway import flows
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
-from piste_gateway.domain import currencies
+from piste_gateway.domain import cpro_instant, currencies
 from piste_gateway.reports import flow_report
 
 router = APIRouter(prefix="/cpro/transverses/v1", tags=["transverses"], responses=CPRO_REFUSALS)
@@ -77,11 +75,6 @@ async def recuperer_cadrefacturation(caller: CallerDep, body: FramesIn | None = 
     return FramesOut(listeCadreFacturation=[FrameOut(codeCadreFacturation=f.name) for f in chosen])
 
 
-def instant(value: datetime) -> str:
-    """consulterCR's instants: ISO 8601 with the Paris offset (clients parse them as RFC 3339)."""
-    return value.astimezone(PARIS).isoformat(timespec="milliseconds")
-
-
 class FlowIn(Request_):
     numeroFluxDepot: Annotated[str, Field(min_length=1, max_length=100)]
     dateDepot: str | None = None
@@ -113,8 +106,8 @@ async def consulter_cr(caller: CallerDep, uow: PublicUnitOfWorkDep, body: FlowIn
         nomFichierFlux=flow["file_name"],
         codeInterfaceFlux=flow["syntax"],
         codeAppliPartenaire=flow["client_id"],
-        dateDepotFlux=instant(flow["deposited_at"]),
-        dateHeureEtatCourantFlux=instant(flow["status_at"]),
+        dateDepotFlux=cpro_instant(flow["deposited_at"]),
+        dateHeureEtatCourantFlux=cpro_instant(flow["status_at"]),
         etatCourantFlux=flow["status"],
         fichierCR=base64.b64encode(flow_report(flow, numero)).decode(),
     )
@@ -158,8 +151,8 @@ async def consulter_cr_detaille(
         numeroFluxDepot=flows.flow_number(flow["number"]),
         nomFichier=flow["file_name"],
         codeInterfaceDepotFlux=flow["syntax"],
-        dateDepotFlux=instant(flow["deposited_at"]),
-        dateHeureEtatCourantFlux=instant(flow["status_at"]),
+        dateDepotFlux=cpro_instant(flow["deposited_at"]),
+        dateHeureEtatCourantFlux=cpro_instant(flow["status_at"]),
         etatCourantDepotFlux=flow["status"],
         listeErreurDP=[InvoiceError(**error) for error in flow["invoice_errors"]],
         listeErreurTechnique=[TechnicalError(**error) for error in flow["technical_errors"]],
