@@ -53,16 +53,20 @@ class ServiceSpec:
     cronjobs: list[CronJobSpec] = field(default_factory=list)
 
 
+# A Service listens on port 80.
+GATEWAY_JWKS_URL = "http://piste-gateway/.well-known/jwks.json"
+
 # What the manifests of a service need beyond the roster's name, package, port and roles.
 DEPLOYMENTS: dict[str, dict[str, Any]] = {
     "invoicing-works": {
         # The sweep runs as the CronJob below; the daily notice is unique whatever runs it.
-        "settings": {"DEADLINE_SWEEP_INTERVAL_SECONDS": "0"},
+        "settings": {"DEADLINE_SWEEP_INTERVAL_SECONDS": "0", "GATEWAY_JWKS_URL": GATEWAY_JWKS_URL},
         "cronjobs": [CronJobSpec("sweep-deadlines", "5 0 * * *", ["jobs", "sweep-deadlines"])],
     },
     "received-invoices": {
         # Delegations past their end date end in the CronJob below; ending one twice does nothing.
-        "settings": {"DELEGATION_SWEEP_INTERVAL_SECONDS": "0"},
+        # The PISTE gateway's forwarded calls are checked against its keys.
+        "settings": {"DELEGATION_SWEEP_INTERVAL_SECONDS": "0", "GATEWAY_JWKS_URL": GATEWAY_JWKS_URL},
         "cronjobs": [CronJobSpec("end-delegations", "10 0 * * *", ["jobs", "end-delegations"])],
     },
     "support-portal": {
@@ -74,8 +78,13 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
         "optional_secrets": {"FORM_SECRET": "form-secret"},
     },
     "piste-gateway": {
-        # Signs the access tokens it issues; production refuses to start without it.
-        "optional_secrets": {"TOKEN_SECRET": "token-secret"},
+        # Signs the access tokens it issues, and (a PEM RSA key) the calls it forwards to the services
+        # owning the invoices; production refuses to start without them.
+        "optional_secrets": {"TOKEN_SECRET": "token-secret", "INTERNAL_TOKEN_KEY": "internal-token-key"},
+        "settings": {
+            "RECEIVED_INVOICES_URL": "http://received-invoices",
+            "INVOICING_WORKS_URL": "http://invoicing-works",
+        },
     },
     "notifications": {
         "settings": {"SMTP_HOST": "smtp", "SMTP_PORT": "1025", "FLAGD_RESOLVER": "file"},

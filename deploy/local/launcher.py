@@ -34,6 +34,7 @@ SERVICES = services()
 
 SMTP_PORT = 1025
 SUPPORT_PORTAL_PORT = 8004
+PORTS = {service.name: service.port for service in SERVICES}
 
 
 @dataclass
@@ -111,9 +112,18 @@ class Platform:
             SMTP_PORT=str(self.smtp_port),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
             SUPPORT_PORTAL_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
+            # Where the PISTE gateway forwards the actions on invoices.
+            RECEIVED_INVOICES_URL=self.url("received-invoices"),
+            INVOICING_WORKS_URL=self.url("invoicing-works"),
             PYTHONUNBUFFERED="1",
         )
+        if "INTERNAL_TOKEN_KEY" in env:
+            # The gateway signs its forwarded calls with its own key: the services check them there.
+            env["GATEWAY_JWKS_URL"] = self.url("piste-gateway") + "/.well-known/jwks.json"
         return env
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{PORTS[service] + self.offset}"
 
     def spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = (self.run_dir / "logs" / f"{name}.log").open("ab")

@@ -13,21 +13,17 @@ from datetime import date, timedelta
 import httpx
 from chorusapi.client import ChorusAPI
 
-from chorus_testing.directory import registered, row_exists
+from chorus_testing.directory import attached, registered, row_exists
 from chorus_testing.fixtures import eventually
 from chorus_testing.invoice_files import Invoice, cii, facturx_pdf, ubl
 from chorus_testing.platform import Platform, admin
 
 
-async def connected(platform: Platform, http: httpx.AsyncClient) -> tuple[ChorusAPI, str, str]:
-    """A ministry with a service ACHATS, a company with a technical account, and `chorus-api` connected
-    to the gateway as the company's ERP: the client, the ministry's and the company's identifiers."""
-    ministry = await registered(
-        http, platform, admin(), ["piste-gateway"], name="Ministère des Armées", services=["ACHATS"]
-    )
-    company = await registered(http, platform, admin(), ["piste-gateway"], kind="PRIVEE", name="BTP SA")
+async def erp_of(platform: Platform, http: httpx.AsyncClient, structure: str) -> ChorusAPI:
+    """`chorus-api` connected to the gateway as the ERP of `structure`: a technical account created at
+    the directory, an application registered with the gateway's command."""
     created = await http.post(
-        platform.url("directory") + f"/structures/{company}/technical-accounts", headers=admin()
+        platform.url("directory") + f"/structures/{structure}/technical-accounts", headers=admin()
     )
     assert created.status_code == 201, created.text
     account = created.json()
@@ -42,9 +38,8 @@ async def connected(platform: Platform, http: httpx.AsyncClient) -> tuple[Chorus
         what="the technical account in the gateway",
     )
     registration = json.loads(
-        platform.run_command("piste-gateway", "clients", "create", "--name", "ERP", "--structure", company)
+        platform.run_command("piste-gateway", "clients", "create", "--name", "ERP", "--structure", structure)
     )
-
     api = ChorusAPI(
         registration["client_id"],
         registration["client_secret"],
@@ -53,7 +48,31 @@ async def connected(platform: Platform, http: httpx.AsyncClient) -> tuple[Chorus
     )
     api.auth_url = platform.url("piste-gateway") + "/api/oauth/token"
     api.api_url = platform.url("piste-gateway")
-    return api, ministry, company
+    return api
+
+
+async def connected(platform: Platform, http: httpx.AsyncClient) -> tuple[ChorusAPI, str, str]:
+    """A ministry with a service ACHATS, a company, and `chorus-api` connected to the gateway as the
+    company's ERP: the client, the ministry's and the company's identifiers."""
+    ministry = await registered(
+        http, platform, admin(), ["piste-gateway"], name="Ministère des Armées", services=["ACHATS"]
+    )
+    company = await registered(http, platform, admin(), ["piste-gateway"], kind="PRIVEE", name="BTP SA")
+    return await erp_of(platform, http, company), ministry, company
+
+
+async def cpro(api: ChorusAPI, path: str, body: dict) -> dict:
+    """An endpoint chorus-api does not wrap, called with its token and its headers."""
+
+    def post() -> dict:
+        api.auth()
+        answer = httpx.post(api.api_url + path, json=body, headers=api._make_headers(), timeout=30)
+        assert answer.status_code == 200, answer.text
+        found: dict = answer.json()
+        assert found["codeRetour"] == 0, found
+        return found
+
+    return await asyncio.to_thread(post)
 
 
 async def test_chorus_api_takes_a_token_and_reads_the_directory_through_the_gateway(
@@ -144,6 +163,176 @@ async def test_chorus_api_deposits_factur_x_and_cii_flows_that_become_received_i
     refused = await state(deposits[2].numero_flux_depot, "IN_REJETE")
     [error] = refused.liste_erreur_dp  # type: ignore[attr-defined]
     assert error.numero_dp == invoice.number + "-X" and "NOWHERE" in error.libelle_erreur_dP
+
+    # The supplier finds its flow's invoice as chorus-api searches it (rechercher/fournisseur).
+    async def searched() -> list | None:
+        found = await asyncio.to_thread(api.rechercher_facture, deposits[0].numero_flux_depot)
+        routed = [f for f in found.liste_factures if f.statut == "MISE_A_DISPOSITION"]
+        return routed or None
+
+    [found] = await eventually(searched, within=30, what="the flow's invoice in the gateway's searches")
+    assert (found.numero_facture, found.mode_depot, found.devise) == (invoice.number, "FLUX", "EUR")
+    assert found.montant_ttc == float(invoice.totals()["grand_total"]) and found.code_destinataire == ministry
+    assert found.numero_flux_depot == deposits[0].numero_flux_depot
     summary = await asyncio.to_thread(api.consulter_cr, deposits[0].numero_flux_depot)
     assert summary.etat_courant_flux == "IN_INTEGRE" and summary.nom_fichier_flux == "facture.pdf"
     assert base64.b64decode(summary.fichier_cr).startswith(b"%PDF-")
+
+
+async def test_the_delegate_validates_the_ministry_pays_and_the_supplier_processes_a_rejection(
+    platform: Platform, http: httpx.AsyncClient
+):
+    readers = ["piste-gateway", "received-invoices"]
+    ministry = await registered(
+        http, platform, admin(), readers, name="Ministère de la Culture", services=["ACHATS", "DAF"]
+    )
+    delegate = await registered(http, platform, admin(), readers, kind="PRIVEE", name="Cabinet Valide")
+    supplier = await registered(http, platform, admin(), readers, kind="PRIVEE", name="Fournitures SA")
+    manager = await attached(http, platform, admin(), ministry, f"user-{ministry}", readers)
+    delegation = await http.post(
+        platform.url("received-invoices") + "/delegations",
+        json={
+            "delegator_structure_id": ministry,
+            "delegate_structure_id": delegate,
+            "right": "VALIDATION",
+            "scope": "SERVICES",
+            "service_codes": ["ACHATS"],
+            "start_date": date.today().isoformat(),
+        },
+        headers=manager,
+    )
+    assert delegation.status_code == 201, delegation.text
+    erp = {
+        name: await erp_of(platform, http, s)
+        for name, s in (("ministry", ministry), ("delegate", delegate), ("supplier", supplier))
+    }
+
+    base = Invoice(
+        number=f"F-{uuid.uuid4().hex[:8]}",
+        seller_id=supplier,
+        buyer_id=ministry,
+        seller_name="Fournitures SA",
+        buyer_name="Ministère de la Culture",
+        service_code="ACHATS",
+        issue_date=date.today() - timedelta(days=1),
+    )
+    to_validate, to_reject = base, base.but(number=base.number + "-R", service_code="DAF")
+
+    def deposit_both() -> list:
+        api = erp["supplier"].auth()
+        return [
+            api.deposer_flux(base64.b64encode(facturx_pdf(to_validate)).decode(), "a.pdf"),
+            api.deposer_flux(
+                base64.b64encode(cii(to_reject)).decode(), "b.xml", syntaxe_flux="IN_DP_E1_CII_16B"
+            ),
+        ]
+
+    for deposited in await asyncio.to_thread(deposit_both):
+        assert deposited.code_retour == 0
+
+    async def listed(api: ChorusAPI, path: str, body: dict, status: str) -> dict:
+        async def found() -> dict | None:
+            answer = await cpro(api, path, body)
+            invoices = [i for i in answer["listeFactures"] if i["statut"] == status]
+            return invoices[0] if invoices else None
+
+        found_one: dict = await eventually(found, within=30, what=f"an invoice {status} at {path}")
+        return found_one
+
+    # The delegate finds the invoice to validate, and validates it.
+    waiting = await listed(
+        erp["delegate"],
+        "/cpro/factures/v1/rechercher/valideur",
+        {"numeroFacture": to_validate.number},
+        "A_VALIDER_1",
+    )
+    assert waiting["codeFournisseur"] == supplier and waiting["identifiantValideur"] == delegate
+    validated = await cpro(
+        erp["delegate"],
+        "/cpro/factures/v1/traiter/factureAValider",
+        {"idFacture": waiting["idFacture"], "action": "VALIDATION"},
+    )
+    assert validated["numeroFacture"] == to_validate.number
+    # The ministry then takes it to payment, step by step, as received-invoices allows.
+    received = await listed(
+        erp["ministry"],
+        "/cpro/factures/v1/rechercher/recipiendaire",
+        {"numeroFacture": to_validate.number},
+        "MISE_A_DISPOSITION",
+    )
+    status = "MISE_A_DISPOSITION"
+    for step in (
+        {"nouveauStatut": "SERVICE_FAIT"},
+        {"nouveauStatut": "MANDATEE", "numeroDPMandat": "DP-2026-0042"},
+        {"nouveauStatut": "MISE_EN_PAIEMENT"},
+    ):
+        possible = await cpro(
+            erp["ministry"], "/cpro/transverses/v1/recuperer/etats/traitement", {"statutCourant": status}
+        )
+        allowed = [p["statutPossiblePourTraitement"] for p in possible["listeStatutsPossiblesPourTraitement"]]
+        assert step["nouveauStatut"] in allowed, (status, allowed)
+        done = await cpro(
+            erp["ministry"], "/cpro/factures/v1/traiter/recue", {"idFacture": received["idFacture"], **step}
+        )
+        assert done["nouveauStatut"] == step["nouveauStatut"]
+        status = done["nouveauStatut"]
+    final = await cpro(
+        erp["ministry"], "/cpro/transverses/v1/recuperer/etats/traitement", {"statutCourant": status}
+    )
+    assert final["listeStatutsPossiblesPourTraitement"] == [], "MISE_EN_PAIEMENT ends the lifecycle"
+
+    # What is not allowed now is refused with the owning service's reason, as codeRetour 20003.
+    def again() -> httpx.Response:
+        api = erp["ministry"].auth()
+        return httpx.post(
+            api.api_url + "/cpro/factures/v1/traiter/recue",
+            json={"idFacture": received["idFacture"], "nouveauStatut": "SERVICE_FAIT"},
+            headers=api._make_headers(),
+            timeout=30,
+        )
+
+    refused = await asyncio.to_thread(again)
+    assert refused.status_code == 400 and refused.json()["codeRetour"] == 20003, refused.text
+
+    async def paid() -> list[str] | None:
+        history = await cpro(
+            erp["supplier"], "/cpro/factures/v1/consulter/historique", {"idFacture": received["idFacture"]}
+        )
+        codes = [entry["histoStatutCode"] for entry in history["historiquesDesStatuts"]["histoStatut"]]
+        return codes if codes[-1] == "MISE_EN_PAIEMENT" else None
+
+    codes = await eventually(paid, within=30, what="the payment in the supplier's history")
+    assert codes[-3:] == ["SERVICE_FAIT", "MANDATEE", "MISE_EN_PAIEMENT"]
+
+    # The other invoice the ministry rejects; the supplier processes the rejection, with an id it
+    # does not own beside it.
+    other = await listed(
+        erp["ministry"],
+        "/cpro/factures/v1/rechercher/recipiendaire",
+        {"numeroFacture": to_reject.number},
+        "MISE_A_DISPOSITION",
+    )
+    await cpro(
+        erp["ministry"],
+        "/cpro/factures/v1/traiter/recue",
+        {"idFacture": other["idFacture"], "nouveauStatut": "REJETEE", "motif": "Bon de commande absent"},
+    )
+    rejected = await listed(
+        erp["supplier"],
+        "/cpro/factures/v1/rechercher/fournisseur",
+        {"numeroFacture": to_reject.number},
+        "REJETEE",
+    )
+    assert rejected["commentaireEtatCourant"] == "Bon de commande absent"
+    processed = await cpro(
+        erp["supplier"],
+        "/cpro/factures/v1/traiterRejet",
+        {
+            "listeDemandePaiement": [
+                {"idDemandePaiement": rejected["identifiantFactureCPP"]},
+                {"idDemandePaiement": received["idFacture"] + 10**9},
+            ]
+        },
+    )
+    assert processed["nombreTraites"] == 1
+    assert [r["resultat"] for r in processed["listeResultats"]] == ["PROCESSED", "NOT_FOUND"]

@@ -145,10 +145,18 @@ def identity_provider() -> Iterator[IdentityProvider]:
 
 
 @pytest.fixture(scope="session")
+def gateway_key() -> rsa.RSAPrivateKey:
+    """The key the PISTE gateway signs its forwarded calls with; the services check them against the
+    keys it serves (the launcher points GATEWAY_JWKS_URL at it)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
 def secured_platform(
     servers: TestServers,
     rabbitmq_url: str,
     identity_provider: IdentityProvider,
+    gateway_key: rsa.RSAPrivateKey,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     env = {
@@ -156,6 +164,9 @@ def secured_platform(
         "AUTH_JWKS_URL": identity_provider.jwks_url,
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,
+        "INTERNAL_TOKEN_KEY": gateway_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
     }
     run_dir = tmp_path_factory.mktemp("secured")
     with launched_platform(servers, rabbitmq_url, run_dir, extra_env=env, name="security") as platform:

@@ -25,7 +25,7 @@ from .conftest import IdentityProvider, new_id, quiescent_fingerprint
 ROOT = Path(__file__).resolve().parents[2]
 Expectation = Literal["refused", "empty", "none-processed", "open"]
 # Open to anyone by design: operations probes, and the signed-out support pages (their secret is the link).
-PUBLIC_PREFIXES = ("/health/", "/metrics", "/asyncapi.json", "/public/")
+PUBLIC_PREFIXES = ("/health/", "/metrics", "/asyncapi.json", "/public/", "/.well-known/")
 # Chorus Pro's API on the gateway takes its own tokens and technical accounts, not the platform's:
 # its callers are checked in the gateway's suite (a token with another structure's account, refused).
 GATEWAY_PREFIXES = ("/api/oauth/", "/cpro/")
@@ -279,6 +279,7 @@ async def owned(
         ),
         # Chorus Pro's referential of frames: any signed-in caller reads it.
         Endpoint("received-invoices", "GET", "/billing-frames", "/billing-frames", unrelated="open"),
+        Endpoint("received-invoices", "GET", "/lifecycle", "/lifecycle", unrelated="open"),
         Endpoint("invoicing-works", "GET", "/billing-frames", "/billing-frames", unrelated="open"),
         Endpoint(
             "received-invoices",

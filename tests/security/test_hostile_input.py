@@ -142,6 +142,14 @@ REFUSED_CONFIGURATIONS = [
     ),
     # The portal's forms signed with the development secret, whose CSRF tokens anyone could make.
     ("support-portal", "the development form secret", PROD_IDENTITY, "FORM_SECRET"),
+    # The gateway's access tokens signed with the development secret; its forwarded calls without a key.
+    ("piste-gateway", "the development token secret", PROD_IDENTITY, "TOKEN_SECRET"),
+    (
+        "piste-gateway",
+        "no key for its forwarded calls",
+        {**PROD_IDENTITY, "TOKEN_SECRET": "a-long-random-token-secret-of-its-own-42"},
+        "INTERNAL_TOKEN_KEY",
+    ),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 import jwt
@@ -15,6 +15,18 @@ from chorus_common.problems import Problem
 from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+# The PISTE gateway forwards a technical account's actions to the services that own them with a
+# short-lived token of its own: this issuer, the one service it is for as audience, signed with its
+# key (GATEWAY_JWKS_URL) or, in APP_ENV=dev, with the dev secret. Such a token acts for the structures
+# it names: the gateway checked the technical account, which the directory attaches to that structure.
+GATEWAY_ISSUER = "urn:chorus:piste-gateway"
+
+
+def gateway_audience(service: str) -> str:
+    """The audience of a token the gateway forwards a call to `service` with (no other service takes it)."""
+    return f"urn:chorus:service:{service}"
+
+
 # A verified token is trusted again without checking its signature until it expires, for at most this
 # long (so that a key withdrawn from the JWKS stops being honoured soon), among this many tokens.
 VERIFIED_TOKEN_SECONDS = 300.0
@@ -27,6 +39,9 @@ class Principal:
     email: str | None = None
     structures: frozenset[str] = field(default_factory=frozenset)
     roles: frozenset[str] = field(default_factory=frozenset)
+    # Vouched for by the PISTE gateway (a technical account's forwarded call): its `structures` are the
+    # account's, not looked up among the directory's attachments of a user.
+    vouched: bool = False
 
     def acts_for(self, structure_id: str | None) -> bool:
         return structure_id is not None and structure_id in self.structures
@@ -53,6 +68,8 @@ class TokenVerifier:
         self._issuer = settings.auth_issuer
         self._audience = settings.auth_audience
         self._jwks = jwt.PyJWKClient(settings.auth_jwks_url) if settings.auth_jwks_url else None
+        self._gateway_audience = gateway_audience(settings.service_name)
+        self._gateway_jwks = jwt.PyJWKClient(settings.gateway_jwks_url) if settings.gateway_jwks_url else None
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     def already_verified(self, token: str) -> Principal | None:
@@ -68,9 +85,11 @@ class TokenVerifier:
 
     @property
     def fetches_keys(self) -> bool:
-        return self._jwks is not None
+        return self._jwks is not None or self._gateway_jwks is not None
 
     def verify(self, token: str) -> Principal:
+        if _issuer_of(token) == GATEWAY_ISSUER:
+            return self._verify_gateway(token)
         options: Any = {"require": ["sub", "exp"], "verify_aud": self._audience is not None}
         try:
             if self._jwks is not None:
@@ -90,11 +109,47 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise unauthenticated(f"Invalid token: {exc}") from exc
-        principal = principal_from_claims(claims)
+        return self._remember(token, principal_from_claims(claims), claims)
+
+    def _verify_gateway(self, token: str) -> Principal:
+        """A token of the PISTE gateway: its own key in production, the dev secret in dev, nothing else."""
+        try:
+            if jwt.get_unverified_header(token).get("alg") == "HS256" and self._secret is not None:
+                key: Any = self._secret  # APP_ENV=dev: the gateway signs with the dev secret
+                algorithms = ["HS256"]
+            elif self._gateway_jwks is not None:
+                key = self._gateway_jwks.get_signing_key_from_jwt(token).key
+                algorithms = ASYMMETRIC_ALGORITHMS
+            else:
+                raise unauthenticated("The PISTE gateway's tokens are not accepted (no GATEWAY_JWKS_URL)")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._gateway_audience,
+                issuer=GATEWAY_ISSUER,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise unauthenticated(f"Invalid token: {exc}") from exc
+        principal = replace(principal_from_claims(claims), roles=frozenset(), vouched=True)
+        return self._remember(token, principal, claims)
+
+    def _remember(self, token: str, principal: Principal, claims: dict[str, Any]) -> Principal:
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
         self._verified[token] = (principal, min(float(claims["exp"]), time.time() + VERIFIED_TOKEN_SECONDS))
         return principal
+
+
+def _issuer_of(token: str) -> str | None:
+    """The `iss` a token claims, before its signature is checked (to choose the key that checks it)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    issuer = claims.get("iss")
+    return issuer if isinstance(issuer, str) else None
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

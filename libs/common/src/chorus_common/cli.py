@@ -89,6 +89,8 @@ class ServiceCli:
                 # client is the peer (uvicorn would otherwise trust 127.0.0.1).
                 proxy_headers=bool(settings.forwarded_allow_ips),
                 forwarded_allow_ips=settings.forwarded_allow_ips or None,
+                ssl_certfile=settings.tls_cert_file,
+                ssl_keyfile=settings.tls_key_file,
             )
         elif args.command == "openapi":
             json.dump(self.app_factory(settings).openapi(), sys.stdout, indent=2)

@@ -176,7 +176,8 @@ def subscribe_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> Non
 
 def rights_from_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> None:
     """Make the caller of every authenticated request act for its attachments in `replica` (to an
-    active structure), narrowed by the token's `structures` claim when it has a non-empty one."""
+    active structure), narrowed by the token's `structures` claim when it has a non-empty one; a call
+    the PISTE gateway forwards (`Principal.vouched`) acts for the technical account's structure."""
     attached = (
         sa.select(replica.attachments.c.structure_id)
         .distinct()
@@ -186,6 +187,8 @@ def rights_from_replica(runtime: ServiceRuntime, replica: DirectoryReplica) -> N
     reads = runtime.direct_reads
 
     async def rights(principal: Principal) -> Principal:
+        if principal.vouched:  # the PISTE gateway checked the technical account of that structure
+            return principal
         rows = await reads.fetch(attached, sub=principal.sub)
         structures = frozenset(row["structure_id"] for row in rows)
         if principal.structures:

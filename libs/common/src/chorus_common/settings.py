@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -43,12 +44,20 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    # The PISTE gateway's public keys: a token it signs (issuer urn:chorus:piste-gateway) forwards a
+    # technical account's action, acting for that account's structure. Unset: such tokens are refused,
+    # except in APP_ENV=dev, where the gateway signs them with the dev secret.
+    gateway_jwks_url: str | None = None
 
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     # Consumers handle an event only from a producer the catalogue allows for its type (the AMQP user_id
     # RabbitMQ verifies); others are dead-lettered as "unauthorized producer".
     trusted_producers: bool = True
+    # HTTPS served by the service itself (a certificate chain and its key, PEM files), for clients that
+    # refuse plain HTTP and no proxy in front; both or neither.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     # The proxies whose X-Forwarded-For names the client (uvicorn's rule, comma-separated addresses or
     # networks, "*" for any); none by default: the client is the TCP peer.
     forwarded_allow_ips: str = ""
@@ -67,6 +76,15 @@ class ServiceSettings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The largest multipart body the service reads: an attachment with its envelope."""
         return self.attachment_max_bytes + 64 * 1024
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together")
+        for variable, path in (("TLS_CERT_FILE", self.tls_cert_file), ("TLS_KEY_FILE", self.tls_key_file)):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{variable}: no such file {path}")
+        return self
 
     @model_validator(mode="after")
     def _handlers_fit_in_the_pool(self) -> ServiceSettings:

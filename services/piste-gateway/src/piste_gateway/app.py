@@ -18,6 +18,7 @@ from piste_gateway.db import inbox, outbox
 from piste_gateway.domain import INVALID_REQUEST, NOT_FOUND, CproError, Refusal
 from piste_gateway.events import register_events
 from piste_gateway.flows import FlowWorker
+from piste_gateway.forwarding import Forwarder
 from piste_gateway.settings import PisteGatewaySettings
 
 VERSION = "1.0.0"
@@ -83,6 +84,7 @@ def build_app(settings: PisteGatewaySettings | None = None, clock: Clock | None 
     )
     if settings.runs_worker:
         runtime.add_job(reader.run)
+    forwarder = Forwarder(settings)
     app = create_app(
         runtime,
         title="Chorus PISTE gateway",
@@ -90,7 +92,16 @@ def build_app(settings: PisteGatewaySettings | None = None, clock: Clock | None 
         description="Chorus Pro's own API, as PISTE publishes it under /cpro/..., over this platform: "
         "clients that already speak it (ERPs, client libraries) work unchanged.",
         routers=api.ROUTERS,
+        on_shutdown=forwarder.close,
     )
+    app.state.forwarder = forwarder
+
+    @app.get(
+        "/.well-known/jwks.json", tags=["operations"], summary="The keys of the gateway's forwarded calls"
+    )
+    async def jwks() -> dict[str, Any]:
+        return forwarder.jwks()
+
     app.state.access = Access(
         settings.token_secret.get_secret_value(),
         settings.token_ttl_seconds,

@@ -27,8 +27,10 @@ class Refusal:
 # The gateway's return codes beside 0 (the README's table lists them with what a client does).
 INVALID_REQUEST = 20001  # a field missing, of the wrong type, or beyond its bounds
 NOT_FOUND = 20002  # no such object, or not one the technical account's structure may see
+REFUSED = 20003  # the owning service refused the action: not the structure's to take, or not now
 UNAUTHENTICATED = 20005  # no valid access token
 INVALID_ACCOUNT = 20006  # no valid `cpro-account` header, or an account of another structure
+UNAVAILABLE = 20007  # the service owning the invoice did not answer; the action may be tried again
 
 
 class CproError(Exception):

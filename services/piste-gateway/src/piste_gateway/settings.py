@@ -28,12 +28,24 @@ class PisteGatewaySettings(ServiceSettings):
     flow_poll_interval_seconds: float = Field(default=1.0, gt=0)
     # A flow whose reading fails this many times for a technical reason is IN_INCIDENTE.
     flow_attempts: int = Field(default=3, ge=1)
+    # The actions on invoices (traiter/recue, traiter/factureAValider, traiterRejet, completer,
+    # recycler) go to the services that own them, at these addresses, with a token the gateway signs
+    # for the technical account's structure: RS256 with this private key (PEM), whose public half it
+    # serves at /.well-known/jwks.json (the services' GATEWAY_JWKS_URL); in APP_ENV=dev, without a
+    # key, HS256 with the dev secret.
+    received_invoices_url: str = "http://127.0.0.1:8002"
+    invoicing_works_url: str = "http://127.0.0.1:8001"
+    internal_token_key: SecretStr | None = None
+    internal_token_ttl_seconds: int = Field(default=60, ge=5, le=900)
+    forward_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> PisteGatewaySettings:
         refuse_development_secret(
             self.app_env, self.token_secret.get_secret_value(), DEV_TOKEN_SECRET, "TOKEN_SECRET"
         )
+        if self.app_env == "prod" and self.internal_token_key is None:
+            raise ValueError("APP_ENV=prod needs INTERNAL_TOKEN_KEY (a PEM RSA private key)")
         needed = self.max_flow_bytes * 4 // 3 + 64 * 1024
         if self.max_json_bytes < needed:
             raise ValueError(f"MAX_JSON_BYTES must hold a flow of MAX_FLOW_BYTES in base64: {needed} or more")

@@ -755,3 +755,16 @@ async def test_the_recipients_service_and_parameters_say_what_an_invoice_must_na
     assert refused.json()["type"] == "urn:chorus:problem:engagement-required"
     assert "service MARCHES" in refused.json()["detail"]
     assert (await deposit(client, supplier, invoice_data(supplier, ministry, None))).status_code == 201
+
+
+async def test_the_lifecycle_says_what_each_role_may_do_from_each_status(service: RunningReceivedInvoices):
+    ministry = await register(service, services=("S1",))
+    answer = await service.client.get("/lifecycle", headers=ministry.user)
+    assert answer.status_code == 200
+    steps = {step["status"]: step["targets"] for step in answer.json()}
+    assert {"SERVICE_FAIT", "MANDATEE", "MISE_EN_PAIEMENT"} <= set(steps["MISE_A_DISPOSITION"]["RECIPIENT"])
+    assert set(steps["A_VALIDER_1"]["VALIDATOR"]) == {"VALIDEE_1", "REFUSEE_1"}
+    assert steps["MISE_EN_PAIEMENT"] == {} and steps["DEPOSEE"] == {}, (
+        "the end, and a status nobody moves from"
+    )
+    assert (await service.client.get("/lifecycle")).status_code == 401

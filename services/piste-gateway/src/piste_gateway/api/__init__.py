@@ -1,7 +1,7 @@
 """The HTTP API of the gateway: PISTE's token endpoint, Chorus Pro's `/cpro/...` resources, and the
 operators' registration of client applications."""
 
-from piste_gateway.api import admin, factures, invoices, oauth, structures, transverses
+from piste_gateway.api import actions, admin, factures, invoices, oauth, structures, transverses
 
 ROUTERS = [
     oauth.router,
@@ -9,5 +9,6 @@ ROUTERS = [
     structures.router,
     factures.router,
     invoices.router,
+    actions.router,
     admin.router,
 ]

@@ -110,6 +110,8 @@ class FoundInvoice(BaseModel):
 class SupplierInvoice(FoundInvoice):
     identifiantFactureCPP: int
     numeroFluxDepot: str | None
+    modeDepot: str
+    typeIdentifiantFournisseur: str | None
 
 
 class RecipientInvoice(FoundInvoice):
@@ -220,6 +222,7 @@ async def described(conn: AsyncConnection, rows: list[RowMapping]) -> list[dict[
                 "codeDestinataire": row["recipient_id"],
                 "designationDestinataire": party(row["recipient_id"], "name"),
                 "codeServiceExecutant": row["service_code"],
+                "supplier_identifier_type": party(row["supplier_id"], "identifier_type"),
                 "validator": {
                     "idValideur": party(row["delegate_id"], "cpp_id"),
                     "identifiantValideur": row["delegate_id"],
@@ -231,7 +234,7 @@ async def described(conn: AsyncConnection, rows: list[RowMapping]) -> list[dict[
 
 
 def _common(found: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in found.items() if k not in ("row", "validator")}
+    return {k: v for k, v in found.items() if k not in ("row", "validator", "supplier_identifier_type")}
 
 
 @router.post(
@@ -261,6 +264,8 @@ async def rechercher_fournisseur(
                 **_common(f),
                 identifiantFactureCPP=f["row"]["cpp_id"],
                 numeroFluxDepot=_flow_of(f["row"]["external_id"]),
+                modeDepot=deposit_mode(f["row"]),
+                typeIdentifiantFournisseur=f["supplier_identifier_type"],
             )
             for f in found
         ],
@@ -399,16 +404,21 @@ class ConsultOut(Answer):
     facture: ConsultedInvoice
 
 
-async def _visible(conn: AsyncConnection, caller: Caller, role: str, cpp_id: int) -> RowMapping:
+async def visible_invoice(
+    conn: AsyncConnection, caller: Caller, cpp_id: int, role: str | None = None
+) -> RowMapping:
+    """The invoice numbered `cpp_id` if the caller's structure is its party in `role` (any of its
+    parties without one); 20002 otherwise."""
     row = await repository.invoice_by_cpp_id(conn, cpp_id)
-    if row is None or row[PARTIES[role]] != caller.structure_id:
+    columns = [PARTIES[role]] if role is not None else list(PARTIES.values())
+    if row is None or caller.structure_id not in [row[column] for column in columns]:
         raise not_found(f"Facture {cpp_id} inconnue")
     return row
 
 
 async def _consult(uow: Any, caller: Caller, role: str, cpp_id: int) -> ConsultOut:
     async with uow.reading() as conn:
-        row = await _visible(conn, caller, role, cpp_id)
+        row = await visible_invoice(conn, caller, cpp_id, role)
         [found] = await described(conn, [row])
     validator = found["validator"]
     return ConsultOut(
@@ -508,13 +518,7 @@ class HistoryOut(Answer):
 )
 async def consulter_historique(caller: CallerDep, uow: PublicUnitOfWorkDep, body: HistoryIn) -> HistoryOut:
     async with uow.reading() as conn:
-        row = await repository.invoice_by_cpp_id(conn, body.idFacture)
-        if row is None or caller.structure_id not in (
-            row["supplier_id"],
-            row["recipient_id"],
-            row["delegate_id"],
-        ):
-            raise not_found(f"Facture {body.idFacture} inconnue")
+        row = await visible_invoice(conn, caller, body.idFacture)
         history = await repository.invoice_history_of(conn, row["invoice_id"])
     entries = [
         StatusEntry(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import FRAMES
 from piste_gateway import flows
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
-from piste_gateway.domain import cpro_instant, currencies
+from piste_gateway.domain import cpro_instant, currencies, invalid
 from piste_gateway.reports import flow_report
 
 router = APIRouter(prefix="/cpro/transverses/v1", tags=["transverses"], responses=CPRO_REFUSALS)
@@ -156,4 +156,36 @@ async def consulter_cr_detaille(
         etatCourantDepotFlux=flow["status"],
         listeErreurDP=[InvoiceError(**error) for error in flow["invoice_errors"]],
         listeErreurTechnique=[TechnicalError(**error) for error in flow["technical_errors"]],
+    )
+
+
+class ProcessingStatesIn(Request_):
+    statutCourant: Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class ProcessingState(BaseModel):
+    statutPossiblePourTraitement: str
+
+
+class ProcessingStatesOut(Answer):
+    listeStatutsPossiblesPourTraitement: list[ProcessingState]
+
+
+@router.post(
+    "/recuperer/etats/traitement",
+    response_model=ProcessingStatesOut,
+    summary="The statuses a recipient may move a received invoice to from a status (received-invoices')",
+)
+async def recuperer_etats_traitement(
+    request: Request, caller: CallerDep, body: ProcessingStatesIn
+) -> ProcessingStatesOut:
+    steps = await request.app.state.forwarder.lifecycle(caller)
+    step = next((s for s in steps if s["status"] == body.statutCourant), None)
+    if step is None:
+        raise invalid(f"statutCourant : {body.statutCourant[:60]} n'est pas un statut de facture")
+    return ProcessingStatesOut(
+        listeStatutsPossiblesPourTraitement=[
+            ProcessingState(statutPossiblePourTraitement=target)
+            for target in step["targets"].get("RECIPIENT", [])
+        ]
     )

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from chorus_common.attachments import AttachmentOut, UploadDep, download
+from chorus_common.auth import CurrentPrincipal
 from chorus_common.dependencies import UnitOfWorkDep
 from chorus_common.events import InvoiceSubmitted
 from chorus_common.frames import long_code
 from chorus_common.http import ExactJSONRoute, Page, Pagination, PartyRefIn, page_of
 from chorus_common.rejections import RejectionsIn, RejectionsOut
 from received_invoices import use_cases
-from received_invoices.domain import InvoiceStatus, Right
+from received_invoices.domain import TRANSITIONS, InvoiceStatus, Right, Role
 
 router = APIRouter(prefix="/invoices", tags=["received invoices"], route_class=ExactJSONRoute)
 
@@ -224,3 +225,34 @@ async def download_attachment(
 ) -> Response:
     row, data = await use_cases.attachment_file(uow, invoice_id, attachment_id)
     return download(row, data)
+
+
+class LifecycleStep(BaseModel):
+    status: InvoiceStatus
+    # For each role, the statuses it may move an invoice in `status` to (recupererEtatsTraitement);
+    # none for a status that ends the lifecycle.
+    targets: dict[str, list[InvoiceStatus]]
+
+
+lifecycle_router = APIRouter(tags=["received invoices"])
+
+
+@lifecycle_router.get(
+    "/lifecycle",
+    response_model=list[LifecycleStep],
+    summary="The statuses each role may move an invoice to, from each status (Chorus Pro's referential)",
+)
+async def lifecycle(caller: CurrentPrincipal) -> list[LifecycleStep]:
+    del caller  # signed in, whoever it is
+    return [
+        LifecycleStep(
+            status=status,
+            targets={
+                role.value: [target for target in InvoiceStatus if target in by_role.get(role, frozenset())]
+                for role in Role
+                if by_role.get(role)
+            },
+        )
+        for status in InvoiceStatus
+        for by_role in [TRANSITIONS.get(status, {})]
+    ]

@@ -1,0 +1,256 @@
+"""`/cpro/factures/v1` actions: forwarded to received-invoices, which owns the invoices, with a token the
+gateway signs for the technical account's structure (`forwarding`); its answer is given at once, and the
+read model follows with its status events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from chorus_common.clock import paris_day
+from chorus_common.dependencies import PublicUnitOfWorkDep
+from piste_gateway import repository
+from piste_gateway.access import Caller
+from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
+from piste_gateway.api.invoices import visible_invoice
+from piste_gateway.domain import cpro_date
+from piste_gateway.forwarding import Forwarder
+
+router = APIRouter(prefix="/cpro/factures/v1", tags=["factures"], responses=CPRO_REFUSALS)
+
+CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+SERVICE = "received-invoices"
+
+
+def forwarder(request: Request) -> Forwarder:
+    found: Forwarder = request.app.state.forwarder
+    return found
+
+
+async def forwarded(
+    request: Request, uow: Any, caller: Caller, cpp_id: int, operation: str, body: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """POST `body` to the invoice's `operation` at received-invoices, for an invoice the caller is one
+    of the parties of (20002 otherwise: the owning service decides what it may do); the invoice's
+    number and the service's answer."""
+    async with uow.reading() as conn:
+        row = await visible_invoice(conn, caller, cpp_id)
+    path = f"/invoices/{row['invoice_id']}/{operation}"
+    answer: dict[str, Any] = await forwarder(request).call(SERVICE, "POST", path, caller, body)
+    return row["number"], answer
+
+
+def today(uow: Any) -> str:
+    return str(cpro_date(paris_day(uow.now())))
+
+
+class ReceivedIn(Request_):
+    idFacture: CppId
+    nouveauStatut: Annotated[str, Field(min_length=1, max_length=60)]
+    motif: Text | None = None
+    numeroDPMandat: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+
+
+class ReceivedOut(Answer):
+    idFacture: int
+    numeroFacture: str
+    nouveauStatut: str
+    dateTraitement: str
+
+
+@router.post(
+    "/traiter/recue",
+    response_model=ReceivedOut,
+    summary="Move a received invoice to a status (its recipient, or a delegate that processes)",
+)
+async def traiter_recue(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ReceivedIn
+) -> ReceivedOut:
+    number, processed = await forwarded(
+        request,
+        uow,
+        caller,
+        body.idFacture,
+        "processing",
+        {"status": body.nouveauStatut, "motif": body.motif, "numero_dp_mandat": body.numeroDPMandat},
+    )
+    return ReceivedOut(
+        idFacture=body.idFacture,
+        numeroFacture=number,
+        nouveauStatut=processed["status"],
+        dateTraitement=today(uow),
+    )
+
+
+class ToValidateIn(Request_):
+    idFacture: CppId
+    action: Literal["VALIDATION", "REFUS"]
+    motifRefus: Text | None = None
+
+
+class ToValidateOut(Answer):
+    idFacture: int
+    numeroFacture: str
+    statutFacture: str
+    dateTraitement: str
+
+
+DECISIONS = {"VALIDATION": "VALIDEE_1", "REFUS": "REFUSEE_1"}
+
+
+@router.post(
+    "/traiter/factureAValider",
+    response_model=ToValidateOut,
+    summary="Validate or refuse an invoice awaiting validation (its delegated validator)",
+)
+async def traiter_facture_a_valider(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ToValidateIn
+) -> ToValidateOut:
+    number, decided = await forwarded(
+        request,
+        uow,
+        caller,
+        body.idFacture,
+        "processing",
+        {"status": DECISIONS[body.action], "motif": body.motifRefus},
+    )
+    return ToValidateOut(
+        idFacture=body.idFacture,
+        numeroFacture=number,
+        statutFacture=decided["status"],
+        dateTraitement=today(uow),
+    )
+
+
+class CompleteIn(Request_):
+    identifiantFactureCPP: CppId
+    commentaire: Text
+
+
+class CompleteOut(Answer):
+    identifiantFactureCPP: int
+    numeroFacture: str
+    dateTraitement: str
+
+
+@router.post("/completer", response_model=CompleteOut, summary="The supplier completes a suspended invoice")
+async def completer(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CompleteIn
+) -> CompleteOut:
+    number, _ = await forwarded(
+        request, uow, caller, body.identifiantFactureCPP, "completion", {"comment": body.commentaire}
+    )
+    return CompleteOut(
+        identifiantFactureCPP=body.identifiantFactureCPP,
+        numeroFacture=number,
+        dateTraitement=today(uow),
+    )
+
+
+class RecycleRecipient(Request_):
+    codeDestinataire: Annotated[str, Field(min_length=1, max_length=100)]
+    codeServiceExecutant: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+
+
+class RecycleReferences(Request_):
+    numeroBonCommande: Annotated[str | None, Field(min_length=1, max_length=50)] = None
+
+
+class RecycleIn(Request_):
+    identifiantFactureCPP: CppId
+    destinataire: RecycleRecipient
+    reference: RecycleReferences | None = None
+    commentaire: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class RecycleOut(Answer):
+    identifiantFactureCPP: int
+    numeroFacture: str
+    statutFacture: str
+    dateDepot: str
+
+
+@router.post("/recycler", response_model=RecycleOut, summary="The supplier sends an invoice to recycle anew")
+async def recycler(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RecycleIn
+) -> RecycleOut:
+    recipient = {
+        "structure_id": body.destinataire.codeDestinataire,
+        "service_code": body.destinataire.codeServiceExecutant,
+    }
+    engagement = body.reference.numeroBonCommande if body.reference else None
+    number, recycled = await forwarded(
+        request,
+        uow,
+        caller,
+        body.identifiantFactureCPP,
+        "recycling",
+        {"recipient": recipient, "engagement_number": engagement},
+    )
+    return RecycleOut(
+        identifiantFactureCPP=body.identifiantFactureCPP,
+        numeroFacture=number,
+        statutFacture=recycled["status"],
+        dateDepot=today(uow),
+    )
+
+
+class PaymentRequest(Request_):
+    idDemandePaiement: CppId
+
+
+class RejectionIn(Request_):
+    listeDemandePaiement: Annotated[list[PaymentRequest], Field(min_length=1, max_length=1000)]
+    motifRejet: Annotated[str | None, Field(max_length=1000)] = None
+    cpltInfos: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class RejectionResult(BaseModel):
+    idDemandePaiement: int
+    resultat: str  # PROCESSED, NOT_FOUND, NOT_REJECTED, ALREADY_PROCESSED
+    libelle: str
+
+
+class RejectionOut(Answer):
+    nombreTraites: int
+    listeResultats: list[RejectionResult]
+
+
+@router.post(
+    "/traiterRejet",
+    response_model=RejectionOut,
+    summary="The supplier processes the rejection of several invoices at once",
+)
+async def traiter_rejet(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RejectionIn
+) -> RejectionOut:
+    wanted = [item.idDemandePaiement for item in body.listeDemandePaiement]
+    async with uow.reading() as conn:
+        rows = {cpp_id: await repository.invoice_by_cpp_id(conn, cpp_id) for cpp_id in wanted}
+    mine = {
+        cpp_id: str(row["invoice_id"])
+        for cpp_id, row in rows.items()
+        if row is not None and row["supplier_id"] == caller.structure_id
+    }
+    results: dict[int, RejectionResult] = {
+        cpp_id: RejectionResult(
+            idDemandePaiement=cpp_id, resultat="NOT_FOUND", libelle="no invoice of yours has this id"
+        )
+        for cpp_id in wanted
+    }
+    if mine:
+        answer = await forwarder(request).call(
+            SERVICE, "POST", "/invoices/rejections/process", caller, {"ids": list(mine.values())}
+        )
+        by_id = {result["id"]: result for result in answer["results"]}
+        for cpp_id, invoice_id in mine.items():
+            outcome = by_id.get(invoice_id)
+            if outcome is not None:
+                results[cpp_id] = RejectionResult(
+                    idDemandePaiement=cpp_id, resultat=outcome["outcome"], libelle=outcome["detail"]
+                )
+    listed = [results[cpp_id] for cpp_id in wanted]
+    return RejectionOut(nombreTraites=sum(r.resultat == "PROCESSED" for r in listed), listeResultats=listed)
