@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import uuid
+import zipfile
 from datetime import date, timedelta
 
 import httpx
@@ -151,14 +153,17 @@ async def test_chorus_api_deposits_factur_x_and_cii_flows_that_become_received_i
 
         return await eventually(reached, within=30, what=f"flow {numero} in {wanted}")
 
-    for deposited in deposits[:2]:
+    for deposited, (_, _, content) in zip(deposits[:2], files, strict=False):
         await state(deposited.numero_flux_depot, "IN_INTEGRE")
+        # received-invoices has the invoice, and the file deposited as its main document.
         assert await row_exists(
             platform,
             "received-invoices",
-            "SELECT 1 FROM received_invoices WHERE external_id = $1 AND supplier_structure_id = $2",
+            "SELECT 1 FROM received_invoices i JOIN attachment_contents c ON c.id = i.main_attachment_id"
+            " WHERE i.external_id = $1 AND i.supplier_structure_id = $2 AND c.data = $3",
             deposited.numero_flux_depot,
             company,
+            content,
         )
     refused = await state(deposits[2].numero_flux_depot, "IN_REJETE")
     [error] = refused.liste_erreur_dp  # type: ignore[attr-defined]
@@ -218,10 +223,12 @@ async def test_the_delegate_validates_the_ministry_pays_and_the_supplier_process
     )
     to_validate, to_reject = base, base.but(number=base.number + "-R", service_code="DAF")
 
+    pdf = facturx_pdf(to_validate)
+
     def deposit_both() -> list:
         api = erp["supplier"].auth()
         return [
-            api.deposer_flux(base64.b64encode(facturx_pdf(to_validate)).decode(), "a.pdf"),
+            api.deposer_flux(base64.b64encode(pdf).decode(), "a.pdf"),
             api.deposer_flux(
                 base64.b64encode(cii(to_reject)).decode(), "b.xml", syntaxe_flux="IN_DP_E1_CII_16B"
             ),
@@ -280,6 +287,15 @@ async def test_the_delegate_validates_the_ministry_pays_and_the_supplier_process
         erp["ministry"], "/cpro/transverses/v1/recuperer/etats/traitement", {"statutCourant": status}
     )
     assert final["listeStatutsPossiblesPourTraitement"] == [], "MISE_EN_PAIEMENT ends the lifecycle"
+
+    # The ministry downloads the file the supplier deposited.
+    bundle = await cpro(
+        erp["ministry"],
+        "/cpro/factures/v1/telecharger/groupe",
+        {"listeFacture": [{"idFacture": received["idFacture"]}]},
+    )
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(bundle["fichierResultat"]))) as archive:
+        assert [archive.read(name) for name in archive.namelist()] == [pdf]
 
     # What is not allowed now is refused with the owning service's reason, as codeRetour 20003.
     def again() -> httpx.Response:

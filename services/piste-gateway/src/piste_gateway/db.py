@@ -132,3 +132,29 @@ invoice_history = sa.Table(
     sa.Column("motif", sa.Text, nullable=True),
     sa.Column("at", TIMESTAMP, nullable=False),
 )
+
+# The works invoices as their status events describe them (`works-invoice-status-changed`), for
+# facturesTravaux/v1's searches and traiterRejet; their integers share the received invoices' space.
+works_invoices = sa.Table(
+    "works_invoices",
+    metadata,
+    sa.Column("works_invoice_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("cpp_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(200), nullable=False),
+    sa.Column("billing_frame", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("status_at", TIMESTAMP, nullable=False),
+    sa.Column("motif", sa.Text, nullable=True),
+    sa.Column("supplier_id", sa.String(100), nullable=False),
+    sa.Column("moe_id", sa.String(100), nullable=True),
+    sa.Column("moa_id", sa.String(100), nullable=True),
+    sa.Column("amount_ht", sa.Numeric(18, 2), nullable=True),
+    sa.Column("vat_amount", sa.Numeric(18, 2), nullable=True),
+    sa.Column("amount_ttc", sa.Numeric(18, 2), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("deposited_at", TIMESTAMP, nullable=True),
+    sa.Index("ix_works_invoices_supplier", "supplier_id", "status_at"),
+    sa.Index("ix_works_invoices_moe", "moe_id", "status_at"),
+    sa.Index("ix_works_invoices_moa", "moa_id", "status_at"),
+)

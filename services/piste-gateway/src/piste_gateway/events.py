@@ -1,11 +1,17 @@
 """Events of the gateway: it reads the directory (structures, services, users, technical accounts),
 publishes the invoices of its flows (`invoice-submitted`), learns from received-invoices how each ended
-(its first `invoice-status-changed`, or `invoice-refused`), and keeps every received invoice as its
-status events describe it, for factures/v1's searches."""
+(its first `invoice-status-changed`, or `invoice-refused`), and keeps every received and works invoice
+as its status events describe it, for the searches of factures/v1 and facturesTravaux/v1."""
 
 from __future__ import annotations
 
-from chorus_common.events import EventType, InvoiceRefused, InvoiceStatusChanged, TechnicalAccountSnapshot
+from chorus_common.events import (
+    EventType,
+    InvoiceRefused,
+    InvoiceStatusChanged,
+    TechnicalAccountSnapshot,
+    WorksInvoiceStatusChanged,
+)
 from chorus_common.messaging.consumer import ReceivedEvent
 from chorus_common.replica import subscribe_replica
 from chorus_common.runtime import ServiceRuntime
@@ -20,13 +26,15 @@ async def on_technical_accounts(events: list[ReceivedEvent], uow: UnitOfWork) ->
         await repository.apply_technical_account(uow.conn, event.data)
 
 
-async def on_invoice_answers(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
+async def on_invoice_events(events: list[ReceivedEvent], uow: UnitOfWork) -> None:
     for event in events:
         data = event.data
         if isinstance(data, InvoiceStatusChanged):
             await repository.apply_invoice_status(uow.conn, data)
             if data.from_status is None:
                 await flows.integrated(uow, data.external_id, data.supplier_structure_id, data.invoice_id)
+        elif isinstance(data, WorksInvoiceStatusChanged):
+            await repository.apply_works_invoice_status(uow.conn, data)
         elif isinstance(data, InvoiceRefused) and data.submitted_by == uow.source:
             await flows.refused(uow, data.external_id, data.supplier_structure_id, data.reason)
 
@@ -36,5 +44,6 @@ def register_events(runtime: ServiceRuntime) -> None:
     runtime.subscribe_batched([EventType.TECHNICAL_ACCOUNT_UPDATED], on_technical_accounts)
     runtime.declare_publication(EventType.INVOICE_SUBMITTED)
     runtime.subscribe_batched(
-        [EventType.INVOICE_STATUS_CHANGED, EventType.INVOICE_REFUSED], on_invoice_answers
+        [EventType.INVOICE_STATUS_CHANGED, EventType.INVOICE_REFUSED, EventType.WORKS_INVOICE_STATUS_CHANGED],
+        on_invoice_events,
     )

@@ -181,6 +181,11 @@ def _submitted(flow: dict[str, Any], invoice: InvoiceFile) -> tuple[InvoiceSubmi
                 "currency": invoice.currency,
                 "issue_date": invoice.issue_date,
                 "engagement_number": invoice.order_reference,
+                # The file as deposited: the invoice's main document at received-invoices.
+                "main_document": {
+                    "filename": flow["file_name"],
+                    "content": base64.b64encode(flow["content"]),
+                },
             }
         ), []
     except ValidationError as error:

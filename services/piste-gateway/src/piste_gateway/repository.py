@@ -12,9 +12,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.events import InvoiceStatusChanged, TechnicalAccountSnapshot
+from chorus_common.events import InvoiceStatusChanged, TechnicalAccountSnapshot, WorksInvoiceStatusChanged
 from chorus_common.replica import upsert_if_newer
-from piste_gateway.db import clients, flows, invoice_history, invoices, numbers, replica, technical_accounts
+from piste_gateway.db import (
+    clients,
+    flows,
+    invoice_history,
+    invoices,
+    numbers,
+    replica,
+    technical_accounts,
+    works_invoices,
+)
 
 
 async def apply_technical_account(conn: AsyncConnection, snapshot: TechnicalAccountSnapshot) -> bool:
@@ -331,3 +340,78 @@ async def structures_by_id(conn: AsyncConnection, structure_ids: Iterable[str]) 
         return {}
     rows = await conn.execute(sa.select(STRUCTURES).where(STRUCTURES.c.structure_id.in_(wanted)))
     return {row["structure_id"]: row for row in rows.mappings()}
+
+
+async def flows_by_number(conn: AsyncConnection, numbers_wanted: Iterable[int]) -> dict[int, RowMapping]:
+    wanted = sorted(set(numbers_wanted))
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(flows).where(flows.c.number.in_(wanted)))
+    return {row["number"]: row for row in rows.mappings()}
+
+
+# Works invoices, as their status events describe them.
+
+
+async def apply_works_invoice_status(conn: AsyncConnection, data: WorksInvoiceStatusChanged) -> None:
+    """The works invoice at this transition, unless a later one is known."""
+    cpp_id = (await numbers_of(conn, INVOICE, [data.invoice_id]))[data.invoice_id]
+    values = {
+        "works_invoice_id": data.invoice_id,
+        "cpp_id": cpp_id,
+        "version": data.sequence,
+        "number": data.number,
+        "billing_frame": data.billing_frame,
+        "status": data.to_status,
+        "status_at": data.changed_at,
+        "motif": data.motif,
+        "supplier_id": data.supplier_structure_id,
+        "moe_id": data.moe_structure_id,
+        "moa_id": data.moa_structure_id,
+        "amount_ht": data.amount_ht,
+        "vat_amount": data.vat_amount,
+        "amount_ttc": data.amount_ttc,
+        "currency": data.currency,
+    }
+    await upsert_if_newer(conn, works_invoices, ["works_invoice_id"], values)
+    if data.from_status is None:
+        await conn.execute(
+            works_invoices.update()
+            .where(
+                works_invoices.c.works_invoice_id == data.invoice_id, works_invoices.c.deposited_at.is_(None)
+            )
+            .values(deposited_at=data.changed_at)
+        )
+
+
+async def search_works_invoices(
+    conn: AsyncConnection,
+    party: str,
+    structure_id: str,
+    number: str | None,
+    statuses: tuple[str, ...],
+    frame: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    where = [works_invoices.c[party] == structure_id]
+    if number:
+        where.append(works_invoices.c.number == number)
+    if statuses:
+        where.append(works_invoices.c.status.in_(statuses))
+    if frame:
+        where.append(works_invoices.c.billing_frame == frame)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(works_invoices).where(*where))
+    rows = await conn.execute(
+        sa.select(works_invoices)
+        .where(*where)
+        .order_by(works_invoices.c.status_at.desc(), works_invoices.c.cpp_id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)
+
+
+async def works_invoice_by_cpp_id(conn: AsyncConnection, cpp_id: int) -> RowMapping | None:
+    rows = await conn.execute(sa.select(works_invoices).where(works_invoices.c.cpp_id == cpp_id))
+    return rows.mappings().first()

@@ -6,8 +6,10 @@ each reason in `consulterCRDetaille`."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -83,7 +85,8 @@ async def test_a_factur_x_flow_is_read_published_and_integrated_on_received_invo
 ):
     submitted = await bus.tap("invoice-submitted")
     invoice = invoice_of(world)
-    answer = await deposit(gateway, world, facturx_pdf(invoice), "IN_DP_E2_CII_FACTURX")
+    pdf = facturx_pdf(invoice)
+    answer = await deposit(gateway, world, pdf, "IN_DP_E2_CII_FACTURX")
     numero = answer["numeroFluxDepot"]
     assert answer["dateDepot"] == datetime.now(PARIS).date().isoformat()
     assert answer["syntaxeFlux"] == "IN_DP_E2_CII_FACTURX"
@@ -107,6 +110,9 @@ async def test_a_factur_x_flow_is_read_published_and_integrated_on_received_invo
         "EJ-2026-1",
         "2026-11-02",
     )
+    # The file itself travels with it, to be the invoice's main document.
+    assert data["main_document"]["filename"] == "facture.pdf"
+    assert base64.b64decode(data["main_document"]["content"]) == pdf
     waiting = await report(gateway, world, numero)
     assert waiting["etatCourantFlux"] == "IN_EN_COURS_TRAITEMENT_CPP"
 
@@ -141,6 +147,21 @@ async def test_a_factur_x_flow_is_read_published_and_integrated_on_received_invo
     )
     assert base64.b64decode(summary["fichierCR"]).startswith(b"%PDF-")
 
+    # Its invoice, once in the read model, downloads as the file deposited.
+    async def searched() -> list[dict[str, Any]]:
+        path = "/cpro/factures/v1/rechercher/fournisseur"
+        found = await call(gateway, world, path, {"numeroFluxDepot": numero})
+        listed: list[dict[str, Any]] = found.json()["listeFactures"]
+        return listed
+
+    [found] = await eventually(searched, within=15, what="the flow's invoice in the read model")
+    assert found["numeroFluxDepot"] == numero and found["modeDepot"] == "FLUX"
+    wanted = {"listeFacture": [{"idFacture": found["identifiantFactureCPP"]}]}
+    download = await call(gateway, world, "/cpro/factures/v1/telecharger/groupe", wanted)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(download.json()["fichierResultat"]))) as bundle:
+        [name] = bundle.namelist()
+        assert name.endswith("facture.pdf") and bundle.read(name) == pdf
+
     # The same invoice again is a duplicate.
     again = await deposit(gateway, world, cii(invoice), "IN_DP_E1_CII_16B")
     twice = await ended(gateway, world, again["numeroFluxDepot"], "IN_REJETE")
@@ -157,7 +178,7 @@ async def test_cii_and_ubl_flows_say_the_same_invoice(gateway: RunningGateway, w
             submitted, lambda data, n=answer["numeroFluxDepot"]: data["external_id"] == n
         )
         data = json.loads(message.body)["data"]
-        payloads.append({key: value for key, value in data.items() if key != "external_id"})
+        payloads.append({k: v for k, v in data.items() if k not in ("external_id", "main_document")})
         # Played as received-invoices refusing it, so that the second is no duplicate of the first.
         refused = {
             "external_id": answer["numeroFluxDepot"],

@@ -142,3 +142,62 @@ async def test_an_invoice_is_found_and_consulted_by_its_supplier_as_chorus_pro_s
         assert refused.status_code == 400 and refused.json()["codeRetour"] == 20002
     unknown = await call(gateway, world, "/cpro/factures/v1/consulter/historique", {"idFacture": 2**62})
     assert unknown.json()["codeRetour"] == 20002
+
+
+async def test_works_invoices_are_searched_by_supplier_moe_or_moa(
+    gateway: RunningGateway, world: World, bus: BusProbe
+):
+    works_id, number = str(uuid.uuid4()), f"PDM-{uuid.uuid4().hex[:6]}"
+    data = {
+        "invoice_id": works_id,
+        "number": number,
+        "billing_frame": "A4",
+        "billing_frame_code": "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR",
+        "from_status": None,
+        "to_status": "DEPOSEE",
+        "step": "DEPOT",
+        "capacity": "FOURNISSEUR",
+        "sequence": 1,
+        "changed_at": DEPOSITED.isoformat(),
+        "supplier_structure_id": world.company["structure_id"],
+        "moe_structure_id": world.other["structure_id"],
+        "moa_structure_id": world.ministry["structure_id"],
+        "amount_ht": "5000.00",
+        "vat_amount": "1000.00",
+        "amount_ttc": "6000.00",
+        "currency": "EUR",
+    }
+    event = cloud_event("works-invoice-status-changed", data, source="/services/invoicing-works")
+    await bus.publish("works-invoice-status-changed", event)
+    path = "/cpro/facturesTravaux/v1/rechercher"
+
+    async def found() -> list[dict[str, Any]]:
+        answer = await call(gateway, world, path, {"numeroFactureTravaux": number})
+        listed: list[dict[str, Any]] = answer.json()["listeFacturesTravaux"]
+        return listed
+
+    [works] = await eventually(found, within=15, what="the works invoice in the read model")
+    assert (works["cadreFacturation"], works["statut"], works["dateDepot"]) == (
+        "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR",
+        "DEPOSEE",
+        "2026-12-01",
+    )
+    assert (works["montantHT"], works["montantTTC"], works["codeMOA"]) == (
+        5000.0,
+        6000.0,
+        world.ministry["structure_id"],
+    )
+    assert (
+        works["designationMOA"] == "Ministère de la Culture"
+        and works["codeMOE"] == world.other["structure_id"]
+    )
+    as_moe = await call(gateway, world, path, {"roleUtilisateur": "MOE", "numeroFactureTravaux": number})
+    assert as_moe.json()["listeFacturesTravaux"] == [], "the company is the supplier, not the MOE"
+    # Its integer is no received invoice's: consulting it as one finds nothing.
+    consult = await call(
+        gateway,
+        world,
+        "/cpro/factures/v1/consulter/fournisseur",
+        {"identifiantFactureCPP": works["idFactureTravaux"]},
+    )
+    assert consult.json()["codeRetour"] == 20002

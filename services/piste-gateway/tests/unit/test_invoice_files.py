@@ -40,11 +40,14 @@ FILES = {
 
 
 def payload(syntax: Syntax, invoice: Invoice = INVOICE) -> dict:
-    read_file = read(FILES[syntax](invoice), syntax, LIMIT)
+    content = FILES[syntax](invoice)
+    read_file = read(content, syntax, LIMIT)
     assert check(read_file, TODAY) == []
-    submitted, errors = _submitted({"number": 7, "structure_id": invoice.seller_id}, read_file)
+    flow = {"number": 7, "structure_id": invoice.seller_id, "file_name": "f", "content": content}
+    submitted, errors = _submitted(flow, read_file)
     assert errors == [] and submitted is not None
-    return submitted.model_dump(mode="json")
+    assert submitted.main_document is not None and submitted.main_document.content == content
+    return submitted.model_dump(mode="json", exclude={"main_document"})
 
 
 def test_each_syntax_gives_the_same_invoice_submitted():

@@ -73,6 +73,8 @@ invoices = sa.Table(
     # The legal engagement (numéro d'engagement juridique) the invoice references, as validated.
     sa.Column("engagement_number", sa.String(50)),
     sa.Column("engagement", JSONB),
+    # The file the invoice came as (a flow's Factur-X, CII or UBL), among its attachments.
+    sa.Column("main_attachment_id", sa.Uuid),
     sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.UniqueConstraint("supplier_structure_id", "external_id", name="uq_received_invoice_external_id"),

@@ -114,10 +114,6 @@ def status_changed(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: in
         recipient_service_code=invoice["recipient_service_code"],
         delegate_structure_id=invoice["delegate_structure_id"],
         motif=entry.reason if entry.to_status in MOTIVATED else None,
-        amount_ht=invoice["amount_ht"],
-        vat_amount=invoice["vat_amount"],
-        amount_ttc=invoice["amount_ttc"],
-        currency=invoice["currency"],
         issue_date=invoice["issue_date"],
         engagement_number=invoice["engagement_number"],
     )

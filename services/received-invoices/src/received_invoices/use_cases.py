@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common import rejections
-from chorus_common.attachments import Upload
+from chorus_common.attachments import DEFAULT_MAX_BYTES, Upload
 from chorus_common.auth import Principal
 from chorus_common.clock import paris_day
 from chorus_common.db import Row
@@ -402,6 +402,7 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
     addressee = await _addressee(
         uow, recipient_id, data.recipient.service_code, data.billing_frame, supplier_id
     )
+    document = _main_document(data)
     # The parties are the directory's: the names and addresses an invoice gives are not kept.
     supplier = Party(
         structure_id=supplier_id,
@@ -444,9 +445,29 @@ async def receive_invoice(uow: UnitOfWork, data: InvoiceSubmitted, source: str, 
         capacity=Capacity.SUPPLIER,
         at=now,
     )
+    if document is not None:
+        kept = await attachments.add(uow.conn, values["id"], document, actor, now)
+        values["main_attachment_id"] = kept["id"]
+        await repository.update_invoice(uow.conn, values["id"], {"main_attachment_id": kept["id"]})
     await _record(uow, values, deposit)
     await _route(uow, values, InvoiceStatus.DEPOSEE)
     return Received(values["id"], created=True)
+
+
+# The file an invoice came as (MainDocument), kept as its first attachment: at most this large.
+MAIN_DOCUMENT_MAX_BYTES = DEFAULT_MAX_BYTES
+
+
+def _main_document(data: InvoiceSubmitted) -> Upload | None:
+    """The invoice's main document as an attachment, or why it cannot be one (a type refused)."""
+    if data.main_document is None:
+        return None
+    upload = Upload(data.main_document.filename, data.main_document.content, MAIN_DOCUMENT_MAX_BYTES)
+    try:
+        attachments.checked(upload)
+    except Problem as refused:
+        raise InvoiceRefused(f"main document: {refused.detail}", "main_document") from refused
+    return upload
 
 
 def _can_see(principal: Principal, row: Any) -> bool:

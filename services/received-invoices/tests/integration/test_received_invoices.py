@@ -1,6 +1,7 @@
 """Delegations, routing and processing against the read model of the directory, with a real
 PostgreSQL and RabbitMQ."""
 
+import base64
 import json
 import uuid
 from datetime import date
@@ -768,3 +769,44 @@ async def test_the_lifecycle_says_what_each_role_may_do_from_each_status(service
         "the end, and a status nobody moves from"
     )
     assert (await service.client.get("/lifecycle")).status_code == 401
+
+
+async def test_an_invoice_submitted_with_its_file_keeps_it_as_its_main_document(
+    service: RunningReceivedInvoices, bus: BusProbe
+):
+    client = service.client
+    ministry = await register(service, services=("S1",))
+    supplier = await register(service, kind="PRIVATE")
+    xml = b'<?xml version="1.0"?><rsm:CrossIndustryInvoice xmlns:rsm="urn:x"/>'
+    refusals = await bus.tap("invoice-refused")
+
+    def submitted(content: bytes, filename: str) -> dict[str, Any]:
+        data = invoice_data(supplier, ministry, "S1")
+        data["main_document"] = {"filename": filename, "content": base64.b64encode(content).decode()}
+        return {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/edi/portail-depot",
+            "type": "invoice-submitted",
+            "time": "2026-11-02T09:00:00Z",
+            "data": data,
+        }
+
+    kept, refused = submitted(xml, "facture.xml"), submitted(b"MZ\x90\x00 not an invoice", "f.exe")
+    await bus.publish_many([("invoice-submitted", kept), ("invoice-submitted", refused)])
+    answer = await take_where(refusals, lambda data: data["external_id"] == refused["data"]["external_id"])
+    assert json.loads(answer.body)["data"]["reason"].startswith("main document: f.exe: not a PDF")
+
+    async def received() -> dict[str, Any] | None:
+        for invoice_id in await listed(client, ministry, "received"):
+            detail = (await client.get(f"/invoices/{invoice_id}", headers=ministry.user)).json()
+            if detail["external_id"] == kept["data"]["external_id"]:
+                return detail
+        return None
+
+    invoice = await eventually(received, what="the invoice with its main document")
+    assert invoice["main_attachment_id"]
+    url = f"/invoices/{invoice['id']}/attachments/{invoice['main_attachment_id']}"
+    download = await client.get(url, headers=ministry.user)
+    assert download.status_code == 200 and download.content == xml
+    assert download.headers["content-type"].startswith("application/xml")

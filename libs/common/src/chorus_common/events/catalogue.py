@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from chorus_common.events.envelope import CloudEvent
 from chorus_common.frames import FrameCode, long_code
@@ -126,8 +126,9 @@ class StatusChanged(EventData):
 
 def transition(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int) -> dict[str, Any]:
     """The fields of a `StatusChanged` event every invoice gives the same way: the invoice's id,
-    number and frame (both forms), and the history entry of the transition, at `sequence`."""
+    number and frame (both forms), its amounts, and the history entry of the transition, at `sequence`."""
     return {
+        **{name: invoice[name] for name in ("amount_ht", "vat_amount", "amount_ttc", "currency")},
         "invoice_id": str(invoice["id"]),
         "number": invoice["number"],
         "billing_frame": invoice["billing_frame"],
@@ -142,23 +143,27 @@ def transition(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int) -
     }
 
 
-class InvoiceStatusChanged(StatusChanged):
+class Amounts(EventData):
+    """What an invoice amounts to, on each of its status events, so that an integrator's read model (the
+    PISTE gateway's searches) needs no other source; absent from events published before they were added."""
+
+    amount_ht: Money | None = None
+    vat_amount: Money | None = None
+    amount_ttc: Money | None = None
+    currency: Currency | None = None
+
+
+class InvoiceStatusChanged(StatusChanged, Amounts):
     external_id: NonEmpty
     supplier_structure_id: NonEmpty
     recipient_structure_id: NonEmpty
     recipient_service_code: str | None = None
     delegate_structure_id: str | None = None
-    # What the invoice says, on every transition, so that an integrator's read model (the PISTE
-    # gateway's searches) needs no other source; absent from events published before they were added.
-    amount_ht: Money | None = None
-    vat_amount: Money | None = None
-    amount_ttc: Money | None = None
-    currency: Currency | None = None
     issue_date: date | None = None
     engagement_number: Annotated[str | None, Field(max_length=50)] = None
 
 
-class WorksInvoiceStatusChanged(StatusChanged):
+class WorksInvoiceStatusChanged(StatusChanged, Amounts):
     supplier_structure_id: NonEmpty
     moe_structure_id: str | None = None
     moa_structure_id: str | None = None
@@ -176,6 +181,13 @@ class EngagementValidated(EventData):
     engagement_id: str | None = None
 
 
+class MainDocument(EventData):
+    """The file an invoice came as (a Factur-X PDF, a CII or UBL XML), kept as its main document."""
+
+    filename: Annotated[str, Field(min_length=1, max_length=255)]
+    content: Base64Bytes  # base64 in the event, at most the receiving service's attachment limit
+
+
 class InvoiceSubmitted(EventData):
     external_id: NonEmpty
     number: NonEmpty
@@ -189,6 +201,7 @@ class InvoiceSubmitted(EventData):
     issue_date: date
     # The legal engagement (numéro d'engagement juridique) the invoice references, if any.
     engagement_number: Annotated[str | None, Field(min_length=1, max_length=50)] = None
+    main_document: MainDocument | None = None
 
 
 class InvoiceRefused(EventData):

@@ -1,7 +1,7 @@
 """The HTTP API of the gateway: PISTE's token endpoint, Chorus Pro's `/cpro/...` resources, and the
 operators' registration of client applications."""
 
-from piste_gateway.api import actions, admin, factures, invoices, oauth, structures, transverses
+from piste_gateway.api import actions, admin, factures, invoices, oauth, structures, transverses, works
 
 ROUTERS = [
     oauth.router,
@@ -10,5 +10,6 @@ ROUTERS = [
     factures.router,
     invoices.router,
     actions.router,
+    works.router,
     admin.router,
 ]

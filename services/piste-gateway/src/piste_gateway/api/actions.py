@@ -1,6 +1,7 @@
-"""`/cpro/factures/v1` actions: forwarded to received-invoices, which owns the invoices, with a token the
-gateway signs for the technical account's structure (`forwarding`); its answer is given at once, and the
-read model follows with its status events."""
+"""`/cpro/factures/v1` actions: forwarded to received-invoices, which owns the invoices (and, for works
+invoices in traiterRejet, to invoicing-works), with a token the gateway signs for the technical
+account's structure (`forwarding`); its answer is given at once, and the read model follows with its
+status events."""
 
 from __future__ import annotations
 
@@ -228,23 +229,27 @@ async def traiter_rejet(
     request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RejectionIn
 ) -> RejectionOut:
     wanted = [item.idDemandePaiement for item in body.listeDemandePaiement]
+    # Each id is a received invoice's or a works invoice's (their integers are one space): each owner
+    # processes its own, in one call each.
+    owned: dict[str, dict[int, str]] = {"received-invoices": {}, "invoicing-works": {}}
     async with uow.reading() as conn:
-        rows = {cpp_id: await repository.invoice_by_cpp_id(conn, cpp_id) for cpp_id in wanted}
-    mine = {
-        cpp_id: str(row["invoice_id"])
-        for cpp_id, row in rows.items()
-        if row is not None and row["supplier_id"] == caller.structure_id
-    }
+        for cpp_id in wanted:
+            received = await repository.invoice_by_cpp_id(conn, cpp_id)
+            works = None if received is not None else await repository.works_invoice_by_cpp_id(conn, cpp_id)
+            if received is not None and received["supplier_id"] == caller.structure_id:
+                owned["received-invoices"][cpp_id] = str(received["invoice_id"])
+            elif works is not None and works["supplier_id"] == caller.structure_id:
+                owned["invoicing-works"][cpp_id] = str(works["works_invoice_id"])
+    unknown = "no invoice of yours has this id"
     results: dict[int, RejectionResult] = {
-        cpp_id: RejectionResult(
-            idDemandePaiement=cpp_id, resultat="NOT_FOUND", libelle="no invoice of yours has this id"
-        )
+        cpp_id: RejectionResult(idDemandePaiement=cpp_id, resultat="NOT_FOUND", libelle=unknown)
         for cpp_id in wanted
     }
-    if mine:
-        answer = await forwarder(request).call(
-            SERVICE, "POST", "/invoices/rejections/process", caller, {"ids": list(mine.values())}
-        )
+    for service, mine in owned.items():
+        if not mine:
+            continue
+        path = "/invoices/rejections/process" if service == SERVICE else "/works-invoices/rejections/process"
+        answer = await forwarder(request).call(service, "POST", path, caller, {"ids": list(mine.values())})
         by_id = {result["id"]: result for result in answer["results"]}
         for cpp_id, invoice_id in mine.items():
             outcome = by_id.get(invoice_id)

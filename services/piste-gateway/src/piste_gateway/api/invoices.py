@@ -4,6 +4,9 @@ describe them (the gateway's read model), each seen by its supplier (`fournisseu
 
 from __future__ import annotations
 
+import base64
+import io
+import zipfile
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -542,3 +545,53 @@ async def consulter_historique(caller: CallerDep, uow: PublicUnitOfWorkDep, body
             histoStatut=entries, nbResultatsParPageHistoStatut=len(entries), totalHistoStatut=len(entries)
         ),
     )
+
+
+# --- Downloads ---------------------------------------------------------------------------------------
+
+
+class InvoiceRef(Request_):
+    idFacture: CppId
+
+
+class DownloadIn(Request_):
+    listeFacture: Annotated[list[InvoiceRef], Field(min_length=1, max_length=100)]
+    format: Annotated[str | None, Field(max_length=20)] = None
+    avecPiecesJointesComplementaires: Annotated[str | None, Field(max_length=10)] = None
+
+
+class DownloadOut(Answer):
+    fichierResultat: str  # a ZIP, in base64
+
+
+@router.post(
+    "/telecharger/groupe",
+    response_model=DownloadOut,
+    summary="Download invoices' main documents (the files their flows carried), as one ZIP",
+)
+async def telecharger_groupe(caller: CallerDep, uow: PublicUnitOfWorkDep, body: DownloadIn) -> DownloadOut:
+    files: list[tuple[str, bytes]] = []
+    async with uow.reading() as conn:
+        rows = [await visible_invoice(conn, caller, ref.idFacture) for ref in body.listeFacture]
+        numbers = {row["cpp_id"]: flows.own_number(row["external_id"]) for row in rows}
+        deposited = await repository.flows_by_number(conn, [n for n in numbers.values() if n is not None])
+    for row in rows:
+        flow = deposited.get(numbers[row["cpp_id"]] or 0)
+        if flow is None or flow["content"] is None:
+            raise not_found(f"Facture {row['cpp_id']} : pas de fichier déposé par un flux de la passerelle")
+        files.append((f"{row['cpp_id']}_{_safe(flow['file_name'])}", flow["content"]))
+    return DownloadOut(fichierResultat=base64.b64encode(zipped(files)).decode())
+
+
+def _safe(name: str) -> str:
+    """A file name for the archive: its base name, without a path to climb out of."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable() and c not in ':*?"<>|').strip(". ") or "facture"
+
+
+def zipped(files: list[tuple[str, bytes]]) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in files:
+            bundle.writestr(name, data)
+    return archive.getvalue()

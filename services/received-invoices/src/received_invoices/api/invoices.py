@@ -87,6 +87,7 @@ class InvoiceOut(InvoiceSummary):
     amount_ht: Decimal
     vat_amount: Decimal
     issue_date: date
+    main_attachment_id: uuid.UUID | None  # the file the invoice came as, among its attachments
     engagement: dict[str, str | None] | None  # the engagement referenced, as its issuer validated it
     history: list[HistoryOut]
     updated_at: datetime
