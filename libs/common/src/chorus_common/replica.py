@@ -262,3 +262,76 @@ async def resolve_parties(
             service_code=ref.service_code,
         )
     return parties
+
+
+# The replica's schema, which the migrations of every service holding one apply to its own database
+# (frozen here as it was first created: a later change is a new step).
+
+
+def create_replica_tables() -> None:
+    """Migration step: the `directory_*` tables of `replica_tables`."""
+    from alembic import op
+
+    op.create_table(
+        "directory_attachments",
+        sa.Column("sub", sa.String(length=200), nullable=False),
+        sa.Column("structure_id", sa.String(length=100), nullable=False),
+        sa.Column("service_code", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=30), nullable=False),
+        sa.Column("notifications", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("sub", "structure_id", "service_code"),
+    )
+    op.create_index(
+        "ix_directory_attachments_structure",
+        "directory_attachments",
+        ["structure_id", "service_code"],
+        unique=False,
+    )
+    op.create_table(
+        "directory_services",
+        sa.Column("structure_id", sa.String(length=100), nullable=False),
+        sa.Column("code", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=True),
+        sa.Column("valid_to", sa.Date(), nullable=True),
+        sa.Column("engagement_required", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("structure_id", "code"),
+    )
+    op.create_table(
+        "directory_structures",
+        sa.Column("structure_id", sa.String(length=100), nullable=False),
+        sa.Column("cpp_id", sa.BigInteger(), nullable=False),
+        sa.Column("identifier_type", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("public_category", sa.String(length=20), nullable=True),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("parameters", JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("structure_id"),
+    )
+    op.create_table(
+        "directory_users",
+        sa.Column("sub", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sub"),
+    )
+
+
+def drop_replica_tables() -> None:
+    """Its reverse."""
+    from alembic import op
+
+    op.drop_table("directory_users")
+    op.drop_table("directory_structures")
+    op.drop_table("directory_services")
+    op.drop_index("ix_directory_attachments_structure", table_name="directory_attachments")
+    op.drop_table("directory_attachments")

@@ -334,20 +334,31 @@ async def invoice_history_of(conn: AsyncConnection, invoice_id: Any) -> list[Row
     return list(rows.mappings())
 
 
-async def structures_by_id(conn: AsyncConnection, structure_ids: Iterable[str]) -> dict[str, RowMapping]:
-    wanted = sorted({s for s in structure_ids if s})
+async def _by(conn: AsyncConnection, column: sa.Column[Any], keys: Iterable[Any]) -> dict[Any, RowMapping]:
+    """The rows of `column`'s table whose `column` is one of `keys` (in one query), by that key."""
+    wanted = sorted({key for key in keys if key})
     if not wanted:
         return {}
-    rows = await conn.execute(sa.select(STRUCTURES).where(STRUCTURES.c.structure_id.in_(wanted)))
-    return {row["structure_id"]: row for row in rows.mappings()}
+    rows = await conn.execute(sa.select(column.table).where(column.in_(wanted)))
+    return {row[column.name]: row for row in rows.mappings()}
 
 
-async def flows_by_number(conn: AsyncConnection, numbers_wanted: Iterable[int]) -> dict[int, RowMapping]:
-    wanted = sorted(set(numbers_wanted))
-    if not wanted:
-        return {}
-    rows = await conn.execute(sa.select(flows).where(flows.c.number.in_(wanted)))
-    return {row["number"]: row for row in rows.mappings()}
+async def invoices_by_cpp_id(conn: AsyncConnection, cpp_ids: Iterable[int]) -> dict[int, RowMapping]:
+    return await _by(conn, invoices.c.cpp_id, cpp_ids)
+
+
+async def structures_by_id(
+    conn: AsyncConnection, structure_ids: Iterable[str | None]
+) -> dict[str, RowMapping]:
+    return await _by(conn, STRUCTURES.c.structure_id, structure_ids)
+
+
+async def structures_by_cpp_id(conn: AsyncConnection, cpp_ids: Iterable[int]) -> dict[int, RowMapping]:
+    return await _by(conn, STRUCTURES.c.cpp_id, cpp_ids)
+
+
+async def flows_by_number(conn: AsyncConnection, numbers: Iterable[int]) -> dict[int, RowMapping]:
+    return await _by(conn, flows.c.number, numbers)
 
 
 # Works invoices, as their status events describe them.
@@ -412,6 +423,5 @@ async def search_works_invoices(
     return list(rows.mappings()), int(total or 0)
 
 
-async def works_invoice_by_cpp_id(conn: AsyncConnection, cpp_id: int) -> RowMapping | None:
-    rows = await conn.execute(sa.select(works_invoices).where(works_invoices.c.cpp_id == cpp_id))
-    return rows.mappings().first()
+async def works_invoices_by_cpp_id(conn: AsyncConnection, cpp_ids: Iterable[int]) -> dict[int, RowMapping]:
+    return await _by(conn, works_invoices.c.cpp_id, cpp_ids)

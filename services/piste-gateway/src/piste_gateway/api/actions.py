@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 
 from chorus_common.clock import paris_day
 from chorus_common.dependencies import PublicUnitOfWorkDep
-from piste_gateway import repository
+from piste_gateway import use_cases
 from piste_gateway.access import Caller
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
-from piste_gateway.api.invoices import visible_invoice
 from piste_gateway.domain import cpro_date
 from piste_gateway.forwarding import Forwarder
 
@@ -23,7 +22,6 @@ router = APIRouter(prefix="/cpro/factures/v1", tags=["factures"], responses=CPRO
 
 CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
-SERVICE = "received-invoices"
 
 
 def forwarder(request: Request) -> Forwarder:
@@ -34,14 +32,7 @@ def forwarder(request: Request) -> Forwarder:
 async def forwarded(
     request: Request, uow: Any, caller: Caller, cpp_id: int, operation: str, body: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """POST `body` to the invoice's `operation` at received-invoices, for an invoice the caller is one
-    of the parties of (20002 otherwise: the owning service decides what it may do); the invoice's
-    number and the service's answer."""
-    async with uow.reading() as conn:
-        row = await visible_invoice(conn, caller, cpp_id)
-    path = f"/invoices/{row['invoice_id']}/{operation}"
-    answer: dict[str, Any] = await forwarder(request).call(SERVICE, "POST", path, caller, body)
-    return row["number"], answer
+    return await use_cases.forward(forwarder(request), uow, caller, cpp_id, operation, body)
 
 
 def today(uow: Any) -> str:
@@ -228,34 +219,10 @@ class RejectionOut(Answer):
 async def traiter_rejet(
     request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RejectionIn
 ) -> RejectionOut:
-    wanted = [item.idDemandePaiement for item in body.listeDemandePaiement]
-    # Each id is a received invoice's or a works invoice's (their integers are one space): each owner
-    # processes its own, in one call each.
-    owned: dict[str, dict[int, str]] = {"received-invoices": {}, "invoicing-works": {}}
-    async with uow.reading() as conn:
-        for cpp_id in wanted:
-            received = await repository.invoice_by_cpp_id(conn, cpp_id)
-            works = None if received is not None else await repository.works_invoice_by_cpp_id(conn, cpp_id)
-            if received is not None and received["supplier_id"] == caller.structure_id:
-                owned["received-invoices"][cpp_id] = str(received["invoice_id"])
-            elif works is not None and works["supplier_id"] == caller.structure_id:
-                owned["invoicing-works"][cpp_id] = str(works["works_invoice_id"])
-    unknown = "no invoice of yours has this id"
-    results: dict[int, RejectionResult] = {
-        cpp_id: RejectionResult(idDemandePaiement=cpp_id, resultat="NOT_FOUND", libelle=unknown)
-        for cpp_id in wanted
-    }
-    for service, mine in owned.items():
-        if not mine:
-            continue
-        path = "/invoices/rejections/process" if service == SERVICE else "/works-invoices/rejections/process"
-        answer = await forwarder(request).call(service, "POST", path, caller, {"ids": list(mine.values())})
-        by_id = {result["id"]: result for result in answer["results"]}
-        for cpp_id, invoice_id in mine.items():
-            outcome = by_id.get(invoice_id)
-            if outcome is not None:
-                results[cpp_id] = RejectionResult(
-                    idDemandePaiement=cpp_id, resultat=outcome["outcome"], libelle=outcome["detail"]
-                )
-    listed = [results[cpp_id] for cpp_id in wanted]
+    outcomes = await use_cases.process_rejections(
+        forwarder(request), uow, caller, [item.idDemandePaiement for item in body.listeDemandePaiement]
+    )
+    listed = [
+        RejectionResult(idDemandePaiement=o.cpp_id, resultat=o.result, libelle=o.detail) for o in outcomes
+    ]
     return RejectionOut(nombreTraites=sum(r.resultat == "PROCESSED" for r in listed), listeResultats=listed)

@@ -5,9 +5,7 @@ describe them (the gateway's read model), each seen by its supplier (`fournisseu
 from __future__ import annotations
 
 import base64
-import io
-import zipfile
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -16,13 +14,12 @@ from pydantic import BaseModel, Field, PlainSerializer
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.clock import PARIS
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import frame
-from piste_gateway import flows, repository
+from piste_gateway import repository, use_cases
 from piste_gateway.access import Caller
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
-from piste_gateway.domain import cpro_date, cpro_datetime, cpro_instant, invalid, not_found
+from piste_gateway.domain import cpro_date, cpro_datetime, cpro_instant, invalid
 
 router = APIRouter(prefix="/cpro/factures/v1", tags=["factures"], responses=CPRO_REFUSALS)
 
@@ -30,7 +27,6 @@ router = APIRouter(prefix="/cpro/factures/v1", tags=["factures"], responses=CPRO
 # amount of up to 15 digits is the same number as a double, so the answer loses nothing.
 Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-PARTIES = {"fournisseur": "supplier_id", "recipiendaire": "recipient_id", "valideur": "delegate_id"}
 
 
 class FrameIn(Request_):
@@ -148,92 +144,66 @@ class ValidatorSearchOut(Answer):
     parametresRetour: PageOut
 
 
-def _day_start(day: date | None, after: bool = False) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day + timedelta(days=1) if after else day, time(0), PARIS)
-
-
-async def _structure_ids(conn: AsyncConnection, cpp_ids: list[int]) -> tuple[str, ...]:
-    found = []
-    for cpp_id in cpp_ids:
-        row = await repository.structure_by_cpp_id(conn, cpp_id)
-        # An unknown id matches nothing, as a criterion does.
-        found.append(row["structure_id"] if row is not None else f"#{cpp_id}")
-    return tuple(found)
-
-
 async def _search(
     conn: AsyncConnection,
     caller: Caller,
     role: str,
     body: SearchIn,
     page: PageIn,
-    counterparts: tuple[str, ...] = (),
+    counterparts: list[int],
     **more: Any,
 ) -> tuple[list[dict[str, Any]], int]:
     statuses = body.statutCourant
     criteria = repository.InvoiceCriteria(
-        party=PARTIES[role],
+        party=use_cases.INVOICE_PARTIES[role],
         structure_id=caller.structure_id,
         number=body.numeroFacture,
         statuses=tuple([statuses] if isinstance(statuses, str) else statuses or ()),
         frame=frame_code(body.cadreFacturation),
-        counterparts=counterparts,
-        deposited_from=_day_start(body.periodeDateDepotDu),
-        deposited_before=_day_start(body.periodeDateDepotAu, after=True),
+        counterparts=await use_cases.structure_ids(conn, counterparts),
+        deposited_from=use_cases.day_start(body.periodeDateDepotDu),
+        deposited_before=use_cases.day_start(body.periodeDateDepotAu, after=True),
         issued_from=body.periodeDateFactureDu,
         issued_to=body.periodeDateFactureAu,
         engagement_number=body.numeroBonCommande or more.get("engagement_number"),
         external_id=more.get("external_id"),
     )
-    rows, total = await repository.search_invoices(conn, criteria, page.offset, page.nbResultatsParPage)
-    return await described(conn, rows), total
-
-
-async def described(conn: AsyncConnection, rows: list[RowMapping]) -> list[dict[str, Any]]:
-    """The fields every answer about an invoice gives, its parties named as the directory names them."""
-    parties = await repository.structures_by_id(
-        conn, [p for row in rows for p in (row["supplier_id"], row["recipient_id"], row["delegate_id"])]
+    rows, total, parties = await use_cases.search_invoices(
+        conn, criteria, page.offset, page.nbResultatsParPage
     )
+    return [described(row, parties) for row in rows], total
 
-    def party(structure_id: str | None, field: str) -> Any:
-        known = parties.get(structure_id or "")
-        return known[field] if known is not None else None
 
-    answers = []
-    for row in rows:
-        answers.append(
-            {
-                "row": row,
-                "numeroFacture": row["number"],
-                "dateFacture": cpro_date(row["issue_date"]),
-                "dateDepot": cpro_date(row["deposited_at"]),
-                "dateHeureEtatCourant": cpro_instant(row["status_at"]),
-                "statut": row["status"],
-                "commentaireEtatCourant": row["motif"],
-                "cadreFacturation": frame(row["billing_frame"]).name,
-                "montantHT": row["amount_ht"],
-                "montantTTC": row["amount_ttc"],
-                "montantAPayer": row["amount_ttc"],
-                "devise": row["currency"],
-                "numeroBonCommande": row["engagement_number"],
-                "idFournisseur": party(row["supplier_id"], "cpp_id"),
-                "codeFournisseur": row["supplier_id"],
-                "designationFournisseur": party(row["supplier_id"], "name"),
-                "idDestinataire": party(row["recipient_id"], "cpp_id"),
-                "codeDestinataire": row["recipient_id"],
-                "designationDestinataire": party(row["recipient_id"], "name"),
-                "codeServiceExecutant": row["service_code"],
-                "supplier_identifier_type": party(row["supplier_id"], "identifier_type"),
-                "validator": {
-                    "idValideur": party(row["delegate_id"], "cpp_id"),
-                    "identifiantValideur": row["delegate_id"],
-                    "designationValideur": party(row["delegate_id"], "name"),
-                },
-            }
-        )
-    return answers
+def described(row: RowMapping, parties: use_cases.Parties) -> dict[str, Any]:
+    """The fields every answer about an invoice gives, its parties named as the directory names them."""
+    return {
+        "row": row,
+        "numeroFacture": row["number"],
+        "dateFacture": cpro_date(row["issue_date"]),
+        "dateDepot": cpro_date(row["deposited_at"]),
+        "dateHeureEtatCourant": cpro_instant(row["status_at"]),
+        "statut": row["status"],
+        "commentaireEtatCourant": row["motif"],
+        "cadreFacturation": frame(row["billing_frame"]).name,
+        "montantHT": row["amount_ht"],
+        "montantTTC": row["amount_ttc"],
+        "montantAPayer": row["amount_ttc"],
+        "devise": row["currency"],
+        "numeroBonCommande": row["engagement_number"],
+        "idFournisseur": parties.get(row["supplier_id"], "cpp_id"),
+        "codeFournisseur": row["supplier_id"],
+        "designationFournisseur": parties.get(row["supplier_id"], "name"),
+        "idDestinataire": parties.get(row["recipient_id"], "cpp_id"),
+        "codeDestinataire": row["recipient_id"],
+        "designationDestinataire": parties.get(row["recipient_id"], "name"),
+        "codeServiceExecutant": row["service_code"],
+        "supplier_identifier_type": parties.get(row["supplier_id"], "identifier_type"),
+        "validator": {
+            "idValideur": parties.get(row["delegate_id"], "cpp_id"),
+            "identifiantValideur": row["delegate_id"],
+            "designationValideur": parties.get(row["delegate_id"], "name"),
+        },
+    }
 
 
 def _common(found: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +228,7 @@ async def rechercher_fournisseur(
             "fournisseur",
             body,
             page,
-            await _structure_ids(conn, recipients),
+            recipients,
             external_id=body.numeroFluxDepot,
         )
     return SupplierSearchOut(
@@ -266,26 +236,14 @@ async def rechercher_fournisseur(
             SupplierInvoice(
                 **_common(f),
                 identifiantFactureCPP=f["row"]["cpp_id"],
-                numeroFluxDepot=_flow_of(f["row"]["external_id"]),
-                modeDepot=deposit_mode(f["row"]),
+                numeroFluxDepot=use_cases.flow_of(f["row"]),
+                modeDepot=use_cases.deposit_mode(f["row"]),
                 typeIdentifiantFournisseur=f["supplier_identifier_type"],
             )
             for f in found
         ],
         parametresRetour=page_out(page, total),
     )
-
-
-def _flow_of(external_id: str) -> str | None:
-    """The numeroFluxDepot of an invoice that came in a flow of the gateway's."""
-    number = flows.own_number(external_id)
-    return flows.flow_number(number) if number is not None else None
-
-
-def deposit_mode(row: RowMapping) -> str:
-    """FLUX for an invoice that came in a flow of the gateway's; API for one deposited otherwise
-    (received-invoices' own API, an EDI channel's event)."""
-    return "FLUX" if _flow_of(row["external_id"]) else "API"
 
 
 @router.post(
@@ -300,9 +258,7 @@ async def rechercher_recipiendaire(
     page = body.paramRecherche or PageIn()
     async with uow.reading() as conn:
         suppliers = [c.idFournisseur for c in body.listeFournisseurs if c.idFournisseur]
-        found, total = await _search(
-            conn, caller, "recipiendaire", body, page, await _structure_ids(conn, suppliers)
-        )
+        found, total = await _search(conn, caller, "recipiendaire", body, page, suppliers)
     out = page_out(page, total)
     return RecipientSearchOut(
         listeFactures=[RecipientInvoice(**_common(f), idFacture=f["row"]["cpp_id"]) for f in found],
@@ -331,7 +287,7 @@ async def rechercher_valideur(
             "valideur",
             body,
             page,
-            await _structure_ids(conn, suppliers),
+            suppliers,
             engagement_number=body.numeroEngagement,
         )
     return ValidatorSearchOut(
@@ -407,22 +363,10 @@ class ConsultOut(Answer):
     facture: ConsultedInvoice
 
 
-async def visible_invoice(
-    conn: AsyncConnection, caller: Caller, cpp_id: int, role: str | None = None
-) -> RowMapping:
-    """The invoice numbered `cpp_id` if the caller's structure is its party in `role` (any of its
-    parties without one); 20002 otherwise."""
-    row = await repository.invoice_by_cpp_id(conn, cpp_id)
-    columns = [PARTIES[role]] if role is not None else list(PARTIES.values())
-    if row is None or caller.structure_id not in [row[column] for column in columns]:
-        raise not_found(f"Facture {cpp_id} inconnue")
-    return row
-
-
 async def _consult(uow: Any, caller: Caller, role: str, cpp_id: int) -> ConsultOut:
     async with uow.reading() as conn:
-        row = await visible_invoice(conn, caller, cpp_id, role)
-        [found] = await described(conn, [row])
+        row = await use_cases.visible_invoice(conn, caller, cpp_id, role)
+        found = described(row, await use_cases.Parties.of(conn, [row], use_cases.INVOICE_PARTIES.values()))
     validator = found["validator"]
     return ConsultOut(
         facture=ConsultedInvoice(
@@ -430,7 +374,7 @@ async def _consult(uow: Any, caller: Caller, role: str, cpp_id: int) -> ConsultO
             numeroFacture=row["number"],
             statutFacture=row["status"],
             commentaire=row["motif"],
-            modeDepot=deposit_mode(row),
+            modeDepot=use_cases.deposit_mode(row),
             cadreDeFacturation=Frame(
                 codeCadreFacturation=found["cadreFacturation"],
                 idValideur1=validator["idValideur"],
@@ -521,7 +465,7 @@ class HistoryOut(Answer):
 )
 async def consulter_historique(caller: CallerDep, uow: PublicUnitOfWorkDep, body: HistoryIn) -> HistoryOut:
     async with uow.reading() as conn:
-        row = await visible_invoice(conn, caller, body.idFacture)
+        row = await use_cases.visible_invoice(conn, caller, body.idFacture)
         history = await repository.invoice_history_of(conn, row["invoice_id"])
     entries = [
         StatusEntry(
@@ -537,7 +481,7 @@ async def consulter_historique(caller: CallerDep, uow: PublicUnitOfWorkDep, body
         idFacture=row["cpp_id"],
         numeroFacture=row["number"],
         statutCourantCode=row["status"],
-        modeDepot=deposit_mode(row),
+        modeDepot=use_cases.deposit_mode(row),
         derniereAction=LastAction(derniereActionCode=last["step"], derniereActionId=last["sequence"])
         if last
         else None,
@@ -570,28 +514,6 @@ class DownloadOut(Answer):
     summary="Download invoices' main documents (the files their flows carried), as one ZIP",
 )
 async def telecharger_groupe(caller: CallerDep, uow: PublicUnitOfWorkDep, body: DownloadIn) -> DownloadOut:
-    files: list[tuple[str, bytes]] = []
     async with uow.reading() as conn:
-        rows = [await visible_invoice(conn, caller, ref.idFacture) for ref in body.listeFacture]
-        numbers = {row["cpp_id"]: flows.own_number(row["external_id"]) for row in rows}
-        deposited = await repository.flows_by_number(conn, [n for n in numbers.values() if n is not None])
-    for row in rows:
-        flow = deposited.get(numbers[row["cpp_id"]] or 0)
-        if flow is None or flow["content"] is None:
-            raise not_found(f"Facture {row['cpp_id']} : pas de fichier déposé par un flux de la passerelle")
-        files.append((f"{row['cpp_id']}_{_safe(flow['file_name'])}", flow["content"]))
-    return DownloadOut(fichierResultat=base64.b64encode(zipped(files)).decode())
-
-
-def _safe(name: str) -> str:
-    """A file name for the archive: its base name, without a path to climb out of."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(c for c in base if c.isprintable() and c not in ':*?"<>|').strip(". ") or "facture"
-
-
-def zipped(files: list[tuple[str, bytes]]) -> bytes:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, data in files:
-            bundle.writestr(name, data)
-    return archive.getvalue()
+        files = await use_cases.main_documents(conn, caller, [ref.idFacture for ref in body.listeFacture])
+    return DownloadOut(fichierResultat=base64.b64encode(use_cases.zipped(files)).decode())

@@ -4,31 +4,19 @@ As on Chorus Pro, a technical account sees every public structure and, of privat
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
-from piste_gateway import repository
-from piste_gateway.access import Caller
+from piste_gateway import repository, use_cases
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
-from piste_gateway.domain import IDENTIFIER_TYPES, cpro_date, not_found
+from piste_gateway.domain import IDENTIFIER_TYPES, cpro_date
 
 router = APIRouter(prefix="/cpro/structures/v1", tags=["structures"], responses=CPRO_REFUSALS)
 
 CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-SERVICE = "service"  # the kind of integer id a service gets (repository.numbers_of)
-
-
-async def visible_structure(conn: AsyncConnection, cpp_id: int, caller: Caller) -> RowMapping | None:
-    """The structure numbered `cpp_id` when the caller may see it: any public one, its own private one."""
-    row = await repository.structure_by_cpp_id(conn, cpp_id)
-    if row is None or (row["kind"] != "PUBLIQUE" and row["structure_id"] != caller.structure_id):
-        return None
-    return row
 
 
 class StructureCriteria(Request_):
@@ -144,9 +132,7 @@ async def consulter(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultStructureIn
 ) -> ConsultStructureOut:
     async with uow.reading() as conn:
-        row = await visible_structure(conn, body.cpp_id, caller)
-    if row is None:
-        raise not_found(f"Structure {body.cpp_id} introuvable")
+        row = await use_cases.visible_structure(conn, caller, body.cpp_id)
     parameters = row["parameters"]
     return ConsultStructureOut(
         informationGenerales=GeneralInformation(
@@ -191,17 +177,15 @@ async def rechercher_services(
 ) -> SearchServicesOut:
     page = body.parametresRechercherServicesStructure or PageIn()
     async with uow:
-        structure = await visible_structure(uow.conn, body.idStructure, caller)
-        if structure is None:
-            raise not_found(f"Structure {body.idStructure} introuvable")
+        structure = await use_cases.visible_structure(uow.conn, caller, body.idStructure)
         rows, total = await repository.services_of(
             uow.conn, structure["structure_id"], page.offset, page.nbResultatsParPage
         )
-        ids = await repository.numbers_of(uow.conn, SERVICE, [_service_key(r) for r in rows])
+        ids = await use_cases.service_numbers(uow.conn, rows)
     return SearchServicesOut(
         listeServices=[
             ServiceFound(
-                idService=ids[_service_key(row)],
+                idService=ids[use_cases.service_key(row)],
                 codeService=row["code"],
                 libelleService=row["name"],
                 estActif=row["active"],
@@ -211,10 +195,6 @@ async def rechercher_services(
         ],
         parametresRetour=page_out(page, total),
     )
-
-
-def _service_key(row: Any) -> str:
-    return f"{row['structure_id']}/{row['code']}"
 
 
 class ConsultServiceIn(Request_):
@@ -245,15 +225,7 @@ async def consulter_service(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultServiceIn
 ) -> ConsultServiceOut:
     async with uow.reading() as conn:
-        structure = await visible_structure(conn, body.idStructure, caller)
-        key = await repository.key_of(conn, SERVICE, body.idService)
-        row = None
-        if structure is not None and key is not None:
-            structure_id, _, code = key.partition("/")
-            if structure_id == structure["structure_id"]:
-                row = await repository.service(conn, structure_id, code)
-    if row is None:
-        raise not_found(f"Service {body.idService} de la structure {body.idStructure} introuvable")
+        row = await use_cases.visible_service(conn, caller, body.idStructure, body.idService)
     return ConsultServiceOut(
         informationsGenerales=ServiceInformation(
             codeService=row["code"], nomService=row["name"], descriptionService=row["name"]

@@ -7,21 +7,19 @@ rechercherDemandePaiement (`roleUtilisateur`, `cadreFacturation`, `statutCourant
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import frame
-from piste_gateway import repository
+from piste_gateway import use_cases
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
 from piste_gateway.api.invoices import Amount, FrameIn, Status, frame_code
 from piste_gateway.domain import cpro_date, cpro_instant
 
 router = APIRouter(prefix="/cpro/facturesTravaux/v1", tags=["facturesTravaux"], responses=CPRO_REFUSALS)
-
-ROLES = {"FOURNISSEUR": "supplier_id", "MOE": "moe_id", "MOA": "moa_id"}
 
 
 class WorksSearchIn(Request_):
@@ -72,24 +70,16 @@ async def rechercher(
     page = body.pagination or PageIn()
     statuses = body.statutCourant
     async with uow.reading() as conn:
-        rows, total = await repository.search_works_invoices(
+        rows, total, parties = await use_cases.search_works_invoices(
             conn,
-            ROLES[body.roleUtilisateur],
-            caller.structure_id,
+            caller,
+            body.roleUtilisateur,
             body.numeroFactureTravaux,
             tuple([statuses] if isinstance(statuses, str) else statuses or ()),
             frame_code(body.cadreFacturation),
             page.offset,
             page.nbResultatsParPage,
         )
-        parties = await repository.structures_by_id(
-            conn, [p for row in rows for p in (row["supplier_id"], row["moe_id"], row["moa_id"])]
-        )
-
-    def named(structure_id: str | None, field: str) -> Any:
-        known = parties.get(structure_id or "")
-        return known[field] if known is not None else None
-
     return WorksSearchOut(
         listeFacturesTravaux=[
             WorksInvoice(
@@ -104,15 +94,15 @@ async def rechercher(
                 montantTVA=row["vat_amount"],
                 montantTTC=row["amount_ttc"],
                 devise=row["currency"],
-                idFournisseur=named(row["supplier_id"], "cpp_id"),
+                idFournisseur=parties.get(row["supplier_id"], "cpp_id"),
                 codeFournisseur=row["supplier_id"],
-                designationFournisseur=named(row["supplier_id"], "name"),
-                idMOE=named(row["moe_id"], "cpp_id"),
+                designationFournisseur=parties.get(row["supplier_id"], "name"),
+                idMOE=parties.get(row["moe_id"], "cpp_id"),
                 codeMOE=row["moe_id"],
-                designationMOE=named(row["moe_id"], "name"),
-                idMOA=named(row["moa_id"], "cpp_id"),
+                designationMOE=parties.get(row["moe_id"], "name"),
+                idMOA=parties.get(row["moa_id"], "cpp_id"),
                 codeMOA=row["moa_id"],
-                designationMOA=named(row["moa_id"], "name"),
+                designationMOA=parties.get(row["moa_id"], "name"),
             )
             for row in rows
         ],

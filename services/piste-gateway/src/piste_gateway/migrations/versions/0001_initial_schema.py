@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from chorus_common.replica import create_replica_tables, drop_replica_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -30,58 +31,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("client_id"),
     )
-    op.create_table(
-        "directory_attachments",
-        sa.Column("sub", sa.String(length=200), nullable=False),
-        sa.Column("structure_id", sa.String(length=100), nullable=False),
-        sa.Column("service_code", sa.String(length=100), nullable=False),
-        sa.Column("role", sa.String(length=30), nullable=False),
-        sa.Column("notifications", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("sub", "structure_id", "service_code"),
-    )
-    op.create_index(
-        "ix_directory_attachments_structure",
-        "directory_attachments",
-        ["structure_id", "service_code"],
-        unique=False,
-    )
-    op.create_table(
-        "directory_services",
-        sa.Column("structure_id", sa.String(length=100), nullable=False),
-        sa.Column("code", sa.String(length=100), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("valid_from", sa.Date(), nullable=True),
-        sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("engagement_required", sa.Boolean(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("structure_id", "code"),
-    )
-    op.create_table(
-        "directory_structures",
-        sa.Column("structure_id", sa.String(length=100), nullable=False),
-        sa.Column("cpp_id", sa.BigInteger(), nullable=False),
-        sa.Column("identifier_type", sa.String(length=20), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=10), nullable=False),
-        sa.Column("public_category", sa.String(length=20), nullable=True),
-        sa.Column("email", sa.String(length=320), nullable=True),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("parameters", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("structure_id"),
-    )
-    op.create_table(
-        "directory_users",
-        sa.Column("sub", sa.String(length=200), nullable=False),
-        sa.Column("email", sa.String(length=320), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("sub"),
-    )
+    create_replica_tables()
     op.create_table(
         "inbox",
         sa.Column("event_id", sa.String(length=200), nullable=False),
@@ -139,10 +89,6 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("numbers")
     op.drop_table("inbox")
-    op.drop_table("directory_users")
-    op.drop_table("directory_structures")
-    op.drop_table("directory_services")
-    op.drop_index("ix_directory_attachments_structure", table_name="directory_attachments")
-    op.drop_table("directory_attachments")
+    drop_replica_tables()
     op.drop_table("clients")
     # ### end Alembic commands ###

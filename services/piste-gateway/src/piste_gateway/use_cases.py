@@ -1,0 +1,247 @@
+"""What the gateway decides for Chorus Pro's resources, apart from their field names: which objects a
+technical account's structure may see, how a search's criteria read, where an action goes and what
+each owning service answered. The `api` modules turn requests into these calls and their results into
+Chorus Pro's answers."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chorus_common.clock import PARIS
+from piste_gateway import flows, repository
+from piste_gateway.access import Caller
+from piste_gateway.domain import not_found
+from piste_gateway.forwarding import Forwarder
+
+# The invoice's column the caller's structure fills in each role of factures/v1 and facturesTravaux/v1.
+INVOICE_PARTIES = {"fournisseur": "supplier_id", "recipiendaire": "recipient_id", "valideur": "delegate_id"}
+WORKS_PARTIES = {"FOURNISSEUR": "supplier_id", "MOE": "moe_id", "MOA": "moa_id"}
+RECEIVED, WORKS = "received-invoices", "invoicing-works"
+SERVICE = "service"  # the kind of integer id a directory service gets (repository.numbers_of)
+
+
+# --- Structures and services ---------------------------------------------------------------------
+
+
+def may_see(caller: Caller, structure: RowMapping | None) -> bool:
+    """As on Chorus Pro: any public structure, and the caller's own private one."""
+    return structure is not None and (
+        structure["kind"] == "PUBLIQUE" or structure["structure_id"] == caller.structure_id
+    )
+
+
+async def visible_structure(conn: AsyncConnection, caller: Caller, cpp_id: int) -> RowMapping:
+    """The structure numbered `cpp_id`, if the caller may see it; 20002 otherwise."""
+    row = await repository.structure_by_cpp_id(conn, cpp_id)
+    if row is None or not may_see(caller, row):
+        raise not_found(f"Structure {cpp_id} introuvable")
+    return row
+
+
+def service_key(row: Any) -> str:
+    return f"{row['structure_id']}/{row['code']}"
+
+
+async def service_numbers(conn: AsyncConnection, rows: Iterable[RowMapping]) -> dict[str, int]:
+    """The stable integer id of each of these directory services, by `service_key`."""
+    return await repository.numbers_of(conn, SERVICE, [service_key(row) for row in rows])
+
+
+async def visible_service(
+    conn: AsyncConnection, caller: Caller, structure_cpp_id: int, service_cpp_id: int
+) -> RowMapping:
+    """The service numbered `service_cpp_id` of the structure numbered `structure_cpp_id`, if the caller
+    may see that structure; 20002 otherwise."""
+    structure = await repository.structure_by_cpp_id(conn, structure_cpp_id)
+    key = await repository.key_of(conn, SERVICE, service_cpp_id)
+    row = None
+    if may_see(caller, structure) and key is not None:
+        structure_id, _, code = key.partition("/")
+        if structure is not None and structure_id == structure["structure_id"]:
+            row = await repository.service(conn, structure_id, code)
+    if row is None:
+        raise not_found(f"Service {service_cpp_id} de la structure {structure_cpp_id} introuvable")
+    return row
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The directory's structures an answer names, by structure id (`repository.structures_by_id`)."""
+
+    known: dict[str, RowMapping]
+
+    @classmethod
+    async def of(cls, conn: AsyncConnection, rows: Iterable[RowMapping], columns: Iterable[str]) -> Parties:
+        wanted = list(columns)
+        return cls(await repository.structures_by_id(conn, [row[c] for row in rows for c in wanted]))
+
+    def get(self, structure_id: str | None, field: str) -> Any:
+        """`field` of the structure (its `cpp_id`, `name`, ...), None for one the directory has not told."""
+        found = self.known.get(structure_id or "")
+        return found[field] if found is not None else None
+
+
+async def structure_ids(conn: AsyncConnection, cpp_ids: Iterable[int]) -> tuple[str, ...]:
+    """The structure ids of these integer ids; an unknown one matches nothing, as a criterion does."""
+    wanted = list(cpp_ids)
+    found = await repository.structures_by_cpp_id(conn, wanted)
+    return tuple(found[cpp_id]["structure_id"] if cpp_id in found else f"#{cpp_id}" for cpp_id in wanted)
+
+
+# --- Invoices --------------------------------------------------------------------------------------
+
+
+def day_start(day: date | None, after: bool = False) -> datetime | None:
+    """The Paris midnight starting `day` (ending it with `after`), as a search's bound of deposit."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1) if after else day, time(0), PARIS)
+
+
+async def search_invoices(
+    conn: AsyncConnection, criteria: repository.InvoiceCriteria, offset: int, limit: int
+) -> tuple[list[RowMapping], int, Parties]:
+    """One page of the invoices the criteria find, their total, and the structures they name."""
+    rows, total = await repository.search_invoices(conn, criteria, offset, limit)
+    return rows, total, await Parties.of(conn, rows, INVOICE_PARTIES.values())
+
+
+async def search_works_invoices(
+    conn: AsyncConnection,
+    caller: Caller,
+    role: str,
+    number: str | None,
+    statuses: tuple[str, ...],
+    frame: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int, Parties]:
+    rows, total = await repository.search_works_invoices(
+        conn, WORKS_PARTIES[role], caller.structure_id, number, statuses, frame, offset, limit
+    )
+    return rows, total, await Parties.of(conn, rows, WORKS_PARTIES.values())
+
+
+def visible(caller: Caller, row: RowMapping | None, role: str | None = None) -> bool:
+    """Whether the caller's structure is the invoice's party in `role` (any of its parties without)."""
+    columns = [INVOICE_PARTIES[role]] if role is not None else list(INVOICE_PARTIES.values())
+    return row is not None and caller.structure_id in [row[column] for column in columns]
+
+
+async def visible_invoice(
+    conn: AsyncConnection, caller: Caller, cpp_id: int, role: str | None = None
+) -> RowMapping:
+    """The invoice numbered `cpp_id` if the caller's structure is its party in `role`; 20002 otherwise."""
+    row = await repository.invoice_by_cpp_id(conn, cpp_id)
+    if row is None or not visible(caller, row, role):
+        raise not_found(f"Facture {cpp_id} inconnue")
+    return row
+
+
+def flow_of(row: RowMapping) -> str | None:
+    """The numeroFluxDepot of an invoice that came in a flow of the gateway's."""
+    number = flows.own_number(row["external_id"])
+    return flows.flow_number(number) if number is not None else None
+
+
+def deposit_mode(row: RowMapping) -> str:
+    """FLUX for an invoice that came in a flow of the gateway's; API for one deposited otherwise
+    (received-invoices' own API, an EDI channel's event)."""
+    return "FLUX" if flow_of(row) else "API"
+
+
+async def main_documents(
+    conn: AsyncConnection, caller: Caller, cpp_ids: list[int]
+) -> list[tuple[str, bytes]]:
+    """Each invoice's file as its flow carried it, named for an archive; 20002 for an invoice the
+    caller may not see or that came in no flow of the gateway's."""
+    rows = await repository.invoices_by_cpp_id(conn, cpp_ids)
+    for cpp_id in cpp_ids:
+        if not visible(caller, rows.get(cpp_id)):
+            raise not_found(f"Facture {cpp_id} inconnue")
+    numbers = {cpp_id: flows.own_number(rows[cpp_id]["external_id"]) for cpp_id in cpp_ids}
+    deposited = await repository.flows_by_number(conn, [n for n in numbers.values() if n is not None])
+    files = []
+    for cpp_id in cpp_ids:
+        flow = deposited.get(numbers[cpp_id] or 0)
+        if flow is None or flow["content"] is None:
+            raise not_found(f"Facture {cpp_id} : pas de fichier déposé par un flux de la passerelle")
+        files.append((f"{cpp_id}_{safe_name(flow['file_name'])}", flow["content"]))
+    return files
+
+
+def safe_name(name: str) -> str:
+    """A file name for an archive: its base name, without a path to climb out of."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable() and c not in ':*?"<>|').strip(". ") or "facture"
+
+
+def zipped(files: list[tuple[str, bytes]]) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in files:
+            bundle.writestr(name, data)
+    return archive.getvalue()
+
+
+# --- Actions, forwarded to the owning service -------------------------------------------------------
+
+
+async def forward(
+    forwarder: Forwarder, uow: Any, caller: Caller, cpp_id: int, operation: str, body: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """POST `body` to the invoice's `operation` at received-invoices, for an invoice the caller is one
+    of the parties of (20002 otherwise: the owning service decides what it may do); the invoice's
+    number and the service's answer."""
+    async with uow.reading() as conn:
+        row = await visible_invoice(conn, caller, cpp_id)
+    path = f"/invoices/{row['invoice_id']}/{operation}"
+    answer: dict[str, Any] = await forwarder.call(RECEIVED, "POST", path, caller, body)
+    return row["number"], answer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    cpp_id: int
+    result: str  # PROCESSED, NOT_FOUND, NOT_REJECTED, ALREADY_PROCESSED
+    detail: str
+
+
+REJECTIONS = {RECEIVED: "/invoices/rejections/process", WORKS: "/works-invoices/rejections/process"}
+
+
+async def process_rejections(
+    forwarder: Forwarder, uow: Any, caller: Caller, cpp_ids: list[int]
+) -> list[Outcome]:
+    """traiterRejet: each id is a received invoice's or a works invoice's (their integers are one
+    space); each owner processes the caller's own, in one call each. In the order asked."""
+    owned: dict[str, dict[int, str]] = {RECEIVED: {}, WORKS: {}}
+    async with uow.reading() as conn:
+        received = await repository.invoices_by_cpp_id(conn, cpp_ids)
+        works = await repository.works_invoices_by_cpp_id(conn, [i for i in cpp_ids if i not in received])
+    for cpp_id, row in received.items():
+        if row["supplier_id"] == caller.structure_id:
+            owned[RECEIVED][cpp_id] = str(row["invoice_id"])
+    for cpp_id, row in works.items():
+        if row["supplier_id"] == caller.structure_id:
+            owned[WORKS][cpp_id] = str(row["works_invoice_id"])
+    outcomes = {cpp_id: Outcome(cpp_id, "NOT_FOUND", "no invoice of yours has this id") for cpp_id in cpp_ids}
+    for service, mine in owned.items():
+        if not mine:
+            continue
+        answer = await forwarder.call(
+            service, "POST", REJECTIONS[service], caller, {"ids": list(mine.values())}
+        )
+        by_id = {result["id"]: result for result in answer["results"]}
+        for cpp_id, invoice_id in mine.items():
+            if (found := by_id.get(invoice_id)) is not None:
+                outcomes[cpp_id] = Outcome(cpp_id, found["outcome"], found["detail"])
+    return [outcomes[cpp_id] for cpp_id in cpp_ids]
