@@ -84,6 +84,7 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
         "settings": {
             "RECEIVED_INVOICES_URL": "http://received-invoices",
             "INVOICING_WORKS_URL": "http://invoicing-works",
+            "SUPPORT_PORTAL_URL": "http://support-portal",
         },
     },
     "notifications": {

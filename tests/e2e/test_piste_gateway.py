@@ -352,3 +352,85 @@ async def test_the_delegate_validates_the_ministry_pays_and_the_supplier_process
     )
     assert processed["nombreTraites"] == 1
     assert [r["resultat"] for r in processed["listeResultats"]] == ["PROCESSED", "NOT_FOUND"]
+
+
+async def test_chorus_api_checks_an_order_number_and_reads_the_referentials_through_the_gateway(
+    platform: Platform, http: httpx.AsyncClient
+):
+    ministry = await registered(
+        http,
+        platform,
+        admin(),
+        ["piste-gateway", "engagements"],
+        name="Ministère de la Mer",
+        services=["ACHATS"],
+    )
+    company = await registered(http, platform, admin(), ["piste-gateway"], kind="PRIVEE", name="Chantiers SA")
+    api = await erp_of(platform, http, company)
+    buyer = await attached(http, platform, admin(), ministry, f"buyer-{ministry}", ["engagements"])
+    number = f"EJ-{uuid.uuid4().hex[:8]}"
+    created = await http.post(
+        platform.url("engagements") + "/engagements",
+        json={
+            "number": number,
+            "type": "BON_DE_COMMANDE",
+            "issuer": {
+                "structure_id": ministry,
+                "name": "Ministère de la Mer",
+                "email": "achats@mer.gouv.fr",
+                "kind": "ETAT",
+            },
+            "supplier": {"structure_id": company, "name": "Chantiers SA", "email": "contact@chantiers.fr"},
+            "lines": [
+                {"description": "Coque", "quantity": "2", "unit_price_ht": "1500.25", "vat_rate": "20"}
+            ],
+        },
+        headers=buyer,
+    )
+    assert created.status_code == 201, created.text
+    # As OCA's l10n_fr_chorus_account asks before invoicing against an order number.
+    question = {
+        "structureReceptriceEngagementJuridique": ministry,
+        "numeroEngagementJuridique": number,
+        "etatCourantEngagementJuridique": "COMMANDE",
+    }
+    draft = await cpro(api, "/cpro/engagementsJuridiques/v1/rechercher", question)
+    assert draft["listeEngagementJuridique"] == [], "a draft is not the supplier's to see"
+    validated = await http.post(
+        platform.url("engagements") + f"/engagements/{created.json()['id']}/actions",
+        json={"action": "VALIDATION"},
+        headers=buyer,
+    )
+    assert validated.json()["status"] == "COMMANDE"
+
+    async def ordered() -> list | None:
+        found = await cpro(api, "/cpro/engagementsJuridiques/v1/rechercher", question)
+        return found["listeEngagementJuridique"] or None
+
+    [engagement] = await eventually(ordered, within=30, what="the validated engagement at the gateway")
+    assert engagement["montantHT"] == 3000.5 and engagement["montantTTC"] == 3600.6
+    assert engagement["designationStructureFournisseur"] == "Chantiers SA"
+
+    def referentials() -> tuple:
+        api.auth()
+        return api.information_siret(ministry), api.annuaire_destinataire()
+
+    siret, directory = await asyncio.to_thread(referentials)
+    assert siret.code_retour == 0 and siret.raison_sociale == "Ministère de la Mer"
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(directory.fichier_resultat))) as archive:
+        listing = archive.read("annuaire_destinataires.csv").decode()
+    assert f"{ministry};SIRET;" in listing and ";ACHATS;" in listing and company not in listing
+
+    # The support categories are support-portal's own.
+    offered = (await http.get(platform.url("support-portal") + "/public/categories")).json()
+    categories = await cpro(api, "/cpro/transverses/v1/rechercher/categorieSollicitation", {})
+    assert [c["codeCategorie"] for c in categories["listeCategories"]] == [c["code"] for c in offered]
+    first = categories["listeCategories"][0]
+    subcategories = await cpro(
+        api,
+        "/cpro/transverses/v1/rechercher/sousCategorieSollicitation",
+        {"idTechniqueCategorie": first["idTechniqueCategorie"]},
+    )
+    [of_first] = subcategories["listeSousCategories"]
+    assert of_first["categorie"] == [first]
+    assert [s["code"] for s in of_first["ssCategorie"]] == [s["code"] for s in offered[0]["subcategories"]]

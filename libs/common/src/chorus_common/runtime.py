@@ -285,7 +285,9 @@ def create_app(
     async def asyncapi_json() -> dict[str, Any]:
         return runtime.asyncapi(title, version)
 
-    ids = [operation_id(route) for route in app.routes if isinstance(route, APIRoute)]
+    # The routers' own routes: FastAPI keeps an included router as one route of the app.
+    routes = [*app.routes, *(route for router in routers for route in router.routes)]
+    ids = [operation_id(route) for route in routes if isinstance(route, APIRoute)]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"two operations of {title} share an operationId: {repeated}")

@@ -21,7 +21,8 @@ from engagements.domain import EngagementQuery, EngagementStatus, Line
 async def insert_engagement_once(
     conn: AsyncConnection, values: dict[str, Any], lines: list[Line], entry: HistoryEntry
 ) -> bool:
-    """Insert unless the issuer already has an engagement with this number; True if inserted."""
+    """Insert unless the issuer already has an engagement with this number; True if inserted (its
+    history's first entry is then sequence 1)."""
     inserted = await conn.execute(
         insert(engagements)
         .values(**values)
@@ -38,8 +39,15 @@ async def insert_engagement_once(
     return True
 
 
-async def add_history(conn: AsyncConnection, engagement_id: uuid.UUID, entry: HistoryEntry) -> None:
+async def add_history(conn: AsyncConnection, engagement_id: uuid.UUID, entry: HistoryEntry) -> int:
+    """Record the entry; how many the engagement's history holds with it (the transition's sequence)."""
     await conn.execute(engagement_history.insert().values(engagement_id=engagement_id, **entry.as_row()))
+    count = await conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(engagement_history)
+        .where(engagement_history.c.engagement_id == engagement_id)
+    )
+    return int(count or 0)
 
 
 async def get_row(conn: AsyncConnection, engagement_id: uuid.UUID, lock: bool = False) -> RowMapping | None:

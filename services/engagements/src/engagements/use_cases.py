@@ -118,6 +118,8 @@ async def create_engagement(uow: UnitOfWork, new: NewEngagement) -> dict[str, An
     )
     async with uow:
         created = await repository.insert_engagement_once(uow.conn, values, lines, entry)
+        if created:
+            await uow.publish(events.engagement_status_changed(values, entry, 1, uow.source))
     if not created:
         raise Problem(
             409,
@@ -139,7 +141,8 @@ async def engagements(
 async def act_on_engagement(
     uow: UnitOfWork, engagement_id: uuid.UUID, action: Action, reason: str | None
 ) -> dict[str, Any]:
-    """Apply `action` for the caller; validating it publishes `engagement-validated`."""
+    """Apply `action` for the caller, announced as `engagement-status-changed`; validating it publishes
+    `engagement-validated` besides."""
     async with uow:
         row = await repository.get_row(uow.conn, engagement_id, lock=True)
         caller = _capacities(uow, row) if row is not None else set()
@@ -163,7 +166,8 @@ async def act_on_engagement(
             reason=reason,
             at=now,
         )
-        await repository.add_history(uow.conn, engagement_id, entry)
+        sequence = await repository.add_history(uow.conn, engagement_id, entry)
+        await uow.publish(events.engagement_status_changed(row, entry, sequence, uow.source))
         if validated:
             await uow.publish(events.engagement_validated({**row, "validated_at": now}, uow.source))
     return await engagement(uow, engagement_id)
@@ -206,5 +210,7 @@ async def record_external_engagement(
         at=data.validated_at,
     )
     async with uow:
-        if not await repository.insert_engagement_once(uow.conn, values, [], entry):
+        if await repository.insert_engagement_once(uow.conn, values, [], entry):
+            await uow.publish(events.engagement_status_changed(values, entry, 1, uow.source))
+        else:
             logger.info("engagement %s of %s already recorded", data.number, data.issuer.structure_id)

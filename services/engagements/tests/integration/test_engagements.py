@@ -123,6 +123,7 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
     engagements: RunningEngagements, bus: BusProbe
 ):
     tap = await bus.tap("engagement-validated")
+    transitions = await bus.tap("engagement-status-changed")
     issuer, supplier = await engagements.public_issuer(), new_structure("SUP")
     created = (
         await engagements.create(await engagements.user("alice", issuer), engagement_body(issuer, supplier))
@@ -158,6 +159,17 @@ async def test_validation_publishes_engagement_validated_and_the_supplier_takes_
         ("VALIDATION", "EMETTEUR"),
         ("PRISE_EN_COMPTE", "FOURNISSEUR"),
     ]
+    # Every transition, its creation included, is announced in order, with the amounts.
+    announced = [json.loads(m.body)["data"] for m in await take(transitions, 3)]
+    assert [(d["engagement_id"], d["sequence"]) for d in announced] == [(created["id"], n) for n in (1, 2, 3)]
+    assert [(d["step"], d["from_status"], d["to_status"]) for d in announced] == [
+        ("CREATION", None, "BROUILLON"),
+        ("VALIDATION", "BROUILLON", "COMMANDE"),
+        ("PRISE_EN_COMPTE", "COMMANDE", "PRISE_EN_COMPTE"),
+    ]
+    assert {(d["amount_ttc"], d["issuer_structure_id"], d["supplier_structure_id"]) for d in announced} == {
+        ("3703.70", issuer, supplier)
+    }
 
 
 async def test_the_supplier_refuses_with_a_reason(engagements: RunningEngagements):
@@ -273,7 +285,8 @@ async def test_engagements_validated_in_the_state_erp_are_recorded(
 async def test_the_asyncapi_document_describes_published_and_consumed_events(engagements: RunningEngagements):
     document = (await engagements.client.get("/asyncapi.json")).json()
     replica = {f"engagements.{event_type}" for event_type in SNAPSHOT_EVENTS}  # its directory read model
-    assert set(document["channels"]) == {"engagement-validated", "engagements.engagement-validated"} | replica
+    published = {"engagement-validated", "engagement-status-changed"}
+    assert set(document["channels"]) == published | {"engagements.engagement-validated"} | replica
     schemas = document["components"]["schemas"]
     assert schemas["EngagementValidatedEvent"]["properties"]["type"]["const"] == "engagement-validated"
     assert "total_ttc" in schemas["EngagementValidated"]["properties"]

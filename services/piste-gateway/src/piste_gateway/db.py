@@ -158,3 +158,26 @@ works_invoices = sa.Table(
     sa.Index("ix_works_invoices_moe", "moe_id", "status_at"),
     sa.Index("ix_works_invoices_moa", "moa_id", "status_at"),
 )
+
+# The legal commitments as their status events describe them (`engagement-status-changed`), for
+# engagementsJuridiques/v1's search: seen by their issuer, and by their supplier once validated.
+engagements = sa.Table(
+    "engagements",
+    metadata,
+    sa.Column("engagement_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("cpp_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(50), nullable=False),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("status_at", TIMESTAMP, nullable=False),
+    sa.Column("issuer_id", sa.String(100), nullable=False),
+    sa.Column("supplier_id", sa.String(100), nullable=False),
+    sa.Column("amount_ht", sa.Numeric(18, 2), nullable=True),
+    sa.Column("vat_amount", sa.Numeric(18, 2), nullable=True),
+    sa.Column("amount_ttc", sa.Numeric(18, 2), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=True),  # its creation's instant, once its event is seen
+    sa.Index("ix_engagements_issuer", "issuer_id", "number"),
+    sa.Index("ix_engagements_supplier", "supplier_id", "number"),
+)

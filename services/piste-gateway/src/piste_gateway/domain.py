@@ -82,3 +82,42 @@ def currencies(language: str) -> list[tuple[str, str]]:
 
 # The structures' identifier types Chorus Pro knows (typeIdentifiantStructure).
 IDENTIFIER_TYPES = ("SIRET", "UE_HORS_FRANCE", "HORS_UE", "RIDET", "TAHITI", "AUTRE", "PARTICULIER")
+
+
+# Chorus Pro's kinds of works invoice (typeFactureTravaux): what the works frames A4 to A25 deposit,
+# each frame named after its kind (A8_DECOMPTE_GENERAL_DEFINITIF_FOURNISSEUR).
+WORKS_INVOICE_TYPES = (
+    "PROJET_DECOMPTE_MENSUEL",
+    "ETAT_ACOMPTE",
+    "ETAT_ACOMPTE_VALIDE",
+    "PROJET_DECOMPTE_FINAL",
+    "PROJET_DECOMPTE_GENERAL",
+    "DECOMPTE_GENERAL",
+    "DECOMPTE_GENERAL_DEFINITIF",
+    "DECOMPTE_GENERAL_DEFINITIF_TACITE",
+)
+
+
+def works_invoice_type(frame_name: str) -> str | None:
+    """The kind of works invoice a frame deposits: the longest of WORKS_INVOICE_TYPES its name holds."""
+    held = [kind for kind in WORKS_INVOICE_TYPES if f"_{kind}_" in f"{frame_name}_"]
+    return max(held, key=len) if held else None
+
+
+@dataclass(frozen=True)
+class RefusalReason:
+    id: int
+    code: str
+    label: str
+
+
+# Why a delegated validator refuses an invoice it was given to validate (traiter/factureAValider's
+# REFUS): the platform's list, the same for every billing frame. Its code or label goes in motifRefus.
+VALIDATION_REFUSALS = (
+    RefusalReason(1, "MONTANT_ERRONE", "Montant de la facture erroné"),
+    RefusalReason(2, "PRESTATION_NON_CONFORME", "Prestation non réalisée ou non conforme à la commande"),
+    RefusalReason(3, "ENGAGEMENT_ERRONE", "Numéro d'engagement absent ou erroné"),
+    RefusalReason(4, "DESTINATAIRE_ERRONE", "Structure ou service destinataire erroné"),
+    RefusalReason(5, "DOUBLON", "Facture déjà reçue"),
+    RefusalReason(6, "AUTRE", "Autre motif, précisé en commentaire"),
+)

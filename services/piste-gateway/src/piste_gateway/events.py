@@ -1,11 +1,13 @@
 """Events of the gateway: it reads the directory (structures, services, users, technical accounts),
 publishes the invoices of its flows (`invoice-submitted`), learns from received-invoices how each ended
 (its first `invoice-status-changed`, or `invoice-refused`), and keeps every received and works invoice
-as its status events describe it, for the searches of factures/v1 and facturesTravaux/v1."""
+and every engagement as its status events describe it, for the searches of factures/v1,
+facturesTravaux/v1 and engagementsJuridiques/v1."""
 
 from __future__ import annotations
 
 from chorus_common.events import (
+    EngagementStatusChanged,
     EventType,
     InvoiceRefused,
     InvoiceStatusChanged,
@@ -35,6 +37,8 @@ async def on_invoice_events(events: list[ReceivedEvent], uow: UnitOfWork) -> Non
                 await flows.integrated(uow, data.external_id, data.supplier_structure_id, data.invoice_id)
         elif isinstance(data, WorksInvoiceStatusChanged):
             await repository.apply_works_invoice_status(uow.conn, data)
+        elif isinstance(data, EngagementStatusChanged):
+            await repository.apply_engagement_status(uow.conn, data)
         elif isinstance(data, InvoiceRefused) and data.submitted_by == uow.source:
             await flows.refused(uow, data.external_id, data.supplier_structure_id, data.reason)
 
@@ -44,6 +48,11 @@ def register_events(runtime: ServiceRuntime) -> None:
     runtime.subscribe_batched([EventType.TECHNICAL_ACCOUNT_UPDATED], on_technical_accounts)
     runtime.declare_publication(EventType.INVOICE_SUBMITTED)
     runtime.subscribe_batched(
-        [EventType.INVOICE_STATUS_CHANGED, EventType.INVOICE_REFUSED, EventType.WORKS_INVOICE_STATUS_CHANGED],
+        [
+            EventType.INVOICE_STATUS_CHANGED,
+            EventType.INVOICE_REFUSED,
+            EventType.WORKS_INVOICE_STATUS_CHANGED,
+            EventType.ENGAGEMENT_STATUS_CHANGED,
+        ],
         on_invoice_events,
     )

@@ -25,7 +25,9 @@ from piste_gateway.domain import INVALID_REQUEST, NOT_FOUND, REFUSED, UNAVAILABL
 from piste_gateway.settings import PisteGatewaySettings
 
 KEY_ID = "piste-gateway-1"
-LIFECYCLE_SECONDS = 300.0
+# The referentials read from other services (received-invoices' lifecycle, support-portal's
+# categories) change with a release or a configuration, not with each call: read at most this often.
+REFERENTIAL_SECONDS = 300.0
 
 
 class Forwarder:
@@ -41,9 +43,10 @@ class Forwarder:
         self._urls = {
             "received-invoices": settings.received_invoices_url.rstrip("/"),
             "invoicing-works": settings.invoicing_works_url.rstrip("/"),
+            "support-portal": settings.support_portal_url.rstrip("/"),
         }
         self._client = httpx.AsyncClient(timeout=settings.forward_timeout_seconds)
-        self._lifecycle: tuple[float, list[dict[str, Any]]] | None = None
+        self._referentials: dict[tuple[str, str], tuple[float, Any]] = {}
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -78,25 +81,39 @@ class Forwarder:
         return {"keys": [jwk]}
 
     async def lifecycle(self, caller: Caller) -> list[dict[str, Any]]:
-        """received-invoices' lifecycle (what each role may move an invoice to, from each status),
-        read at most every LIFECYCLE_SECONDS: it changes with a release, not with the invoices."""
-        if self._lifecycle is not None and time.monotonic() - self._lifecycle[0] < LIFECYCLE_SECONDS:
-            return self._lifecycle[1]
-        answer = await self.call("received-invoices", "GET", "/lifecycle", caller)
-        steps: list[dict[str, Any]] = answer
-        self._lifecycle = (time.monotonic(), steps)
+        """received-invoices' lifecycle: what each role may move an invoice to, from each status."""
+        steps: list[dict[str, Any]] = await self.referential("received-invoices", "/lifecycle", caller)
         return steps
 
+    async def categories(self) -> list[dict[str, Any]]:
+        """support-portal's active ticket categories, each with its active subcategories (public)."""
+        found: list[dict[str, Any]] = await self.referential("support-portal", "/public/categories")
+        return found
+
+    async def referential(self, service: str, path: str, caller: Caller | None = None) -> Any:
+        """GET `path` of `service` (with a token for `caller`, if any), read at most every
+        REFERENTIAL_SECONDS."""
+        known = self._referentials.get((service, path))
+        if known is not None and time.monotonic() - known[0] < REFERENTIAL_SECONDS:
+            return known[1]
+        answer = await self.call(service, "GET", path, caller)
+        self._referentials[(service, path)] = (time.monotonic(), answer)
+        return answer
+
     async def call(
-        self, service: str, method: str, path: str, caller: Caller, body: dict[str, Any] | None = None
+        self,
+        service: str,
+        method: str,
+        path: str,
+        caller: Caller | None,
+        body: dict[str, Any] | None = None,
     ) -> Any:
-        """The owning service's answer; its refusal as Chorus Pro's codeRetour and libelle."""
+        """The owning service's answer; its refusal as Chorus Pro's codeRetour and libelle. Without a
+        caller, the call carries no token (a public resource)."""
+        headers = {"authorization": f"Bearer {self.token(caller, service)}"} if caller is not None else {}
         try:
             response = await self._client.request(
-                method,
-                self._urls[service] + path,
-                json=body,
-                headers={"authorization": f"Bearer {self.token(caller, service)}"},
+                method, self._urls[service] + path, json=body, headers=headers
             )
         except httpx.HTTPError as error:
             raise CproError(503, UNAVAILABLE, f"{service} ne répond pas ({type(error).__name__})") from error

@@ -12,10 +12,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chorus_common.events import InvoiceStatusChanged, TechnicalAccountSnapshot, WorksInvoiceStatusChanged
+from chorus_common.events import (
+    EngagementStatusChanged,
+    InvoiceStatusChanged,
+    TechnicalAccountSnapshot,
+    WorksInvoiceStatusChanged,
+)
 from chorus_common.replica import upsert_if_newer
 from piste_gateway.db import (
     clients,
+    engagements,
     flows,
     invoice_history,
     invoices,
@@ -61,13 +67,22 @@ async def deactivate_client(conn: AsyncConnection, client_id: str) -> RowMapping
 async def numbers_of(conn: AsyncConnection, kind: str, keys: Iterable[str]) -> dict[str, int]:
     """The integer of each key of `kind`, given to it now if it has none yet (and kept ever after)."""
     wanted = sorted(set(keys))
-    if not wanted:
+    found = await _numbers(conn, kind, wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        # Only the new keys: an insert that conflicts still spends a number of the sequence.
+        await conn.execute(
+            insert(numbers).values([{"kind": kind, "key": key} for key in missing]).on_conflict_do_nothing()
+        )
+        found.update(await _numbers(conn, kind, missing))
+    return found
+
+
+async def _numbers(conn: AsyncConnection, kind: str, keys: list[str]) -> dict[str, int]:
+    if not keys:
         return {}
-    await conn.execute(
-        insert(numbers).values([{"kind": kind, "key": key} for key in wanted]).on_conflict_do_nothing()
-    )
     rows = await conn.execute(
-        sa.select(numbers.c.key, numbers.c.number).where(numbers.c.kind == kind, numbers.c.key.in_(wanted))
+        sa.select(numbers.c.key, numbers.c.number).where(numbers.c.kind == kind, numbers.c.key.in_(keys))
     )
     return {row.key: row.number for row in rows}
 
@@ -142,6 +157,25 @@ async def service(conn: AsyncConnection, structure_id: str, code: str) -> RowMap
         sa.select(SERVICES).where(SERVICES.c.structure_id == structure_id, SERVICES.c.code == code)
     )
     return rows.mappings().first()
+
+
+async def recipients(conn: AsyncConnection) -> list[RowMapping]:
+    """Every public structure with each of its services (one row per service, one with no service for
+    a structure that has none), as telecharger/annuaire/destinataire lists them."""
+    joined = STRUCTURES.outerjoin(SERVICES, SERVICES.c.structure_id == STRUCTURES.c.structure_id)
+    rows = await conn.execute(
+        sa.select(
+            STRUCTURES,
+            SERVICES.c.code.label("service_code"),
+            SERVICES.c.name.label("service_name"),
+            SERVICES.c.active.label("service_active"),
+            SERVICES.c.engagement_required.label("service_engagement_required"),
+        )
+        .select_from(joined)
+        .where(STRUCTURES.c.kind == "PUBLIQUE")
+        .order_by(STRUCTURES.c.cpp_id, SERVICES.c.code)
+    )
+    return list(rows.mappings())
 
 
 def _escaped(text: str) -> str:
@@ -425,3 +459,78 @@ async def search_works_invoices(
 
 async def works_invoices_by_cpp_id(conn: AsyncConnection, cpp_ids: Iterable[int]) -> dict[int, RowMapping]:
     return await _by(conn, works_invoices.c.cpp_id, cpp_ids)
+
+
+# Legal commitments, as their status events describe them.
+
+ENGAGEMENT = "engagement"  # the kind of integer id an engagement gets
+
+
+async def apply_engagement_status(conn: AsyncConnection, data: EngagementStatusChanged) -> None:
+    """The engagement at this transition, unless a later one is known."""
+    cpp_id = (await numbers_of(conn, ENGAGEMENT, [data.engagement_id]))[data.engagement_id]
+    values = {
+        "engagement_id": data.engagement_id,
+        "cpp_id": cpp_id,
+        "version": data.sequence,
+        "number": data.number,
+        "type": data.type,
+        "status": data.to_status,
+        "status_at": data.changed_at,
+        "issuer_id": data.issuer_structure_id,
+        "supplier_id": data.supplier_structure_id,
+        "amount_ht": data.amount_ht,
+        "vat_amount": data.vat_amount,
+        "amount_ttc": data.amount_ttc,
+        "currency": data.currency,
+    }
+    await upsert_if_newer(conn, engagements, ["engagement_id"], values)
+    if data.from_status is None:
+        await conn.execute(
+            engagements.update()
+            .where(engagements.c.engagement_id == data.engagement_id, engagements.c.created_at.is_(None))
+            .values(created_at=data.changed_at)
+        )
+
+
+@dataclass(frozen=True)
+class EngagementCriteria:
+    """What engagementsJuridiques/v1's search filters on, for the caller's structure: the engagements it
+    issued, and those it supplies once they left their draft."""
+
+    structure_id: str
+    hidden_from_supplier: tuple[str, ...]  # statuses a supplier does not see
+    number: str | None = None
+    issuer_id: str | None = None
+    supplier_id: str | None = None
+    status: str | None = None
+
+
+async def search_engagements(
+    conn: AsyncConnection, criteria: EngagementCriteria, offset: int, limit: int
+) -> tuple[list[RowMapping], int]:
+    mine = sa.or_(
+        engagements.c.issuer_id == criteria.structure_id,
+        sa.and_(
+            engagements.c.supplier_id == criteria.structure_id,
+            engagements.c.status.not_in(criteria.hidden_from_supplier),
+        ),
+    )
+    where = [mine]
+    if criteria.number:
+        where.append(engagements.c.number == criteria.number)
+    if criteria.issuer_id:
+        where.append(engagements.c.issuer_id == criteria.issuer_id)
+    if criteria.supplier_id:
+        where.append(engagements.c.supplier_id == criteria.supplier_id)
+    if criteria.status:
+        where.append(engagements.c.status == criteria.status)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(engagements).where(*where))
+    rows = await conn.execute(
+        sa.select(engagements)
+        .where(*where)
+        .order_by(engagements.c.status_at.desc(), engagements.c.cpp_id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows.mappings()), int(total or 0)

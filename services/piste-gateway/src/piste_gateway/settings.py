@@ -35,6 +35,9 @@ class PisteGatewaySettings(ServiceSettings):
     # key, HS256 with the dev secret.
     received_invoices_url: str = "http://127.0.0.1:8002"
     invoicing_works_url: str = "http://127.0.0.1:8001"
+    # Where the support categories (rechercher/categorieSollicitation) come from: support-portal's
+    # public referential.
+    support_portal_url: str = "http://127.0.0.1:8004"
     internal_token_key: SecretStr | None = None
     internal_token_ttl_seconds: int = Field(default=60, ge=5, le=900)
     forward_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -5,6 +5,7 @@ Chorus Pro's answers."""
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from collections.abc import Iterable
@@ -14,11 +15,13 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from stdnum.fr import siret as stdnum_siret
 
 from chorus_common.clock import PARIS
+from chorus_common.rejections import DETAILS, RejectionOutcome
 from piste_gateway import flows, repository
 from piste_gateway.access import Caller
-from piste_gateway.domain import not_found
+from piste_gateway.domain import invalid, not_found
 from piste_gateway.forwarding import Forwarder
 
 # The invoice's column the caller's structure fills in each role of factures/v1 and facturesTravaux/v1.
@@ -70,6 +73,69 @@ async def visible_service(
     if row is None:
         raise not_found(f"Service {service_cpp_id} de la structure {structure_cpp_id} introuvable")
     return row
+
+
+async def siret_information(conn: AsyncConnection, caller: Caller, siret: str) -> RowMapping:
+    """consulter/information/siret: the directory's structure of this SIRET (Chorus Pro asks INSEE;
+    the platform's source of structures is its directory), if the caller may see it; 20001 for a
+    number that is no SIRET, 20002 for one the directory does not hold."""
+    if not stdnum_siret.is_valid(siret):
+        raise invalid(f"siretStructure : {siret[:20]} n'est pas un SIRET valide")
+    row = await repository.structure(conn, stdnum_siret.compact(siret))
+    if row is None or row["identifier_type"] != "SIRET" or not may_see(caller, row):
+        raise not_found(f"SIRET {siret[:20]} inconnu de l'annuaire")
+    return row
+
+
+RECIPIENTS_COLUMNS = (
+    "IDENTIFIANT",
+    "TYPE_IDENTIFIANT",
+    "ID_STRUCTURE_CPP",
+    "RAISON_SOCIALE",
+    "STATUT",
+    "CODE_SERVICE_OBLIGATOIRE",
+    "NUMERO_EJ_OBLIGATOIRE",
+    "NUMERO_EJ_OU_CODE_SERVICE_OBLIGATOIRE",
+    "CODE_SERVICE",
+    "NOM_SERVICE",
+    "STATUT_SERVICE",
+    "SERVICE_NUMERO_EJ_OBLIGATOIRE",
+)
+
+
+def _status(active: bool | None) -> str:
+    return "" if active is None else "ACTIF" if active else "INACTIF"
+
+
+def _yes(value: bool | None) -> str:
+    return "" if value is None else "OUI" if value else "NON"
+
+
+async def recipients_directory(conn: AsyncConnection) -> bytes:
+    """telecharger/annuaire/destinataire: the public structures a supplier may invoice and their
+    services, with what each requires on an invoice, as one CSV (UTF-8, `;`) in a ZIP."""
+    lines = io.StringIO()
+    writer = csv.writer(lines, delimiter=";", lineterminator="\r\n")
+    writer.writerow(RECIPIENTS_COLUMNS)
+    for row in await repository.recipients(conn):
+        parameters = row["parameters"]
+        writer.writerow(
+            (
+                row["structure_id"],
+                row["identifier_type"],
+                row["cpp_id"],
+                row["name"],
+                _status(row["active"]),
+                _yes(parameters.get("service_code_required", False)),
+                _yes(parameters.get("engagement_required", False)),
+                _yes(parameters.get("engagement_or_service_required", False)),
+                row["service_code"] or "",
+                row["service_name"] or "",
+                _status(row["service_active"]),
+                _yes(row["service_engagement_required"]),
+            )
+        )
+    return zipped([("annuaire_destinataires.csv", lines.getvalue().encode())])
 
 
 @dataclass(frozen=True)
@@ -192,6 +258,78 @@ def zipped(files: list[tuple[str, bytes]]) -> bytes:
     return archive.getvalue()
 
 
+# --- Support categories ---------------------------------------------------------------------------
+
+CATEGORY, SUBCATEGORY = "categorie", "sous-categorie"  # kinds of integer ids (repository.numbers_of)
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    code: str
+    label: str
+    subcategories: list[Subcategory]
+
+
+@dataclass(frozen=True)
+class Subcategory:
+    id: int
+    code: str
+    label: str
+
+
+async def categories(forwarder: Forwarder, uow: Any) -> list[Category]:
+    """support-portal's active ticket categories and subcategories, each with a stable integer id."""
+    found = await forwarder.categories()
+    keys = [c["code"] for c in found]
+    sub_keys = [f"{c['code']}/{s['code']}" for c in found for s in c["subcategories"]]
+    async with uow:
+        ids = await repository.numbers_of(uow.conn, CATEGORY, keys)
+        sub_ids = await repository.numbers_of(uow.conn, SUBCATEGORY, sub_keys)
+    return [
+        Category(
+            ids[c["code"]],
+            c["code"],
+            c["label"],
+            [
+                Subcategory(sub_ids[f"{c['code']}/{s['code']}"], s["code"], s["label"])
+                for s in c["subcategories"]
+            ],
+        )
+        for c in found
+    ]
+
+
+# --- Engagements ---------------------------------------------------------------------------------
+
+# As engagements decides it: a supplier sees an engagement once it left its draft.
+HIDDEN_FROM_SUPPLIER = ("BROUILLON",)
+
+
+async def search_engagements(
+    conn: AsyncConnection,
+    caller: Caller,
+    number: str | None,
+    issuer: str | None,
+    supplier: str | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[RowMapping], int, Parties]:
+    """One page of the engagements the caller's structure issued or supplies (as `HIDDEN_FROM_SUPPLIER`
+    allows) that match, their total, and the structures they name."""
+    criteria = repository.EngagementCriteria(
+        structure_id=caller.structure_id,
+        hidden_from_supplier=HIDDEN_FROM_SUPPLIER,
+        number=number,
+        issuer_id=issuer,
+        supplier_id=supplier,
+        status=status,
+    )
+    rows, total = await repository.search_engagements(conn, criteria, offset, limit)
+    return rows, total, await Parties.of(conn, rows, ("issuer_id", "supplier_id"))
+
+
 # --- Actions, forwarded to the owning service -------------------------------------------------------
 
 
@@ -233,7 +371,8 @@ async def process_rejections(
     for cpp_id, row in works.items():
         if row["supplier_id"] == caller.structure_id:
             owned[WORKS][cpp_id] = str(row["works_invoice_id"])
-    outcomes = {cpp_id: Outcome(cpp_id, "NOT_FOUND", "no invoice of yours has this id") for cpp_id in cpp_ids}
+    unknown = DETAILS[RejectionOutcome.NOT_FOUND]
+    outcomes = {cpp_id: Outcome(cpp_id, RejectionOutcome.NOT_FOUND, unknown) for cpp_id in cpp_ids}
     for service, mine in owned.items():
         if not mine:
             continue

@@ -79,6 +79,33 @@ async def test_every_call_needs_a_token_and_a_technical_account_of_the_applicati
     assert elsewhere.status_code == 403 and elsewhere.json()["codeRetour"] == 20006
 
 
+async def test_every_cpro_endpoint_refuses_a_missing_token_and_another_structures_account(
+    gateway: RunningGateway, world: World
+):
+    document = (await gateway.client.get("/openapi.json")).json()
+    operations = [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        if path.startswith("/cpro/")
+        for method in item
+    ]
+    assert len(operations) >= 32, operations  # every endpoint of the compatibility table
+    bearer_token = "Bearer " + await token(gateway.client, world)
+    elsewhere = world.account(world.other_login, world.other_password)
+    for method, path in operations:
+        anonymous = await gateway.client.request(
+            method, path, json={}, headers={"cpro-account": world.account()}
+        )
+        assert anonymous.status_code == 401 and anonymous.json()["codeRetour"] == 20005, (
+            path,
+            anonymous.text,
+        )
+        crossed = await gateway.client.request(
+            method, path, json={}, headers={"authorization": bearer_token, "cpro-account": elsewhere}
+        )
+        assert crossed.status_code == 403 and crossed.json()["codeRetour"] == 20006, (path, crossed.text)
+
+
 async def test_structures_are_searched_and_consulted_as_chorus_pro_shows_them(
     gateway: RunningGateway, world: World
 ):

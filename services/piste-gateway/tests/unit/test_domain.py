@@ -7,8 +7,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from chorus_common.frames import FRAMES
 from piste_gateway.access import _account
-from piste_gateway.domain import CproError, cpro_date, cpro_datetime, currencies
+from piste_gateway.domain import (
+    WORKS_INVOICE_TYPES,
+    CproError,
+    cpro_date,
+    cpro_datetime,
+    currencies,
+    works_invoice_type,
+)
 
 
 def test_the_cpro_account_header_is_base64_of_login_and_password():
@@ -34,3 +42,14 @@ def test_dates_are_paris_days_and_minutes():
 def test_currencies_are_named_in_the_language_asked():
     assert dict(currencies("FR"))["USD"] == "Dollar américain"
     assert dict(currencies("EN"))["USD"] == "US Dollar"
+
+
+def test_each_works_frame_deposits_one_of_chorus_pros_kinds_of_works_invoice():
+    works = [f.name for f in FRAMES.values() if f.works]
+    kinds = {name: works_invoice_type(name) for name in works}
+    assert None not in kinds.values(), kinds
+    assert set(kinds.values()) == set(WORKS_INVOICE_TYPES)
+    # The longest kind the name holds: a final general statement is not a general statement.
+    assert kinds["A8_DECOMPTE_GENERAL_DEFINITIF_FOURNISSEUR"] == "DECOMPTE_GENERAL_DEFINITIF"
+    assert kinds["A6_ETAT_ACOMPTE_VALIDE_FOURNISSEUR"] == "ETAT_ACOMPTE_VALIDE"
+    assert works_invoice_type("A1_FACTURE_FOURNISSEUR") is None

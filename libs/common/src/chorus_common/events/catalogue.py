@@ -27,6 +27,7 @@ class EventType(StrEnum):
     DELEGATION_ENDED = "delegation-ended"
     DELEGATION_ROUTED = "delegation-routed"
     DELEGATION_UPDATED = "delegation-updated"
+    ENGAGEMENT_STATUS_CHANGED = "engagement-status-changed"
     ENGAGEMENT_VALIDATED = "engagement-validated"
     INVOICE_REFUSED = "invoice-refused"
     INVOICE_STATUS_CHANGED = "invoice-status-changed"
@@ -144,8 +145,9 @@ def transition(invoice: Mapping[Any, Any], entry: HistoryEntry, sequence: int) -
 
 
 class Amounts(EventData):
-    """What an invoice amounts to, on each of its status events, so that an integrator's read model (the
-    PISTE gateway's searches) needs no other source; absent from events published before they were added."""
+    """What an invoice (or an engagement) amounts to, on each of its status events, so that an
+    integrator's read model (the PISTE gateway's searches) needs no other source; absent from events
+    published before they were added."""
 
     amount_ht: Money | None = None
     vat_amount: Money | None = None
@@ -179,6 +181,24 @@ class EngagementValidated(EventData):
     currency: Currency
     validated_at: AwareDatetime
     engagement_id: str | None = None
+
+
+class EngagementStatusChanged(Amounts):
+    """One transition of a legal commitment (its creation as a draft, its validation, its taking into
+    account, refusal or inactivation), for the read models that answer who may invoice against it (the
+    PISTE gateway's engagementsJuridiques search). `sequence` grows along each engagement's transitions."""
+
+    engagement_id: NonEmpty
+    number: Annotated[str, Field(min_length=1, max_length=50)]
+    type: NonEmpty  # BON_DE_COMMANDE, BAIL, SUBVENTION, ORDRE_DE_SERVICE, AUTRE
+    issuer_structure_id: NonEmpty
+    supplier_structure_id: NonEmpty
+    from_status: str | None = None  # None for its creation (or its record from another system)
+    to_status: NonEmpty  # BROUILLON, COMMANDE, PRISE_EN_COMPTE, REFUSEE, INACTIF
+    step: NonEmpty  # CREATION, VALIDATION, PRISE_EN_COMPTE, REFUS, INACTIVATION
+    motif: str | None = None
+    sequence: int = Field(ge=1)
+    changed_at: AwareDatetime
 
 
 class MainDocument(EventData):
@@ -331,6 +351,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     EventType.DELEGATION_ENDED: DelegationEnded,
     EventType.DELEGATION_ROUTED: DelegationRouted,
     EventType.DELEGATION_UPDATED: DelegationSnapshot,
+    EventType.ENGAGEMENT_STATUS_CHANGED: EngagementStatusChanged,
     EventType.ENGAGEMENT_VALIDATED: EngagementValidated,
     EventType.INVOICE_REFUSED: InvoiceRefused,
     EventType.INVOICE_STATUS_CHANGED: InvoiceStatusChanged,
@@ -370,6 +391,7 @@ PRODUCERS: dict[str, frozenset[str]] = {
     EventType.DELEGATION_UPDATED: frozenset({"received-invoices"}),
     EventType.INVOICE_REFUSED: frozenset({"received-invoices"}),
     EventType.INVOICE_STATUS_CHANGED: frozenset({"received-invoices"}),
+    EventType.ENGAGEMENT_STATUS_CHANGED: frozenset({"engagements"}),
     EventType.ENGAGEMENT_VALIDATED: frozenset({"engagements", "erp-etat"}),
     EventType.INVOICE_SUBMITTED: frozenset({"received-invoices", "edi-depot", "piste-gateway"}),
     EventType.WORKS_INVOICE_STATUS_CHANGED: frozenset({"invoicing-works"}),

@@ -1,7 +1,17 @@
 """The HTTP API of the gateway: PISTE's token endpoint, Chorus Pro's `/cpro/...` resources, and the
 operators' registration of client applications."""
 
-from piste_gateway.api import actions, admin, factures, invoices, oauth, structures, transverses, works
+from piste_gateway.api import (
+    actions,
+    admin,
+    engagements,
+    factures,
+    invoices,
+    oauth,
+    structures,
+    transverses,
+    works,
+)
 
 ROUTERS = [
     oauth.router,
@@ -11,5 +21,6 @@ ROUTERS = [
     invoices.router,
     actions.router,
     works.router,
+    engagements.router,
     admin.router,
 ]

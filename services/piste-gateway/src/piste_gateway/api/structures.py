@@ -52,7 +52,7 @@ def status_of(active: bool) -> str:
 
 
 @router.post("/rechercher", response_model=SearchStructuresOut, summary="Search the structures")
-async def rechercher(
+async def rechercher_structures(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: SearchStructuresIn | None = None
 ) -> SearchStructuresOut:
     body = body or SearchStructuresIn()

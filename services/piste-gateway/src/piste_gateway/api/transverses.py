@@ -1,18 +1,27 @@
-"""`/cpro/transverses/v1`: Chorus Pro's cross-cutting services (health, referentials)."""
+"""`/cpro/transverses/v1`: Chorus Pro's cross-cutting services: health, flows' reports, and the
+referentials, each from its source (the platform's frames and kinds of works invoice, pycountry's
+currencies, received-invoices' lifecycle, support-portal's categories, the directory's structures)."""
 
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import FRAMES
-from piste_gateway import flows
-from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
-from piste_gateway.domain import cpro_instant, currencies, invalid
+from piste_gateway import flows, use_cases
+from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
+from piste_gateway.api.invoices import FrameIn, frame_code
+from piste_gateway.domain import (
+    VALIDATION_REFUSALS,
+    WORKS_INVOICE_TYPES,
+    cpro_instant,
+    currencies,
+    invalid,
+)
 from piste_gateway.reports import flow_report
 
 router = APIRouter(prefix="/cpro/transverses/v1", tags=["transverses"], responses=CPRO_REFUSALS)
@@ -189,3 +198,219 @@ async def recuperer_etats_traitement(
             for target in step["targets"].get("RECIPIENT", [])
         ]
     )
+
+
+class WorksTypeOut(BaseModel):
+    typeFactureTravaux: str
+
+
+class WorksTypesOut(Answer):
+    listeTypeFactureTravaux: list[WorksTypeOut]
+
+
+@router.post(
+    "/recuperer/typefacturetravaux",
+    response_model=WorksTypesOut,
+    summary="The kinds of works invoice (what the works frames A4 to A25 deposit)",
+)
+async def recuperer_typefacturetravaux(caller: CallerDep) -> WorksTypesOut:
+    return WorksTypesOut(
+        listeTypeFactureTravaux=[WorksTypeOut(typeFactureTravaux=t) for t in WORKS_INVOICE_TYPES]
+    )
+
+
+class RefusalsIn(Request_):
+    codeCadreFacturationAValider: FrameIn | Annotated[str, Field(max_length=100)] | None = None
+
+
+class RefusalOut(BaseModel):
+    idMotif: int
+    codeMotif: str
+    libelleMotif: str
+
+
+class RefusalsOut(Answer):
+    listeMotifRefusFactureAValider: list[RefusalOut]
+
+
+@router.post(
+    "/recuperer/motifs/refus/Facture/AValider",
+    response_model=RefusalsOut,
+    summary="Why a delegated validator may refuse an invoice to validate (traiter/factureAValider)",
+)
+async def recuperer_motifs_refus(caller: CallerDep, body: RefusalsIn | None = None) -> RefusalsOut:
+    frame_code((body or RefusalsIn()).codeCadreFacturationAValider)  # a frame that exists, when named
+    return RefusalsOut(
+        listeMotifRefusFactureAValider=[
+            RefusalOut(idMotif=r.id, codeMotif=r.code, libelleMotif=r.label) for r in VALIDATION_REFUSALS
+        ]
+    )
+
+
+Text = Annotated[str, Field(max_length=200)]
+
+
+class CategoriesIn(Request_):
+    codeCategorie: Text | None = None
+    libelleCategorie: Text | None = None
+    estActif: bool | None = None
+    pagination: PageIn | None = None
+
+
+class CategoryOut(BaseModel):
+    idTechniqueCategorie: int
+    codeCategorie: str
+    libelleCategorie: str
+
+
+class CategoriesOut(Answer):
+    listeCategories: list[CategoryOut]
+    parametresRetour: PageOut
+
+
+def _matches(code: str, label: str, wanted_code: str | None, wanted_label: str | None) -> bool:
+    return (not wanted_code or code == wanted_code) and (
+        not wanted_label or wanted_label.casefold() in label.casefold()
+    )
+
+
+def _page(items: list[Any], page: PageIn) -> list[Any]:
+    return items[page.offset : page.offset + page.nbResultatsParPage]
+
+
+@router.post(
+    "/rechercher/categorieSollicitation",
+    response_model=CategoriesOut,
+    summary="The categories of a support request (support-portal's referential)",
+)
+async def rechercher_categorie_sollicitation(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CategoriesIn | None = None
+) -> CategoriesOut:
+    body = body or CategoriesIn()
+    page = body.pagination or PageIn()
+    # support-portal offers its active categories only: none is inactive.
+    found = [
+        c
+        for c in await use_cases.categories(request.app.state.forwarder, uow)
+        if body.estActif is not False and _matches(c.code, c.label, body.codeCategorie, body.libelleCategorie)
+    ]
+    return CategoriesOut(
+        listeCategories=[
+            CategoryOut(idTechniqueCategorie=c.id, codeCategorie=c.code, libelleCategorie=c.label)
+            for c in _page(found, page)
+        ],
+        parametresRetour=page_out(page, len(found)),
+    )
+
+
+class SubcategoriesIn(Request_):
+    code: Text | None = None
+    libelle: Text | None = None
+    estActif: bool | None = None
+    idTechniqueCategorie: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    pagination: PageIn | None = None
+
+
+class SubcategoryOut(BaseModel):
+    idTechniqueCategorie: int  # the subcategory's category
+    idTechniqueSousCategorie: int
+    code: str
+    libelle: str
+    estActif: bool = True
+    dateCreation: str | None = None
+    dateDerniereModification: str | None = None
+
+
+class SubcategoriesOfOut(BaseModel):
+    categorie: list[CategoryOut]
+    ssCategorie: list[SubcategoryOut]
+
+
+class SubcategoriesOut(Answer):
+    listeSousCategories: list[SubcategoriesOfOut]
+    parametresRetour: PageOut
+
+
+@router.post(
+    "/rechercher/sousCategorieSollicitation",
+    response_model=SubcategoriesOut,
+    summary="The subcategories of a support request, by category (support-portal's referential)",
+)
+async def rechercher_sous_categorie_sollicitation(
+    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: SubcategoriesIn | None = None
+) -> SubcategoriesOut:
+    body = body or SubcategoriesIn()
+    page = body.pagination or PageIn()
+    found = []
+    for c in await use_cases.categories(request.app.state.forwarder, uow):
+        if body.idTechniqueCategorie is not None and c.id != body.idTechniqueCategorie:
+            continue
+        subcategories = [
+            s
+            for s in c.subcategories
+            if body.estActif is not False and _matches(s.code, s.label, body.code, body.libelle)
+        ]
+        if subcategories:
+            found.append(
+                SubcategoriesOfOut(
+                    categorie=[
+                        CategoryOut(idTechniqueCategorie=c.id, codeCategorie=c.code, libelleCategorie=c.label)
+                    ],
+                    ssCategorie=[
+                        SubcategoryOut(
+                            idTechniqueCategorie=c.id,
+                            idTechniqueSousCategorie=s.id,
+                            code=s.code,
+                            libelle=s.label,
+                        )
+                        for s in subcategories
+                    ],
+                )
+            )
+    return SubcategoriesOut(
+        listeSousCategories=_page(found, page), parametresRetour=page_out(page, len(found))
+    )
+
+
+class SiretIn(Request_):
+    siretStructure: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class SiretOut(Answer):
+    siret: str
+    siren: str
+    raisonSociale: str
+    estActif: bool
+    # INSEE's fields (adresse, categorieJuridique, dateCreationEtablissement, ...) are not the
+    # directory's: left out rather than guessed.
+
+
+@router.post(
+    "/consulter/information/siret",
+    response_model=SiretOut,
+    summary="What the directory holds of a SIRET (Chorus Pro asks INSEE)",
+)
+async def consulter_information_siret(caller: CallerDep, uow: PublicUnitOfWorkDep, body: SiretIn) -> SiretOut:
+    async with uow.reading() as conn:
+        row = await use_cases.siret_information(conn, caller, body.siretStructure)
+    return SiretOut(
+        siret=row["structure_id"],
+        siren=row["structure_id"][:9],
+        raisonSociale=row["name"],
+        estActif=row["active"],
+    )
+
+
+class RecipientsOut(Answer):
+    fichierResultat: str  # a ZIP, in base64
+
+
+@router.post(
+    "/telecharger/annuaire/destinataire",
+    response_model=RecipientsOut,
+    summary="The directory of public recipients and their services, as a CSV in a ZIP",
+)
+async def telecharger_annuaire_destinataire(caller: CallerDep, uow: PublicUnitOfWorkDep) -> RecipientsOut:
+    async with uow.reading() as conn:
+        archive = await use_cases.recipients_directory(conn)
+    return RecipientsOut(fichierResultat=base64.b64encode(archive).decode())

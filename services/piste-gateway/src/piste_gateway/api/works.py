@@ -63,7 +63,7 @@ class WorksSearchOut(Answer):
     response_model=WorksSearchOut,
     summary="Search the works invoices of the technical account's structure, as supplier, MOE or MOA",
 )
-async def rechercher(
+async def rechercher_factures_travaux(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: WorksSearchIn | None = None
 ) -> WorksSearchOut:
     body = body or WorksSearchIn()
