@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chorus_common.db import fetch_page
 from chorus_common.events import (
     EngagementStatusChanged,
     InvoiceStatusChanged,
@@ -176,6 +177,11 @@ async def recipients(conn: AsyncConnection) -> list[RowMapping]:
         .order_by(STRUCTURES.c.cpp_id, SERVICES.c.code)
     )
     return list(rows.mappings())
+
+
+def _latest_first(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """The searches' order: the latest transition first, then the latest numbered."""
+    return [table.c.status_at.desc(), table.c.cpp_id.desc()]
 
 
 def _escaped(text: str) -> str:
@@ -343,15 +349,7 @@ async def search_invoices(
         where.append(invoices.c.issue_date <= criteria.issued_to)
     if criteria.engagement_number:
         where.append(invoices.c.engagement_number == criteria.engagement_number)
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(invoices).where(*where))
-    rows = await conn.execute(
-        sa.select(invoices)
-        .where(*where)
-        .order_by(invoices.c.status_at.desc(), invoices.c.cpp_id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    return await fetch_page(conn, invoices, where, _latest_first(invoices), offset, limit)
 
 
 async def invoice_by_cpp_id(conn: AsyncConnection, cpp_id: int) -> RowMapping | None:
@@ -446,15 +444,7 @@ async def search_works_invoices(
         where.append(works_invoices.c.status.in_(statuses))
     if frame:
         where.append(works_invoices.c.billing_frame == frame)
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(works_invoices).where(*where))
-    rows = await conn.execute(
-        sa.select(works_invoices)
-        .where(*where)
-        .order_by(works_invoices.c.status_at.desc(), works_invoices.c.cpp_id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    return await fetch_page(conn, works_invoices, where, _latest_first(works_invoices), offset, limit)
 
 
 async def works_invoices_by_cpp_id(conn: AsyncConnection, cpp_ids: Iterable[int]) -> dict[int, RowMapping]:
@@ -525,12 +515,4 @@ async def search_engagements(
         where.append(engagements.c.supplier_id == criteria.supplier_id)
     if criteria.status:
         where.append(engagements.c.status == criteria.status)
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(engagements).where(*where))
-    rows = await conn.execute(
-        sa.select(engagements)
-        .where(*where)
-        .order_by(engagements.c.status_at.desc(), engagements.c.cpp_id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows.mappings()), int(total or 0)
+    return await fetch_page(conn, engagements, where, _latest_first(engagements), offset, limit)
