@@ -35,16 +35,25 @@ async def test_rabbitmq_stopped_for_20_seconds_the_outbox_absorbs_and_delivers_e
     platform = faulty_platform
     pids = {service: platform.pid(service) for service in SERVICES}
     client = await EngagementClient.for_a_new_ministry(http, platform)
-    stop = asyncio.Event()
-    rabbitmqctl("stop_app")
-    try:
-        validating = asyncio.create_task(client.keep_validating(stop))
-        await asyncio.sleep(20)
-        ready = await http.get(platform.url("engagements") + "/health/ready")
-        stop.set()
-        results = await validating
-    finally:
-        rabbitmqctl("start_app")
+    # Beside the launched process (role `all`), a process of the `api` role on the same database, as
+    # an API Deployment runs it: it needs no broker, so it stays ready and keeps accepting.
+    with platform.another_process("engagements", "api") as api_only:
+        through_api = EngagementClient(http, platform, client.issuer, client.supplier)
+        through_api.url = api_only + "/engagements"
+        stop = asyncio.Event()
+        rabbitmqctl("stop_app")
+        try:
+            validating = asyncio.create_task(client.keep_validating(stop))
+            validating_api = asyncio.create_task(through_api.keep_validating(stop))
+            await asyncio.sleep(20)
+            ready = await http.get(platform.url("engagements") + "/health/ready")
+            api_ready = await http.get(api_only + "/health/ready")
+            stop.set()
+            results = await validating
+            api_results = await validating_api
+        finally:
+            rabbitmqctl("start_app")
+        results += api_results
     restored = time.monotonic()
     statuses = Counter(status for status, _ in results)
     emails = [email for status, email in results if status == 200]
@@ -55,12 +64,17 @@ async def test_rabbitmq_stopped_for_20_seconds_the_outbox_absorbs_and_delivers_e
         answered_200=statuses[200],
         other_answers=sum(statuses.values()) - statuses[200],
         readiness_during_outage=ready.status_code,
+        api_role_readiness_during_outage=api_ready.status_code,
+        validations_through_the_api_role=sum(status == 200 for status, _ in api_results),
         events_decided_after_restart=len(decided),
         seconds_to_deliver_all=round(time.monotonic() - restored, 1),
         services_restarted=sum(platform.pid(s) != pid for s, pid in pids.items()),
     )
     assert statuses and set(statuses) == {200}, statuses
-    assert ready.status_code == 503, "not ready while the bus is away"
+    assert ready.status_code == 503, "the `all` role is not ready while the bus is away"
+    assert api_ready.status_code == 200, api_ready.text
+    assert api_ready.json()["checks"] == {"database": "up"}
+    assert any(status == 200 for status, _ in api_results), "the api role kept accepting"
     assert len(decided) == len(emails) and len({row["event_id"] for row in decided}) == len(emails)
     assert {service: platform.pid(service) for service in SERVICES} == pids, "no service restarted"
 

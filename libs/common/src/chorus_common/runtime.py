@@ -237,6 +237,16 @@ async def command_runtime(
         await runtime.direct_reads.close()
 
 
+def readiness_checks(runtime: ServiceRuntime) -> dict[str, Callable[[], Awaitable[bool]]]:
+    """What a process must reach to be ready, by its role: the `api` role its database only (what it
+    publishes waits in the outbox, so a broker outage must not take the HTTP API out of its Service);
+    the `worker` role (relay, consumers, jobs) its database and RabbitMQ; `all` both."""
+    checks: dict[str, Callable[[], Awaitable[bool]]] = {"database": runtime.database_ready}
+    if runtime.settings.runs_worker:
+        checks["rabbitmq"] = runtime.broker_ready
+    return checks
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -276,7 +286,7 @@ def create_app(
     install_http_middleware(
         app, runtime.settings.service_name, runtime.settings.max_json_bytes, runtime.settings.max_upload_bytes
     )
-    app.include_router(health_router({"database": runtime.database_ready, "rabbitmq": runtime.broker_ready}))
+    app.include_router(health_router(readiness_checks(runtime)))
     if runtime.settings.runs_api:
         for router in routers:
             app.include_router(router)

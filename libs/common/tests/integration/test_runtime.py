@@ -18,8 +18,12 @@ metadata = sa.MetaData()
 outbox, inbox = messaging_tables(metadata)
 
 
-def probe_app(database_url: str, rabbitmq_url: str) -> tuple[ServiceRuntime, httpx.AsyncClient, FastAPI]:
-    settings = ServiceSettings(service_name="probe", database_url=database_url, rabbitmq_url=rabbitmq_url)
+def probe_app(
+    database_url: str, rabbitmq_url: str, role: str = "all"
+) -> tuple[ServiceRuntime, httpx.AsyncClient, FastAPI]:
+    settings = ServiceSettings(
+        service_name="probe", database_url=database_url, rabbitmq_url=rabbitmq_url, service_role=role
+    )
     runtime = ServiceRuntime(settings, outbox, inbox)
     app = create_app(runtime, title="probe", version="1", description="", routers=[])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
@@ -81,3 +85,21 @@ async def test_not_ready_while_rabbitmq_is_unreachable_then_ready_once_it_answer
             await eventually(ready, within=30)
         finally:
             proxy.close()
+
+
+async def test_the_api_role_is_ready_without_rabbitmq_and_the_worker_role_is_not(
+    database_factory: Callable[[str], str], rabbitmq_url: str
+):
+    database_url = database_factory("probe")
+    await ensure_database(database_url)
+    nowhere = rabbitmq_url.replace(urlsplit(rabbitmq_url).netloc.split("@")[-1], f"127.0.0.1:{free_port()}")
+    answers = {}
+    for role in ("api", "worker"):
+        _, client, app = probe_app(database_url, nowhere, role)
+        async with app.router.lifespan_context(app), client:
+            answers[role] = await client.get("/health/ready")
+    # What the API publishes waits in its outbox: a broker outage leaves it in its Service.
+    assert answers["api"].status_code == 200
+    assert answers["api"].json() == {"status": "ready", "checks": {"database": "up"}}
+    assert answers["worker"].status_code == 503
+    assert answers["worker"].json()["checks"] == {"database": "up", "rabbitmq": "down"}

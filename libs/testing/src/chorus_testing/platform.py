@@ -94,14 +94,43 @@ class Platform:
         """Run a service's CLI job against this platform's database, as a CronJob would."""
         return self.run_command(service, "jobs", *args)
 
-    def run_command(self, service: str, *args: str) -> str:
-        """Run `python -m <package> ARGS...` against this platform's database and bus; its output."""
+    def service_env(self, service: str) -> dict[str, str]:
+        """The environment a process of `service` runs with on this platform: its database, its bus."""
         package = service.replace("-", "_")
-        env = {
+        return {
             **self.env,
             "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}",
             "RABBITMQ_URL": dev_account_url(self.env["RABBITMQ_URL"], service),
         }
+
+    @contextmanager
+    def another_process(self, service: str, role: str) -> Iterator[str]:
+        """One more process of `service` in `role` (`api`, `worker`), beside the launched one and on the
+        same database and bus, as a Deployment of that role would run it; its base URL."""
+        port = free_port()
+        env = {**self.service_env(service), "SERVICE_ROLE": role, "HTTP_PORT": str(port)}
+        log = (self.run_dir / "logs" / f"{service}-{role}-{port}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", service.replace("-", "_"), "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not load_launcher().wait_ready(url + "/health/ready", process, time.monotonic() + 60):
+                raise RuntimeError(f"the {role} process of {service} did not get ready")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+    def run_command(self, service: str, *args: str) -> str:
+        """Run `python -m <package> ARGS...` against this platform's database and bus; its output."""
+        package = service.replace("-", "_")
+        env = self.service_env(service)
         done = subprocess.run(
             [sys.executable, "-m", package, *args], cwd=ROOT, env=env, capture_output=True, text=True
         )
