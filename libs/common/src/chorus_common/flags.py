@@ -9,7 +9,7 @@ from typing import Literal
 
 from openfeature import api
 from openfeature.contrib.provider.flagd import FlagdProvider
-from openfeature.contrib.provider.flagd.config import ResolverType
+from openfeature.contrib.provider.flagd.config import DEFAULT_PORT_IN_PROCESS, DEFAULT_PORT_RPC, ResolverType
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider import ProviderStatus
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,7 +23,9 @@ class FlagSettings(BaseSettings):
     flagd_resolver: Literal["file", "rpc", "in-process"] = "file"
     flagd_offline_flag_source_path: str | None = None
     flagd_host: str = "localhost"
-    flagd_port: int | None = None
+    # CHORUS_FLAGD_PORT, not FLAGD_PORT: Kubernetes sets FLAGD_PORT=tcp://host:port in every pod of a
+    # namespace with a Service named flagd.
+    chorus_flagd_port: int | None = None
     flagd_offline_poll_ms: int = 500
     flags_ready_timeout_seconds: float = 10.0
 
@@ -57,7 +59,9 @@ class FeatureFlags:
             resolver_type=resolver,
             offline_flag_source_path=settings.flagd_offline_flag_source_path,
             host=settings.flagd_host,
-            port=settings.flagd_port,
+            # Always given: without it the provider reads FLAGD_PORT from the environment itself.
+            port=settings.chorus_flagd_port
+            or (DEFAULT_PORT_RPC if resolver is ResolverType.RPC else DEFAULT_PORT_IN_PROCESS),
             deadline_ms=settings.flagd_offline_poll_ms,
         )
         api.set_provider(provider, self._domain)

@@ -6,7 +6,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEV_JWT_SECRET = "chorus-dev-secret-not-for-production"  # refused outside APP_ENV=dev
 
@@ -24,8 +29,29 @@ def default_database_url(database: str) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
 
 
+# Settings the environment never sets: a service's name is its own (its queues, its event source, its
+# migration table), and a SERVICE_NAME that a platform sets for its own purposes must not rename it.
+NOT_FROM_ENVIRONMENT = frozenset({"service_name"})
+
+
+class _Environment(EnvSettingsSource):
+    def __call__(self) -> dict[str, object]:
+        return {name: value for name, value in super().__call__().items() if name not in NOT_FROM_ENVIRONMENT}
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Environment(settings_cls), dotenv_settings, file_secret_settings
 
     service_name: str = ""
     # Production unless told otherwise: a deployment that forgets APP_ENV refuses the dev secret and
