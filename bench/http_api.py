@@ -28,20 +28,18 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import uvloop
+from _directory import into, snapshots
 from _figures import HEADER, RULE, Figure, record
 from _servers import bare_app, serving
 from stdnum import luhn
 
 from chorus_common.auth import mint_dev_token
-from chorus_common.db import create_engine, drop_database
-from chorus_common.events import ServiceSnapshot, UserAttachment, UserSnapshot
-from chorus_testing.directory import into_replica, structure_snapshot
+from chorus_common.db import drop_database
 from chorus_testing.fixtures import free_port
 from chorus_testing.servers import create_vhost, delete_vhost, locate_servers, unique_name, vhost_url
 
@@ -74,41 +72,6 @@ wrk.headers["authorization"] = "Bearer %(token)s"
 def siret(seed: int) -> str:
     body = f"{seed:013d}"
     return body + luhn.calc_check_digit(body)
-
-
-async def directory_of(database_url: str, supplier: str, recipient: str) -> None:
-    """The directory as the service's read model would have it from the snapshot events: a supplier,
-    a public recipient with its service SVC, and the user `bench` attached to both."""
-    engine = create_engine(database_url, 1)
-    now = datetime.now(UTC)
-    try:
-        await into_replica(
-            engine,
-            structure_snapshot(supplier, kind="PRIVEE", name="Fournisseur"),
-            structure_snapshot(recipient, kind="PUBLIQUE", public_category="HOSPITALIER", name="Hopital"),
-            ServiceSnapshot(
-                structure_id=recipient,
-                code="SVC",
-                name="Service",
-                active=True,
-                engagement_required=False,
-                version=1,
-                updated_at=now,
-            ),
-            UserSnapshot(
-                sub="bench",
-                email="bench@example.fr",
-                name="Bench",
-                attachments=[
-                    UserAttachment(structure_id=structure, role="UTILISATEUR", notifications=False)
-                    for structure in (supplier, recipient)
-                ],
-                version=1,
-                updated_at=now,
-            ),
-        )
-    finally:
-        await engine.dispose()
 
 
 def wrk(url: str, seconds: int, script: str | None = None) -> tuple[float, int]:
@@ -253,7 +216,8 @@ def main(seconds: int) -> None:
         )
         supplier, recipient = siret(1), siret(2)
         supplier_token = mint_dev_token("bench", [supplier])
-        asyncio.run(directory_of(database, supplier, recipient))
+        known = snapshots(supplier, recipient, (supplier, recipient), "Hopital", "HOSPITALIER")
+        asyncio.run(into(database, known))
         with httpx.Client(base_url=base, timeout=30) as client:
             invoice = {
                 "external_id": "%s",

@@ -36,15 +36,14 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from _directory import into, snapshots
 from _figures import HEADER, RULE, Figure, record
 from _servers import serving
 
 from chorus_common.auth import mint_dev_token
 from chorus_common.db import create_engine, drop_database
-from chorus_common.events import ServiceSnapshot, UserAttachment, UserSnapshot
 from chorus_common.messaging.accounts import dev_account_url
 from chorus_common.passwords import hash_password
-from chorus_testing.directory import into_replica, structure_snapshot
 from chorus_testing.fixtures import free_port
 from chorus_testing.identifiers import new_siret
 from chorus_testing.invoice_files import Invoice, facturx_pdf
@@ -60,43 +59,26 @@ async def prepare(gateway_db: str, received_db: str, supplier: str, recipient: s
     """The directory as both read models would have it (a supplier, a public recipient with its service
     SVC, the user `bench` of the supplier, who deposits its JSON invoices), and the supplier's technical
     account in the gateway's."""
-    now = datetime.now(UTC)
-    snapshots = (
-        structure_snapshot(supplier, kind="PRIVEE", name="Fournisseur"),
-        structure_snapshot(recipient, kind="PUBLIQUE", public_category="ETAT", name="Ministère"),
-        ServiceSnapshot(
-            structure_id=recipient,
-            code="SVC",
-            name="Service",
-            active=True,
-            engagement_required=False,
-            version=1,
-            updated_at=now,
-        ),
-        UserSnapshot(
-            sub="bench",
-            email="bench@example.fr",
-            name="Bench",
-            attachments=[UserAttachment(structure_id=supplier, role="UTILISATEUR", notifications=False)],
-            version=1,
-            updated_at=now,
-        ),
-    )
+    known = snapshots(supplier, recipient, (supplier,))
     for url in (gateway_db, received_db):
-        engine = create_engine(url, 1)
-        try:
-            await into_replica(engine, *snapshots)
-            if url == gateway_db:
-                async with engine.begin() as conn:
-                    await conn.execute(
-                        sa.text(
-                            "INSERT INTO technical_accounts (login, structure_id, password_hash, active,"
-                            " version, updated_at) VALUES (:login, :structure, :hash, true, 1, :now)"
-                        ),
-                        {"login": LOGIN, "structure": supplier, "hash": hash_password(PASSWORD), "now": now},
-                    )
-        finally:
-            await engine.dispose()
+        await into(url, known)
+    engine = create_engine(gateway_db, 1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO technical_accounts (login, structure_id, password_hash, active,"
+                    " version, updated_at) VALUES (:login, :structure, :hash, true, 1, :now)"
+                ),
+                {
+                    "login": LOGIN,
+                    "structure": supplier,
+                    "hash": hash_password(PASSWORD),
+                    "now": datetime.now(UTC),
+                },
+            )
+    finally:
+        await engine.dispose()
 
 
 def invoices(supplier: str, recipient: str, run: str, count: int) -> list[Invoice]:

@@ -254,6 +254,27 @@ async def end_flow(
 
 # Received invoices, as their status events describe them.
 
+
+async def _apply_transition(
+    conn: AsyncConnection,
+    table: sa.Table,
+    key: str,
+    values: dict[str, Any],
+    first_seen: str,
+    data: InvoiceStatusChanged | WorksInvoiceStatusChanged | EngagementStatusChanged,
+) -> None:
+    """A read model's row at this transition (`data`, a status event), unless a later one is known;
+    `first_seen` is the instant of the first transition (its deposit, its creation), whichever order
+    the events arrive in."""
+    await upsert_if_newer(conn, table, [key], values)
+    if data.from_status is None:
+        await conn.execute(
+            table.update()
+            .where(table.c[key] == values[key], table.c[first_seen].is_(None))
+            .values({first_seen: data.changed_at})
+        )
+
+
 INVOICE = "facture"  # the kind of integer id an invoice gets (identifiantFactureCPP)
 
 
@@ -282,13 +303,7 @@ async def apply_invoice_status(conn: AsyncConnection, data: InvoiceStatusChanged
         "issue_date": data.issue_date,
         "engagement_number": data.engagement_number,
     }
-    await upsert_if_newer(conn, invoices, ["invoice_id"], values)
-    if data.from_status is None:
-        await conn.execute(
-            invoices.update()
-            .where(invoices.c.invoice_id == invoice_id, invoices.c.deposited_at.is_(None))
-            .values(deposited_at=data.changed_at)
-        )
+    await _apply_transition(conn, invoices, "invoice_id", values, "deposited_at", data)
     await conn.execute(
         insert(invoice_history)
         .values(
@@ -416,15 +431,7 @@ async def apply_works_invoice_status(conn: AsyncConnection, data: WorksInvoiceSt
         "amount_ttc": data.amount_ttc,
         "currency": data.currency,
     }
-    await upsert_if_newer(conn, works_invoices, ["works_invoice_id"], values)
-    if data.from_status is None:
-        await conn.execute(
-            works_invoices.update()
-            .where(
-                works_invoices.c.works_invoice_id == data.invoice_id, works_invoices.c.deposited_at.is_(None)
-            )
-            .values(deposited_at=data.changed_at)
-        )
+    await _apply_transition(conn, works_invoices, "works_invoice_id", values, "deposited_at", data)
 
 
 async def search_works_invoices(
@@ -474,13 +481,7 @@ async def apply_engagement_status(conn: AsyncConnection, data: EngagementStatusC
         "amount_ttc": data.amount_ttc,
         "currency": data.currency,
     }
-    await upsert_if_newer(conn, engagements, ["engagement_id"], values)
-    if data.from_status is None:
-        await conn.execute(
-            engagements.update()
-            .where(engagements.c.engagement_id == data.engagement_id, engagements.c.created_at.is_(None))
-            .values(created_at=data.changed_at)
-        )
+    await _apply_transition(conn, engagements, "engagement_id", values, "created_at", data)
 
 
 @dataclass(frozen=True)

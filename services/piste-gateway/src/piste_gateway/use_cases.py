@@ -41,47 +41,69 @@ def may_see(caller: Caller, structure: RowMapping | None) -> bool:
     )
 
 
-async def visible_structure(conn: AsyncConnection, caller: Caller, cpp_id: int) -> RowMapping:
-    """The structure numbered `cpp_id`, if the caller may see it; 20002 otherwise."""
+async def _visible_structure(conn: AsyncConnection, caller: Caller, cpp_id: int) -> RowMapping:
     row = await repository.structure_by_cpp_id(conn, cpp_id)
     if row is None or not may_see(caller, row):
         raise not_found(f"Structure {cpp_id} introuvable")
     return row
 
 
+async def structure_for(uow: Any, caller: Caller, cpp_id: int) -> RowMapping:
+    """The structure numbered `cpp_id`, if the caller may see it; 20002 otherwise."""
+    async with uow.reading() as conn:
+        return await _visible_structure(conn, caller, cpp_id)
+
+
+async def search_structures(
+    uow: Any, caller: Caller, offset: int, limit: int, **criteria: Any
+) -> tuple[list[RowMapping], int]:
+    """One page of the structures matching `criteria` that the caller may see, and their total."""
+    async with uow.reading() as conn:
+        return await repository.search_structures(
+            conn, visible_private=caller.structure_id, offset=offset, limit=limit, **criteria
+        )
+
+
 def service_key(row: Any) -> str:
     return f"{row['structure_id']}/{row['code']}"
 
 
-async def service_numbers(conn: AsyncConnection, rows: Iterable[RowMapping]) -> dict[str, int]:
-    """The stable integer id of each of these directory services, by `service_key`."""
-    return await repository.numbers_of(conn, SERVICE, [service_key(row) for row in rows])
+async def services_of(
+    uow: Any, caller: Caller, structure_cpp_id: int, offset: int, limit: int
+) -> tuple[list[RowMapping], int, dict[str, int]]:
+    """One page of the services of a structure the caller may see (20002 otherwise), their total, and
+    the stable integer id of each by `service_key` (given now to a service that has none yet)."""
+    async with uow:
+        structure = await _visible_structure(uow.conn, caller, structure_cpp_id)
+        rows, total = await repository.services_of(uow.conn, structure["structure_id"], offset, limit)
+        ids = await repository.numbers_of(uow.conn, SERVICE, [service_key(row) for row in rows])
+    return rows, total, ids
 
 
-async def visible_service(
-    conn: AsyncConnection, caller: Caller, structure_cpp_id: int, service_cpp_id: int
-) -> RowMapping:
+async def service_for(uow: Any, caller: Caller, structure_cpp_id: int, service_cpp_id: int) -> RowMapping:
     """The service numbered `service_cpp_id` of the structure numbered `structure_cpp_id`, if the caller
     may see that structure; 20002 otherwise."""
-    structure = await repository.structure_by_cpp_id(conn, structure_cpp_id)
-    key = await repository.key_of(conn, SERVICE, service_cpp_id)
-    row = None
-    if may_see(caller, structure) and key is not None:
-        structure_id, _, code = key.partition("/")
-        if structure is not None and structure_id == structure["structure_id"]:
-            row = await repository.service(conn, structure_id, code)
+    async with uow.reading() as conn:
+        structure = await repository.structure_by_cpp_id(conn, structure_cpp_id)
+        key = await repository.key_of(conn, SERVICE, service_cpp_id)
+        row = None
+        if may_see(caller, structure) and key is not None:
+            structure_id, _, code = key.partition("/")
+            if structure is not None and structure_id == structure["structure_id"]:
+                row = await repository.service(conn, structure_id, code)
     if row is None:
         raise not_found(f"Service {service_cpp_id} de la structure {structure_cpp_id} introuvable")
     return row
 
 
-async def siret_information(conn: AsyncConnection, caller: Caller, siret: str) -> RowMapping:
+async def siret_information(uow: Any, caller: Caller, siret: str) -> RowMapping:
     """consulter/information/siret: the directory's structure of this SIRET (Chorus Pro asks INSEE;
     the platform's source of structures is its directory), if the caller may see it; 20001 for a
     number that is no SIRET, 20002 for one the directory does not hold."""
     if not stdnum_siret.is_valid(siret):
         raise invalid(f"siretStructure : {siret[:20]} n'est pas un SIRET valide")
-    row = await repository.structure(conn, stdnum_siret.compact(siret))
+    async with uow.reading() as conn:
+        row = await repository.structure(conn, stdnum_siret.compact(siret))
     if row is None or row["identifier_type"] != "SIRET" or not may_see(caller, row):
         raise not_found(f"SIRET {siret[:20]} inconnu de l'annuaire")
     return row
@@ -111,13 +133,15 @@ def _yes(value: bool | None) -> str:
     return "" if value is None else "OUI" if value else "NON"
 
 
-async def recipients_directory(conn: AsyncConnection) -> bytes:
+async def recipients_directory(uow: Any) -> bytes:
     """telecharger/annuaire/destinataire: the public structures a supplier may invoice and their
     services, with what each requires on an invoice, as one CSV (UTF-8, `;`) in a ZIP."""
     lines = io.StringIO()
     writer = csv.writer(lines, delimiter=";", lineterminator="\r\n")
     writer.writerow(RECIPIENTS_COLUMNS)
-    for row in await repository.recipients(conn):
+    async with uow.reading() as conn:
+        recipients = await repository.recipients(conn)
+    for row in recipients:
         parameters = row["parameters"]
         writer.writerow(
             (
@@ -172,16 +196,49 @@ def day_start(day: date | None, after: bool = False) -> datetime | None:
     return datetime.combine(day + timedelta(days=1) if after else day, time(0), PARIS)
 
 
+@dataclass(frozen=True)
+class InvoiceSearch:
+    """A factures/v1 search as a caller asks it: the other party by its integer ids, the days of
+    deposit as Paris days."""
+
+    number: str | None = None
+    external_id: str | None = None
+    statuses: tuple[str, ...] = ()
+    frame: str | None = None
+    counterparts: tuple[int, ...] = ()
+    deposited_from: date | None = None
+    deposited_to: date | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    engagement_number: str | None = None
+
+
 async def search_invoices(
-    conn: AsyncConnection, criteria: repository.InvoiceCriteria, offset: int, limit: int
+    uow: Any, caller: Caller, role: str, search: InvoiceSearch, offset: int, limit: int
 ) -> tuple[list[RowMapping], int, Parties]:
-    """One page of the invoices the criteria find, their total, and the structures they name."""
-    rows, total = await repository.search_invoices(conn, criteria, offset, limit)
-    return rows, total, await Parties.of(conn, rows, INVOICE_PARTIES.values())
+    """One page of the invoices whose party in `role` is the caller's structure that match, their
+    total, and the structures they name."""
+    async with uow.reading() as conn:
+        criteria = repository.InvoiceCriteria(
+            party=INVOICE_PARTIES[role],
+            structure_id=caller.structure_id,
+            number=search.number,
+            external_id=search.external_id,
+            statuses=search.statuses,
+            frame=search.frame,
+            counterparts=await structure_ids(conn, search.counterparts),
+            deposited_from=day_start(search.deposited_from),
+            deposited_before=day_start(search.deposited_to, after=True),
+            issued_from=search.issued_from,
+            issued_to=search.issued_to,
+            engagement_number=search.engagement_number,
+        )
+        rows, total = await repository.search_invoices(conn, criteria, offset, limit)
+        return rows, total, await Parties.of(conn, rows, INVOICE_PARTIES.values())
 
 
 async def search_works_invoices(
-    conn: AsyncConnection,
+    uow: Any,
     caller: Caller,
     role: str,
     number: str | None,
@@ -190,10 +247,11 @@ async def search_works_invoices(
     offset: int,
     limit: int,
 ) -> tuple[list[RowMapping], int, Parties]:
-    rows, total = await repository.search_works_invoices(
-        conn, WORKS_PARTIES[role], caller.structure_id, number, statuses, frame, offset, limit
-    )
-    return rows, total, await Parties.of(conn, rows, WORKS_PARTIES.values())
+    async with uow.reading() as conn:
+        rows, total = await repository.search_works_invoices(
+            conn, WORKS_PARTIES[role], caller.structure_id, number, statuses, frame, offset, limit
+        )
+        return rows, total, await Parties.of(conn, rows, WORKS_PARTIES.values())
 
 
 def visible(caller: Caller, row: RowMapping | None, role: str | None = None) -> bool:
@@ -202,14 +260,30 @@ def visible(caller: Caller, row: RowMapping | None, role: str | None = None) -> 
     return row is not None and caller.structure_id in [row[column] for column in columns]
 
 
-async def visible_invoice(
+async def _visible_invoice(
     conn: AsyncConnection, caller: Caller, cpp_id: int, role: str | None = None
 ) -> RowMapping:
-    """The invoice numbered `cpp_id` if the caller's structure is its party in `role`; 20002 otherwise."""
     row = await repository.invoice_by_cpp_id(conn, cpp_id)
     if row is None or not visible(caller, row, role):
         raise not_found(f"Facture {cpp_id} inconnue")
     return row
+
+
+async def invoice_for(
+    uow: Any, caller: Caller, cpp_id: int, role: str | None = None
+) -> tuple[RowMapping, Parties]:
+    """The invoice numbered `cpp_id` if the caller's structure is its party in `role` (any of its
+    parties without one), with the structures it names; 20002 otherwise."""
+    async with uow.reading() as conn:
+        row = await _visible_invoice(conn, caller, cpp_id, role)
+        return row, await Parties.of(conn, [row], INVOICE_PARTIES.values())
+
+
+async def invoice_history(uow: Any, caller: Caller, cpp_id: int) -> tuple[RowMapping, list[RowMapping]]:
+    """The invoice numbered `cpp_id`, for any of its parties (20002 otherwise), and its transitions."""
+    async with uow.reading() as conn:
+        row = await _visible_invoice(conn, caller, cpp_id)
+        return row, await repository.invoice_history_of(conn, row["invoice_id"])
 
 
 def flow_of(row: RowMapping) -> str | None:
@@ -224,17 +298,16 @@ def deposit_mode(row: RowMapping) -> str:
     return "FLUX" if flow_of(row) else "API"
 
 
-async def main_documents(
-    conn: AsyncConnection, caller: Caller, cpp_ids: list[int]
-) -> list[tuple[str, bytes]]:
+async def main_documents(uow: Any, caller: Caller, cpp_ids: list[int]) -> list[tuple[str, bytes]]:
     """Each invoice's file as its flow carried it, named for an archive; 20002 for an invoice the
     caller may not see or that came in no flow of the gateway's."""
-    rows = await repository.invoices_by_cpp_id(conn, cpp_ids)
-    for cpp_id in cpp_ids:
-        if not visible(caller, rows.get(cpp_id)):
-            raise not_found(f"Facture {cpp_id} inconnue")
-    numbers = {cpp_id: flows.own_number(rows[cpp_id]["external_id"]) for cpp_id in cpp_ids}
-    deposited = await repository.flows_by_number(conn, [n for n in numbers.values() if n is not None])
+    async with uow.reading() as conn:
+        rows = await repository.invoices_by_cpp_id(conn, cpp_ids)
+        for cpp_id in cpp_ids:
+            if not visible(caller, rows.get(cpp_id)):
+                raise not_found(f"Facture {cpp_id} inconnue")
+        numbers = {cpp_id: flows.own_number(rows[cpp_id]["external_id"]) for cpp_id in cpp_ids}
+        deposited = await repository.flows_by_number(conn, [n for n in numbers.values() if n is not None])
     files = []
     for cpp_id in cpp_ids:
         flow = deposited.get(numbers[cpp_id] or 0)
@@ -256,6 +329,17 @@ def zipped(files: list[tuple[str, bytes]]) -> bytes:
         for name, data in files:
             bundle.writestr(name, data)
     return archive.getvalue()
+
+
+async def recipient_targets(forwarder: Forwarder, caller: Caller, status: str) -> list[str]:
+    """What a recipient may move a received invoice to from `status`, as received-invoices' lifecycle
+    says; 20001 for a status that is none of an invoice's."""
+    steps = await forwarder.lifecycle(caller)
+    step = next((s for s in steps if s["status"] == status), None)
+    if step is None:
+        raise invalid(f"statutCourant : {status[:60]} n'est pas un statut de facture")
+    targets: list[str] = step["targets"].get("RECIPIENT", [])
+    return targets
 
 
 # --- Support categories ---------------------------------------------------------------------------
@@ -306,28 +390,37 @@ async def categories(forwarder: Forwarder, uow: Any) -> list[Category]:
 HIDDEN_FROM_SUPPLIER = ("BROUILLON",)
 
 
+async def _named(conn: AsyncConnection, identifier: str | None, cpp_id: int | None) -> str | None:
+    """A structure named by its identifier, else by its integer id (None: not named)."""
+    if identifier is None and cpp_id is not None:
+        [identifier] = await structure_ids(conn, [cpp_id])
+    return identifier
+
+
 async def search_engagements(
-    conn: AsyncConnection,
+    uow: Any,
     caller: Caller,
     number: str | None,
-    issuer: str | None,
-    supplier: str | None,
+    issuer: tuple[str | None, int | None],
+    supplier: tuple[str | None, int | None],
     status: str | None,
     offset: int,
     limit: int,
 ) -> tuple[list[RowMapping], int, Parties]:
     """One page of the engagements the caller's structure issued or supplies (as `HIDDEN_FROM_SUPPLIER`
-    allows) that match, their total, and the structures they name."""
-    criteria = repository.EngagementCriteria(
-        structure_id=caller.structure_id,
-        hidden_from_supplier=HIDDEN_FROM_SUPPLIER,
-        number=number,
-        issuer_id=issuer,
-        supplier_id=supplier,
-        status=status,
-    )
-    rows, total = await repository.search_engagements(conn, criteria, offset, limit)
-    return rows, total, await Parties.of(conn, rows, ("issuer_id", "supplier_id"))
+    allows) that match, their total, and the structures they name; the issuer and the supplier each
+    named by (identifier, integer id), either or neither."""
+    async with uow.reading() as conn:
+        criteria = repository.EngagementCriteria(
+            structure_id=caller.structure_id,
+            hidden_from_supplier=HIDDEN_FROM_SUPPLIER,
+            number=number,
+            issuer_id=await _named(conn, *issuer),
+            supplier_id=await _named(conn, *supplier),
+            status=status,
+        )
+        rows, total = await repository.search_engagements(conn, criteria, offset, limit)
+        return rows, total, await Parties.of(conn, rows, ("issuer_id", "supplier_id"))
 
 
 # --- Actions, forwarded to the owning service -------------------------------------------------------
@@ -340,7 +433,7 @@ async def forward(
     of the parties of (20002 otherwise: the owning service decides what it may do); the invoice's
     number and the service's answer."""
     async with uow.reading() as conn:
-        row = await visible_invoice(conn, caller, cpp_id)
+        row = await _visible_invoice(conn, caller, cpp_id)
     path = f"/invoices/{row['invoice_id']}/{operation}"
     answer: dict[str, Any] = await forwarder.call(RECEIVED, "POST", path, caller, body)
     return row["number"], answer

@@ -7,32 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from chorus_common.clock import paris_day
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from piste_gateway import use_cases
-from piste_gateway.access import Caller
-from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, Request_
+from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, ForwarderDep, Request_
 from piste_gateway.domain import cpro_date
-from piste_gateway.forwarding import Forwarder
 
 router = APIRouter(prefix="/cpro/factures/v1", tags=["factures"], responses=CPRO_REFUSALS)
 
 CppId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
-
-
-def forwarder(request: Request) -> Forwarder:
-    found: Forwarder = request.app.state.forwarder
-    return found
-
-
-async def forwarded(
-    request: Request, uow: Any, caller: Caller, cpp_id: int, operation: str, body: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    return await use_cases.forward(forwarder(request), uow, caller, cpp_id, operation, body)
 
 
 def today(uow: Any) -> str:
@@ -59,10 +46,10 @@ class ReceivedOut(Answer):
     summary="Move a received invoice to a status (its recipient, or a delegate that processes)",
 )
 async def traiter_recue(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ReceivedIn
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ReceivedIn
 ) -> ReceivedOut:
-    number, processed = await forwarded(
-        request,
+    number, processed = await use_cases.forward(
+        forwarder,
         uow,
         caller,
         body.idFacture,
@@ -99,10 +86,10 @@ DECISIONS = {"VALIDATION": "VALIDEE_1", "REFUS": "REFUSEE_1"}
     summary="Validate or refuse an invoice awaiting validation (its delegated validator)",
 )
 async def traiter_facture_a_valider(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ToValidateIn
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: ToValidateIn
 ) -> ToValidateOut:
-    number, decided = await forwarded(
-        request,
+    number, decided = await use_cases.forward(
+        forwarder,
         uow,
         caller,
         body.idFacture,
@@ -130,10 +117,10 @@ class CompleteOut(Answer):
 
 @router.post("/completer", response_model=CompleteOut, summary="The supplier completes a suspended invoice")
 async def completer(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CompleteIn
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CompleteIn
 ) -> CompleteOut:
-    number, _ = await forwarded(
-        request, uow, caller, body.identifiantFactureCPP, "completion", {"comment": body.commentaire}
+    number, _ = await use_cases.forward(
+        forwarder, uow, caller, body.identifiantFactureCPP, "completion", {"comment": body.commentaire}
     )
     return CompleteOut(
         identifiantFactureCPP=body.identifiantFactureCPP,
@@ -167,15 +154,15 @@ class RecycleOut(Answer):
 
 @router.post("/recycler", response_model=RecycleOut, summary="The supplier sends an invoice to recycle anew")
 async def recycler(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RecycleIn
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RecycleIn
 ) -> RecycleOut:
     recipient = {
         "structure_id": body.destinataire.codeDestinataire,
         "service_code": body.destinataire.codeServiceExecutant,
     }
     engagement = body.reference.numeroBonCommande if body.reference else None
-    number, recycled = await forwarded(
-        request,
+    number, recycled = await use_cases.forward(
+        forwarder,
         uow,
         caller,
         body.identifiantFactureCPP,
@@ -217,10 +204,10 @@ class RejectionOut(Answer):
     summary="The supplier processes the rejection of several invoices at once",
 )
 async def traiter_rejet(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RejectionIn
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: RejectionIn
 ) -> RejectionOut:
     outcomes = await use_cases.process_rejections(
-        forwarder(request), uow, caller, [item.idDemandePaiement for item in body.listeDemandePaiement]
+        forwarder, uow, caller, [item.idDemandePaiement for item in body.listeDemandePaiement]
     )
     listed = [
         RejectionResult(idDemandePaiement=o.cpp_id, resultat=o.result, libelle=o.detail) for o in outcomes

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from piste_gateway.access import Access, Caller
 from piste_gateway.domain import SUCCESS_CODE, SUCCESS_LABEL
+from piste_gateway.forwarding import Forwarder
 
 
 def access(request: Request) -> Access:
@@ -31,6 +32,15 @@ async def _caller(
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _forwarder(request: Request) -> Forwarder:
+    found: Forwarder = request.app.state.forwarder
+    return found
+
+
+# What reaches the other services' HTTP APIs: the owners of the invoices, and the referentials' sources.
+ForwarderDep = Annotated[Forwarder, Depends(_forwarder)]
 
 
 class Request_(BaseModel):

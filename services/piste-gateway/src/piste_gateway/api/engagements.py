@@ -70,26 +70,16 @@ async def rechercher_engagements_juridiques(
 ) -> EngagementSearchOut:
     body = body or EngagementSearchIn()
     page = body.pagination or PageIn()
-    async with uow.reading() as conn:
-        # A structure named by its integer id when not by its identifier.
-        issuer, supplier = (
-            body.structureReceptriceEngagementJuridique,
-            body.structureFournisseurEngagementJuridique,
-        )
-        if issuer is None and body.idStructureReceptrice is not None:
-            [issuer] = await use_cases.structure_ids(conn, [body.idStructureReceptrice])
-        if supplier is None and body.idStructureFournisseur is not None:
-            [supplier] = await use_cases.structure_ids(conn, [body.idStructureFournisseur])
-        rows, total, parties = await use_cases.search_engagements(
-            conn,
-            caller,
-            body.numeroEngagementJuridique,
-            issuer,
-            supplier,
-            body.etatCourantEngagementJuridique,
-            page.offset,
-            page.nbResultatsParPage,
-        )
+    rows, total, parties = await use_cases.search_engagements(
+        uow,
+        caller,
+        body.numeroEngagementJuridique,
+        (body.structureReceptriceEngagementJuridique, body.idStructureReceptrice),
+        (body.structureFournisseurEngagementJuridique, body.idStructureFournisseur),
+        body.etatCourantEngagementJuridique,
+        page.offset,
+        page.nbResultatsParPage,
+    )
     return EngagementSearchOut(
         listeEngagementJuridique=[
             Engagement(

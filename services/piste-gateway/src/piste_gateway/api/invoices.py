@@ -12,11 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, PlainSerializer
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import frame
-from piste_gateway import repository, use_cases
+from piste_gateway import use_cases
 from piste_gateway.access import Caller
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
 from piste_gateway.domain import cpro_date, cpro_datetime, cpro_instant, invalid
@@ -145,7 +144,7 @@ class ValidatorSearchOut(Answer):
 
 
 async def _search(
-    conn: AsyncConnection,
+    uow: Any,
     caller: Caller,
     role: str,
     body: SearchIn,
@@ -154,22 +153,20 @@ async def _search(
     **more: Any,
 ) -> tuple[list[dict[str, Any]], int]:
     statuses = body.statutCourant
-    criteria = repository.InvoiceCriteria(
-        party=use_cases.INVOICE_PARTIES[role],
-        structure_id=caller.structure_id,
+    search = use_cases.InvoiceSearch(
         number=body.numeroFacture,
+        external_id=more.get("external_id"),
         statuses=tuple([statuses] if isinstance(statuses, str) else statuses or ()),
         frame=frame_code(body.cadreFacturation),
-        counterparts=await use_cases.structure_ids(conn, counterparts),
-        deposited_from=use_cases.day_start(body.periodeDateDepotDu),
-        deposited_before=use_cases.day_start(body.periodeDateDepotAu, after=True),
+        counterparts=tuple(counterparts),
+        deposited_from=body.periodeDateDepotDu,
+        deposited_to=body.periodeDateDepotAu,
         issued_from=body.periodeDateFactureDu,
         issued_to=body.periodeDateFactureAu,
         engagement_number=body.numeroBonCommande or more.get("engagement_number"),
-        external_id=more.get("external_id"),
     )
     rows, total, parties = await use_cases.search_invoices(
-        conn, criteria, page.offset, page.nbResultatsParPage
+        uow, caller, role, search, page.offset, page.nbResultatsParPage
     )
     return [described(row, parties) for row in rows], total
 
@@ -220,17 +217,10 @@ async def rechercher_fournisseur(
 ) -> SupplierSearchOut:
     body = body or SupplierSearchIn()
     page = body.rechercheFactureParFournisseur or PageIn()
-    async with uow.reading() as conn:
-        recipients = [c.idDestinataire for c in body.listeDestinataire if c.idDestinataire]
-        found, total = await _search(
-            conn,
-            caller,
-            "fournisseur",
-            body,
-            page,
-            recipients,
-            external_id=body.numeroFluxDepot,
-        )
+    recipients = [c.idDestinataire for c in body.listeDestinataire if c.idDestinataire]
+    found, total = await _search(
+        uow, caller, "fournisseur", body, page, recipients, external_id=body.numeroFluxDepot
+    )
     return SupplierSearchOut(
         listeFactures=[
             SupplierInvoice(
@@ -256,9 +246,8 @@ async def rechercher_recipiendaire(
 ) -> RecipientSearchOut:
     body = body or RecipientSearchIn()
     page = body.paramRecherche or PageIn()
-    async with uow.reading() as conn:
-        suppliers = [c.idFournisseur for c in body.listeFournisseurs if c.idFournisseur]
-        found, total = await _search(conn, caller, "recipiendaire", body, page, suppliers)
+    suppliers = [c.idFournisseur for c in body.listeFournisseurs if c.idFournisseur]
+    found, total = await _search(uow, caller, "recipiendaire", body, page, suppliers)
     out = page_out(page, total)
     return RecipientSearchOut(
         listeFactures=[RecipientInvoice(**_common(f), idFacture=f["row"]["cpp_id"]) for f in found],
@@ -279,17 +268,10 @@ async def rechercher_valideur(
 ) -> ValidatorSearchOut:
     body = body or ValidatorSearchIn()
     page = body.pagination or PageIn()
-    async with uow.reading() as conn:
-        suppliers = [body.idFournisseur] if body.idFournisseur else []
-        found, total = await _search(
-            conn,
-            caller,
-            "valideur",
-            body,
-            page,
-            suppliers,
-            engagement_number=body.numeroEngagement,
-        )
+    suppliers = [body.idFournisseur] if body.idFournisseur else []
+    found, total = await _search(
+        uow, caller, "valideur", body, page, suppliers, engagement_number=body.numeroEngagement
+    )
     return ValidatorSearchOut(
         listeFactures=[
             ValidatorInvoice(
@@ -364,9 +346,8 @@ class ConsultOut(Answer):
 
 
 async def _consult(uow: Any, caller: Caller, role: str, cpp_id: int) -> ConsultOut:
-    async with uow.reading() as conn:
-        row = await use_cases.visible_invoice(conn, caller, cpp_id, role)
-        found = described(row, await use_cases.Parties.of(conn, [row], use_cases.INVOICE_PARTIES.values()))
+    row, parties = await use_cases.invoice_for(uow, caller, cpp_id, role)
+    found = described(row, parties)
     validator = found["validator"]
     return ConsultOut(
         facture=ConsultedInvoice(
@@ -464,9 +445,7 @@ class HistoryOut(Answer):
     summary="The statuses an invoice went through, for any of its parties",
 )
 async def consulter_historique(caller: CallerDep, uow: PublicUnitOfWorkDep, body: HistoryIn) -> HistoryOut:
-    async with uow.reading() as conn:
-        row = await use_cases.visible_invoice(conn, caller, body.idFacture)
-        history = await repository.invoice_history_of(conn, row["invoice_id"])
+    row, history = await use_cases.invoice_history(uow, caller, body.idFacture)
     entries = [
         StatusEntry(
             histoStatutId=entry["sequence"],
@@ -514,6 +493,5 @@ class DownloadOut(Answer):
     summary="Download invoices' main documents (the files their flows carried), as one ZIP",
 )
 async def telecharger_groupe(caller: CallerDep, uow: PublicUnitOfWorkDep, body: DownloadIn) -> DownloadOut:
-    async with uow.reading() as conn:
-        files = await use_cases.main_documents(conn, caller, [ref.idFacture for ref in body.listeFacture])
+    files = await use_cases.main_documents(uow, caller, [ref.idFacture for ref in body.listeFacture])
     return DownloadOut(fichierResultat=base64.b64encode(use_cases.zipped(files)).decode())

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
-from piste_gateway import repository, use_cases
+from piste_gateway import use_cases
 from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
 from piste_gateway.domain import IDENTIFIER_TYPES, cpro_date
 
@@ -57,18 +57,17 @@ async def rechercher_structures(
 ) -> SearchStructuresOut:
     body = body or SearchStructuresIn()
     criteria, page = body.structure, body.parametres or PageIn()
-    async with uow.reading() as conn:
-        rows, total = await repository.search_structures(
-            conn,
-            identifier=criteria.identifiantStructure,
-            identifier_type=criteria.typeIdentifiantStructure,
-            name=criteria.raisonSocialeStructure or criteria.libelleStructure,
-            kind="PUBLIQUE" if body.restreindreStructuresPrivees else criteria.typeStructure,
-            active=None if criteria.statutStructure is None else criteria.statutStructure == "ACTIF",
-            visible_private=caller.structure_id,
-            offset=page.offset,
-            limit=page.nbResultatsParPage,
-        )
+    rows, total = await use_cases.search_structures(
+        uow,
+        caller,
+        page.offset,
+        page.nbResultatsParPage,
+        identifier=criteria.identifiantStructure,
+        identifier_type=criteria.typeIdentifiantStructure,
+        name=criteria.raisonSocialeStructure or criteria.libelleStructure,
+        kind="PUBLIQUE" if body.restreindreStructuresPrivees else criteria.typeStructure,
+        active=None if criteria.statutStructure is None else criteria.statutStructure == "ACTIF",
+    )
     return SearchStructuresOut(
         listeStructures=[
             StructureFound(
@@ -131,8 +130,7 @@ class ConsultStructureOut(Answer):
 async def consulter(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultStructureIn
 ) -> ConsultStructureOut:
-    async with uow.reading() as conn:
-        row = await use_cases.visible_structure(conn, caller, body.cpp_id)
+    row = await use_cases.structure_for(uow, caller, body.cpp_id)
     parameters = row["parameters"]
     return ConsultStructureOut(
         informationGenerales=GeneralInformation(
@@ -176,12 +174,9 @@ async def rechercher_services(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: SearchServicesIn
 ) -> SearchServicesOut:
     page = body.parametresRechercherServicesStructure or PageIn()
-    async with uow:
-        structure = await use_cases.visible_structure(uow.conn, caller, body.idStructure)
-        rows, total = await repository.services_of(
-            uow.conn, structure["structure_id"], page.offset, page.nbResultatsParPage
-        )
-        ids = await use_cases.service_numbers(uow.conn, rows)
+    rows, total, ids = await use_cases.services_of(
+        uow, caller, body.idStructure, page.offset, page.nbResultatsParPage
+    )
     return SearchServicesOut(
         listeServices=[
             ServiceFound(
@@ -224,8 +219,7 @@ class ConsultServiceOut(Answer):
 async def consulter_service(
     caller: CallerDep, uow: PublicUnitOfWorkDep, body: ConsultServiceIn
 ) -> ConsultServiceOut:
-    async with uow.reading() as conn:
-        row = await use_cases.visible_service(conn, caller, body.idStructure, body.idService)
+    row = await use_cases.service_for(uow, caller, body.idStructure, body.idService)
     return ConsultServiceOut(
         informationsGenerales=ServiceInformation(
             codeService=row["code"], nomService=row["name"], descriptionService=row["name"]

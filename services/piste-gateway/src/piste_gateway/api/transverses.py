@@ -7,20 +7,28 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from chorus_common.dependencies import PublicUnitOfWorkDep
 from chorus_common.frames import FRAMES
 from piste_gateway import flows, use_cases
-from piste_gateway.api.deps import CPRO_REFUSALS, Answer, CallerDep, PageIn, PageOut, Request_, page_out
+from piste_gateway.api.deps import (
+    CPRO_REFUSALS,
+    Answer,
+    CallerDep,
+    ForwarderDep,
+    PageIn,
+    PageOut,
+    Request_,
+    page_out,
+)
 from piste_gateway.api.invoices import FrameIn, frame_code
 from piste_gateway.domain import (
     VALIDATION_REFUSALS,
     WORKS_INVOICE_TYPES,
     cpro_instant,
     currencies,
-    invalid,
 )
 from piste_gateway.reports import flow_report
 
@@ -186,16 +194,12 @@ class ProcessingStatesOut(Answer):
     summary="The statuses a recipient may move a received invoice to from a status (received-invoices')",
 )
 async def recuperer_etats_traitement(
-    request: Request, caller: CallerDep, body: ProcessingStatesIn
+    forwarder: ForwarderDep, caller: CallerDep, body: ProcessingStatesIn
 ) -> ProcessingStatesOut:
-    steps = await request.app.state.forwarder.lifecycle(caller)
-    step = next((s for s in steps if s["status"] == body.statutCourant), None)
-    if step is None:
-        raise invalid(f"statutCourant : {body.statutCourant[:60]} n'est pas un statut de facture")
+    targets = await use_cases.recipient_targets(forwarder, caller, body.statutCourant)
     return ProcessingStatesOut(
         listeStatutsPossiblesPourTraitement=[
-            ProcessingState(statutPossiblePourTraitement=target)
-            for target in step["targets"].get("RECIPIENT", [])
+            ProcessingState(statutPossiblePourTraitement=target) for target in targets
         ]
     )
 
@@ -284,14 +288,14 @@ def _page(items: list[Any], page: PageIn) -> list[Any]:
     summary="The categories of a support request (support-portal's referential)",
 )
 async def rechercher_categorie_sollicitation(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CategoriesIn | None = None
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: CategoriesIn | None = None
 ) -> CategoriesOut:
     body = body or CategoriesIn()
     page = body.pagination or PageIn()
     # support-portal offers its active categories only: none is inactive.
     found = [
         c
-        for c in await use_cases.categories(request.app.state.forwarder, uow)
+        for c in await use_cases.categories(forwarder, uow)
         if body.estActif is not False and _matches(c.code, c.label, body.codeCategorie, body.libelleCategorie)
     ]
     return CategoriesOut(
@@ -337,12 +341,12 @@ class SubcategoriesOut(Answer):
     summary="The subcategories of a support request, by category (support-portal's referential)",
 )
 async def rechercher_sous_categorie_sollicitation(
-    request: Request, caller: CallerDep, uow: PublicUnitOfWorkDep, body: SubcategoriesIn | None = None
+    forwarder: ForwarderDep, caller: CallerDep, uow: PublicUnitOfWorkDep, body: SubcategoriesIn | None = None
 ) -> SubcategoriesOut:
     body = body or SubcategoriesIn()
     page = body.pagination or PageIn()
     found = []
-    for c in await use_cases.categories(request.app.state.forwarder, uow):
+    for c in await use_cases.categories(forwarder, uow):
         if body.idTechniqueCategorie is not None and c.id != body.idTechniqueCategorie:
             continue
         subcategories = [
@@ -391,8 +395,7 @@ class SiretOut(Answer):
     summary="What the directory holds of a SIRET (Chorus Pro asks INSEE)",
 )
 async def consulter_information_siret(caller: CallerDep, uow: PublicUnitOfWorkDep, body: SiretIn) -> SiretOut:
-    async with uow.reading() as conn:
-        row = await use_cases.siret_information(conn, caller, body.siretStructure)
+    row = await use_cases.siret_information(uow, caller, body.siretStructure)
     return SiretOut(
         siret=row["structure_id"],
         siren=row["structure_id"][:9],
@@ -411,6 +414,5 @@ class RecipientsOut(Answer):
     summary="The directory of public recipients and their services, as a CSV in a ZIP",
 )
 async def telecharger_annuaire_destinataire(caller: CallerDep, uow: PublicUnitOfWorkDep) -> RecipientsOut:
-    async with uow.reading() as conn:
-        archive = await use_cases.recipients_directory(conn)
+    archive = await use_cases.recipients_directory(uow)
     return RecipientsOut(fichierResultat=base64.b64encode(archive).decode())

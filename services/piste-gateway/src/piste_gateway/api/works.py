@@ -69,17 +69,16 @@ async def rechercher_factures_travaux(
     body = body or WorksSearchIn()
     page = body.pagination or PageIn()
     statuses = body.statutCourant
-    async with uow.reading() as conn:
-        rows, total, parties = await use_cases.search_works_invoices(
-            conn,
-            caller,
-            body.roleUtilisateur,
-            body.numeroFactureTravaux,
-            tuple([statuses] if isinstance(statuses, str) else statuses or ()),
-            frame_code(body.cadreFacturation),
-            page.offset,
-            page.nbResultatsParPage,
-        )
+    rows, total, parties = await use_cases.search_works_invoices(
+        uow,
+        caller,
+        body.roleUtilisateur,
+        body.numeroFactureTravaux,
+        tuple([statuses] if isinstance(statuses, str) else statuses or ()),
+        frame_code(body.cadreFacturation),
+        page.offset,
+        page.nbResultatsParPage,
+    )
     return WorksSearchOut(
         listeFacturesTravaux=[
             WorksInvoice(
