@@ -3,8 +3,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
-# Every target here is development: services, commands and tests run with APP_ENV=dev unless told.
-export APP_ENV ?= dev
+# Every target here is development: services, commands and tests run with CHORUS_APP_ENV=dev unless told.
+export CHORUS_APP_ENV ?= dev
 
 .PHONY: install check-servers rabbitmq-accounts browser run test lint typecheck unit integration e2e security test-faults docs bench bench-tools vendor-altcha
 

@@ -203,10 +203,10 @@ def main(seconds: int) -> None:
         port, bare_port = free_port(), free_port()
         env = {
             **os.environ,
-            "DATABASE_URL": database,
-            "RABBITMQ_URL": vhost_url(servers.rabbitmq_url, vhost),
-            "HTTP_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
+            "CHORUS_DATABASE_URL": database,
+            "CHORUS_RABBITMQ_URL": vhost_url(servers.rabbitmq_url, vhost),
+            "CHORUS_HTTP_PORT": str(port),
+            "CHORUS_LOG_LEVEL": "WARNING",
         }
         base = f"http://127.0.0.1:{port}"
         stack.enter_context(

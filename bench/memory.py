@@ -57,7 +57,7 @@ def main() -> None:
         stack.callback(delete_vhost, vhost)
         url = vhost_url(servers.rabbitmq_url, vhost)
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        quiet = {"LOG_LEVEL": "WARNING"}
+        quiet = {"CHORUS_LOG_LEVEL": "WARNING"}
         baseline = bare_app_samples()
         with launched_platform(servers, url, run_dir, extra_env=quiet, name="bench") as platform:
             time.sleep(3)  # started: connections made, first sweeps and polls done

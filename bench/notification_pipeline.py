@@ -240,7 +240,7 @@ def start_workers(count: int, env: dict[str, str]) -> tuple[ExitStack, list[subp
     workers = []
     for _ in range(count):
         port = free_port()
-        worker_env = {**env, "HTTP_PORT": str(port)}
+        worker_env = {**env, "CHORUS_HTTP_PORT": str(port)}
         command = [sys.executable, "-m", "notifications", "serve"]
         workers.append(
             stack.enter_context(serving(command, f"http://127.0.0.1:{port}/health/ready", worker_env))
@@ -314,12 +314,12 @@ def main(count: int, runs: int, seconds: float, workers: int) -> None:
         sink_port = stack.enter_context(smtp_sink(sink_dir))
         env = {
             **os.environ,
-            "DATABASE_URL": database_url,
-            "RABBITMQ_URL": url,
-            "SMTP_PORT": str(sink_port),
-            "SERVICE_ROLE": "worker",
-            "FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(flags),
-            "LOG_LEVEL": "WARNING",
+            "CHORUS_DATABASE_URL": database_url,
+            "CHORUS_RABBITMQ_URL": url,
+            "CHORUS_SMTP_PORT": str(sink_port),
+            "CHORUS_SERVICE_ROLE": "worker",
+            "CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(flags),
+            "CHORUS_LOG_LEVEL": "WARNING",
         }
         processes, started = start_workers(workers, env)
         stack.enter_context(processes)

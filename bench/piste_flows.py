@@ -220,19 +220,19 @@ def main(count: int) -> None:
         for database in (gateway_db, received_db):
             stack.callback(asyncio.run, drop_database(database))
         gateway_port, received_port = free_port(), free_port()
-        common = {**os.environ, "LOG_LEVEL": "WARNING", "APP_ENV": "dev"}
+        common = {**os.environ, "CHORUS_LOG_LEVEL": "WARNING", "CHORUS_APP_ENV": "dev"}
         received_env = {
             **common,
-            "DATABASE_URL": received_db,
-            "RABBITMQ_URL": dev_account_url(bus, "received-invoices"),
-            "HTTP_PORT": str(received_port),
+            "CHORUS_DATABASE_URL": received_db,
+            "CHORUS_RABBITMQ_URL": dev_account_url(bus, "received-invoices"),
+            "CHORUS_HTTP_PORT": str(received_port),
         }
         gateway_env = {
             **common,
-            "DATABASE_URL": gateway_db,
-            "RABBITMQ_URL": dev_account_url(bus, "piste-gateway"),
-            "HTTP_PORT": str(gateway_port),
-            "RECEIVED_INVOICES_URL": f"http://127.0.0.1:{received_port}",
+            "CHORUS_DATABASE_URL": gateway_db,
+            "CHORUS_RABBITMQ_URL": dev_account_url(bus, "piste-gateway"),
+            "CHORUS_HTTP_PORT": str(gateway_port),
+            "CHORUS_RECEIVED_INVOICES_URL": f"http://127.0.0.1:{received_port}",
         }
         received = f"http://127.0.0.1:{received_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"

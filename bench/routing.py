@@ -137,10 +137,10 @@ async def main(events: int, runs: int) -> None:
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
-        "RABBITMQ_URL": url,
-        "HTTP_PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+        "CHORUS_DATABASE_URL": database_url,
+        "CHORUS_RABBITMQ_URL": url,
+        "CHORUS_HTTP_PORT": str(port),
+        "CHORUS_LOG_LEVEL": "WARNING",
     }
     service = subprocess.Popen(  # noqa: ASYNC220 - the service under test, started once
         [sys.executable, "-m", "received_invoices", "serve"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL

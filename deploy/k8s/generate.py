@@ -54,43 +54,55 @@ class ServiceSpec:
 
 
 # A Service listens on port 80.
-GATEWAY_JWKS_URL = "http://piste-gateway/.well-known/jwks.json"
+CHORUS_GATEWAY_JWKS_URL = "http://piste-gateway/.well-known/jwks.json"
 
 # What the manifests of a service need beyond the roster's name, package, port and roles.
 DEPLOYMENTS: dict[str, dict[str, Any]] = {
     "invoicing-works": {
         # The sweep runs as the CronJob below; the daily notice is unique whatever runs it.
-        "settings": {"DEADLINE_SWEEP_INTERVAL_SECONDS": "0", "GATEWAY_JWKS_URL": GATEWAY_JWKS_URL},
+        "settings": {
+            "CHORUS_DEADLINE_SWEEP_INTERVAL_SECONDS": "0",
+            "CHORUS_GATEWAY_JWKS_URL": CHORUS_GATEWAY_JWKS_URL,
+        },
         "cronjobs": [CronJobSpec("sweep-deadlines", "5 0 * * *", ["jobs", "sweep-deadlines"])],
     },
     "received-invoices": {
         # Delegations past their end date end in the CronJob below; ending one twice does nothing.
         # The PISTE gateway's forwarded calls are checked against its keys.
-        "settings": {"DELEGATION_SWEEP_INTERVAL_SECONDS": "0", "GATEWAY_JWKS_URL": GATEWAY_JWKS_URL},
+        "settings": {
+            "CHORUS_DELEGATION_SWEEP_INTERVAL_SECONDS": "0",
+            "CHORUS_GATEWAY_JWKS_URL": CHORUS_GATEWAY_JWKS_URL,
+        },
         "cronjobs": [CronJobSpec("end-delegations", "10 0 * * *", ["jobs", "end-delegations"])],
     },
     "support-portal": {
         "files": {
-            "deploy/support/routing.json": ("/etc/chorus/support", "ROUTING_TABLE_PATH"),
-            "deploy/support/categories.json": ("/etc/chorus/support-categories", "CATEGORIES_PATH"),
+            "deploy/support/routing.json": ("/etc/chorus/support", "CHORUS_ROUTING_TABLE_PATH"),
+            "deploy/support/categories.json": ("/etc/chorus/support-categories", "CHORUS_CATEGORIES_PATH"),
         },
         # Signs the forms' CSRF tokens and captcha challenges; production refuses to start without it.
-        "optional_secrets": {"FORM_SECRET": "form-secret"},
+        "optional_secrets": {"CHORUS_FORM_SECRET": "form-secret"},
     },
     "piste-gateway": {
         # Signs the access tokens it issues, and (a PEM RSA key) the calls it forwards to the services
         # owning the invoices; production refuses to start without them.
-        "optional_secrets": {"TOKEN_SECRET": "token-secret", "INTERNAL_TOKEN_KEY": "internal-token-key"},
+        "optional_secrets": {
+            "CHORUS_TOKEN_SECRET": "token-secret",
+            "CHORUS_INTERNAL_TOKEN_KEY": "internal-token-key",
+        },
         "settings": {
-            "RECEIVED_INVOICES_URL": "http://received-invoices",
-            "INVOICING_WORKS_URL": "http://invoicing-works",
-            "SUPPORT_PORTAL_URL": "http://support-portal",
+            "CHORUS_RECEIVED_INVOICES_URL": "http://received-invoices",
+            "CHORUS_INVOICING_WORKS_URL": "http://invoicing-works",
+            "CHORUS_SUPPORT_PORTAL_URL": "http://support-portal",
         },
     },
     "notifications": {
-        "settings": {"SMTP_HOST": "smtp", "SMTP_PORT": "1025", "FLAGD_RESOLVER": "file"},
-        "files": {"deploy/flags/flags.json": ("/etc/chorus/flags", "FLAGD_OFFLINE_FLAG_SOURCE_PATH")},
-        "optional_secrets": {"SMTP_USERNAME": "smtp-username", "SMTP_PASSWORD": "smtp-password"},
+        "settings": {"CHORUS_SMTP_HOST": "smtp", "CHORUS_SMTP_PORT": "1025", "CHORUS_FLAGD_RESOLVER": "file"},
+        "files": {"deploy/flags/flags.json": ("/etc/chorus/flags", "CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH")},
+        "optional_secrets": {
+            "CHORUS_SMTP_USERNAME": "smtp-username",
+            "CHORUS_SMTP_PASSWORD": "smtp-password",
+        },
     },
 }
 
@@ -100,9 +112,9 @@ SERVICES = [
 
 # What every environment sets for one service ({environment} is the environment's name).
 PER_SERVICE: dict[str, dict[str, str]] = {
-    "support-portal": {"PUBLIC_BASE_URL": "https://support.{environment}.example.org"},
+    "support-portal": {"CHORUS_PUBLIC_BASE_URL": "https://support.{environment}.example.org"},
     # ticket mails link to the portal only (a follow link elsewhere is not sent)
-    "notifications": {"SUPPORT_PORTAL_URL": "https://support.{environment}.example.org"},
+    "notifications": {"CHORUS_SUPPORT_PORTAL_URL": "https://support.{environment}.example.org"},
 }
 
 # What differs between environments; everything else is in the bases.
@@ -112,7 +124,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "tag": "dev",
         "replicas": 1,
         "hpa": (1, 3),
-        "settings": {"APP_ENV": "dev", "LOG_LEVEL": "DEBUG"},
+        "settings": {"CHORUS_APP_ENV": "dev", "CHORUS_LOG_LEVEL": "DEBUG"},
         # Development credentials for in-cluster servers; prod takes them from a Secret made outside.
         "secrets": {
             # Each service is its own RabbitMQ account (development password: its name), as
@@ -127,16 +139,20 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "replicas": 2,
         "hpa": (2, 10),
         "settings": {
-            "APP_ENV": "prod",
-            "LOG_LEVEL": "INFO",
-            "AUTH_JWKS_URL": "https://idp.example.org/.well-known/jwks.json",
-            "AUTH_ISSUER": "https://idp.example.org/",
-            "AUTH_AUDIENCE": "chorus",
+            "CHORUS_APP_ENV": "prod",
+            "CHORUS_LOG_LEVEL": "INFO",
+            "CHORUS_AUTH_JWKS_URL": "https://idp.example.org/.well-known/jwks.json",
+            "CHORUS_AUTH_ISSUER": "https://idp.example.org/",
+            "CHORUS_AUTH_AUDIENCE": "chorus",
         },
         "services": {
             # The organisation's relay on the submission port, STARTTLS with its certificate checked
             # (credentials are never sent in clear).
-            "notifications": {"SMTP_HOST": "smtp.example.org", "SMTP_PORT": "587", "SMTP_STARTTLS": "true"},
+            "notifications": {
+                "CHORUS_SMTP_HOST": "smtp.example.org",
+                "CHORUS_SMTP_PORT": "587",
+                "CHORUS_SMTP_STARTTLS": "true",
+            },
         },
         "secrets": None,
     },
@@ -151,10 +167,16 @@ def container_env(service: ServiceSpec, role: str | None) -> dict[str, Any]:
     credentials = f"{service.name}-credentials"
     env: list[dict[str, Any]] = []
     if role is not None:
-        env.append({"name": "SERVICE_ROLE", "value": role})
+        env.append({"name": "CHORUS_SERVICE_ROLE", "value": role})
     env += [
-        {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": credentials, "key": "database-url"}}},
-        {"name": "RABBITMQ_URL", "valueFrom": {"secretKeyRef": {"name": credentials, "key": "rabbitmq-url"}}},
+        {
+            "name": "CHORUS_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": credentials, "key": "database-url"}},
+        },
+        {
+            "name": "CHORUS_RABBITMQ_URL",
+            "valueFrom": {"secretKeyRef": {"name": credentials, "key": "rabbitmq-url"}},
+        },
     ]
     for variable, key in service.optional_secrets.items():
         env.append(
@@ -365,10 +387,10 @@ def cronjob(service: ServiceSpec, job: CronJobSpec) -> dict[str, Any]:
 def base_settings(service: ServiceSpec) -> dict[str, str]:
     settings = {
         # Production unless an overlay says otherwise (the code's default too).
-        "APP_ENV": "prod",
-        "HTTP_HOST": "0.0.0.0",
-        "HTTP_PORT": str(service.port),
-        "LOG_JSON": "true",
+        "CHORUS_APP_ENV": "prod",
+        "CHORUS_HTTP_HOST": "0.0.0.0",
+        "CHORUS_HTTP_PORT": str(service.port),
+        "CHORUS_LOG_JSON": "true",
         **service.settings,
     }
     for source, (directory, variable) in service.files.items():

@@ -4,7 +4,7 @@ Applies each service's migrations, starts an SMTP catcher (aiosmtpd writing a Ma
 service on its port, waits until all are ready, and stops everything on Ctrl-C or SIGTERM.
 
 Environment: RABBITMQ_URL, POSTGRES_URL (server, no database), DB_PREFIX, RUN_DIR,
-FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs), SMTP_RELAY
+CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH, PORT_OFFSET (added to every port, for side-by-side runs), SMTP_RELAY
 (HOST:PORT of a relay to send mail to instead of starting the catcher). Each service connects to
 RABBITMQ_URL's broker and vhost as its own account, with its development password.
 """
@@ -32,7 +32,7 @@ from deploy.roster import Service, services  # noqa: E402  (run as a script, fro
 
 SERVICES = services()
 
-SMTP_PORT = 1025
+RELAY_PORT = 1025
 SUPPORT_PORTAL_PORT = 8004
 PORTS = {service.name: service.port for service in SERVICES}
 
@@ -82,7 +82,7 @@ class Platform:
         self.postgres_url = os.environ.get("POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
         self.db_prefix = os.environ.get("DB_PREFIX", "chorus_")
         self.flags = Path(
-            os.environ.get("FLAGD_OFFLINE_FLAG_SOURCE_PATH", ROOT / "deploy" / "flags" / "flags.json")
+            os.environ.get("CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH", ROOT / "deploy" / "flags" / "flags.json")
         ).resolve()
         self.only = set(args.only or [s.name for s in SERVICES])
         # A relay of the caller's (HOST:PORT, e.g. a fault test's) instead of the platform's catcher.
@@ -95,31 +95,31 @@ class Platform:
 
     @property
     def smtp_port(self) -> int:
-        return int(self.relay.rsplit(":", 1)[1]) if self.relay else SMTP_PORT + self.offset
+        return int(self.relay.rsplit(":", 1)[1]) if self.relay else RELAY_PORT + self.offset
 
     def service_env(self, service: Service) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            APP_ENV=os.environ.get("APP_ENV", "dev"),
-            DATABASE_URL=database_url(self.postgres_url, self.db_prefix, service),
+            CHORUS_APP_ENV=os.environ.get("CHORUS_APP_ENV", "dev"),
+            CHORUS_DATABASE_URL=database_url(self.postgres_url, self.db_prefix, service),
             # Each service connects as its own account (development password), the producer its
             # events name: `python -m chorus_common rabbitmq-accounts` creates them.
-            RABBITMQ_URL=dev_account_url(self.rabbitmq_url, service.name),
-            HTTP_PORT=str(service.port + self.offset),
-            FLAGD_RESOLVER="file",
-            FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),
-            SMTP_HOST=self.smtp_host,
-            SMTP_PORT=str(self.smtp_port),
-            PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
-            SUPPORT_PORTAL_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
+            CHORUS_RABBITMQ_URL=dev_account_url(self.rabbitmq_url, service.name),
+            CHORUS_HTTP_PORT=str(service.port + self.offset),
+            CHORUS_FLAGD_RESOLVER="file",
+            CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(self.flags),
+            CHORUS_SMTP_HOST=self.smtp_host,
+            CHORUS_SMTP_PORT=str(self.smtp_port),
+            CHORUS_PUBLIC_BASE_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
+            CHORUS_SUPPORT_PORTAL_URL=f"http://127.0.0.1:{SUPPORT_PORTAL_PORT + self.offset}",
             # Where the PISTE gateway forwards the actions on invoices.
-            RECEIVED_INVOICES_URL=self.url("received-invoices"),
-            INVOICING_WORKS_URL=self.url("invoicing-works"),
+            CHORUS_RECEIVED_INVOICES_URL=self.url("received-invoices"),
+            CHORUS_INVOICING_WORKS_URL=self.url("invoicing-works"),
             PYTHONUNBUFFERED="1",
         )
-        if "INTERNAL_TOKEN_KEY" in env:
+        if "CHORUS_INTERNAL_TOKEN_KEY" in env:
             # The gateway signs its forwarded calls with its own key: the services check them there.
-            env["GATEWAY_JWKS_URL"] = self.url("piste-gateway") + "/.well-known/jwks.json"
+            env["CHORUS_GATEWAY_JWKS_URL"] = self.url("piste-gateway") + "/.well-known/jwks.json"
         return env
 
     def url(self, service: str) -> str:

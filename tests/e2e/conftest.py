@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from chorus_testing.kubernetes import PLATFORM_ENVIRONMENT
 from chorus_testing.platform import Platform, launched_platform
 from chorus_testing.servers import TestServers
 
@@ -15,7 +16,11 @@ from chorus_testing.servers import TestServers
 def platform(
     servers: TestServers, rabbitmq_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    with launched_platform(servers, rabbitmq_url, tmp_path_factory.mktemp("platform")) as running:
+    # Every process runs among the variables Kubernetes and a platform set for their own purposes
+    # (service links of Services named smtp, flagd, http..., SERVICE_NAME, APP_ENV=prod): the whole
+    # suite passing among them is the proof that they change nothing.
+    run_dir = tmp_path_factory.mktemp("platform")
+    with launched_platform(servers, rabbitmq_url, run_dir, extra_env=PLATFORM_ENVIRONMENT) as running:
         yield running
 
 

@@ -85,13 +85,13 @@ def test_a_service_installs_alone_and_starts_to_ready(
     port = free_port()
     env = {
         **clean,
-        "DATABASE_URL": database_factory(package),
-        "RABBITMQ_URL": rabbitmq_url,
-        "HTTP_PORT": str(port),
+        "CHORUS_DATABASE_URL": database_factory(package),
+        "CHORUS_RABBITMQ_URL": rabbitmq_url,
+        "CHORUS_HTTP_PORT": str(port),
         # Files a deployment mounts (a ConfigMap in Kubernetes, a volume in compose).
-        "ROUTING_TABLE_PATH": str(ROOT / "deploy" / "support" / "routing.json"),
-        "CATEGORIES_PATH": str(ROOT / "deploy" / "support" / "categories.json"),
-        "FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(ROOT / "deploy" / "flags" / "flags.json"),
+        "CHORUS_ROUTING_TABLE_PATH": str(ROOT / "deploy" / "support" / "routing.json"),
+        "CHORUS_CATEGORIES_PATH": str(ROOT / "deploy" / "support" / "categories.json"),
+        "CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH": str(ROOT / "deploy" / "flags" / "flags.json"),
     }
     log = (tmp_path / "service.log").open("wb")
     server = subprocess.Popen(
@@ -117,7 +117,7 @@ def test_a_service_installs_alone_and_starts_to_ready(
 
 def test_replicas_starting_together_apply_the_migrations_once(database_factory: Callable[[str], str]):
     """Several init containers (or `serve --migrate` replicas) migrate one database at the same moment."""
-    env = {**os.environ, "DATABASE_URL": database_factory("concurrent_migrations")}
+    env = {**os.environ, "CHORUS_DATABASE_URL": database_factory("concurrent_migrations")}
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "invoicing_works", "migrate"],

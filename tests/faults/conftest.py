@@ -63,8 +63,8 @@ def faulty_platform(
         "SMTP_RELAY": relay.address,
         # Production's schedule (doubling, with jitter) on a shorter scale: 1 s to 8 s instead of 30 s
         # to 30 min, so that the tests of outages measure minutes, not hours.
-        "MAIL_RETRY_BASE_DELAY_SECONDS": "1",
-        "MAIL_RETRY_MAX_DELAY_SECONDS": "8",
+        "CHORUS_MAIL_RETRY_BASE_DELAY_SECONDS": "1",
+        "CHORUS_MAIL_RETRY_MAX_DELAY_SECONDS": "8",
     }
     with launched_platform(servers, rabbitmq_url, run_dir, extra_env=env, name="faults") as platform:
         yield platform

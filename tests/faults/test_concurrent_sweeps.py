@@ -108,7 +108,7 @@ async def test_three_replicas_sweeping_30_days_concurrently_issue_one_notice_per
     first, last = today + timedelta(days=1), today + timedelta(days=DAYS)
     env = {
         **platform.env,
-        "DATABASE_URL": f"{platform.env['POSTGRES_URL']}/{platform.db_prefix}invoicing_works",
+        "CHORUS_DATABASE_URL": f"{platform.env['POSTGRES_URL']}/{platform.db_prefix}invoicing_works",
     }
     arguments = ["jobs", "sweep-deadlines", "--as-of", first.isoformat(), "--through", last.isoformat()]
     barrier = tmp_path / "go"

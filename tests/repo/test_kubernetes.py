@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -14,6 +15,15 @@ import yaml
 from chorus_testing.platform import load_script
 
 from .documents import settings_class
+
+
+def from_environment(settings: Any, variables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The settings a container with exactly these variables (the CHORUS_ ones) would read."""
+    for name in [name for name in os.environ if name.startswith("CHORUS_")]:
+        monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return settings()
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -113,7 +123,7 @@ def test_each_deployment_probes_health_limits_resources_runs_unprivileged_and_mi
         assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        role = next(v["value"] for v in container["env"] if v["name"] == "SERVICE_ROLE")
+        role = next(v["value"] for v in container["env"] if v["name"] == "CHORUS_SERVICE_ROLE")
         assert role == ("worker" if name.endswith("-worker") else "api")
         (migrate,) = pod["initContainers"]
         assert migrate["command"] == container["command"] and migrate["args"] == ["migrate"]
@@ -123,7 +133,7 @@ def test_each_deployment_probes_health_limits_resources_runs_unprivileged_and_mi
             if d["kind"] == "ConfigMap"
             and d["metadata"]["name"].startswith(name.removesuffix("-worker") + "-settings")
         )
-        assert settings["data"]["HTTP_PORT"] == str(port)
+        assert settings["data"]["CHORUS_HTTP_PORT"] == str(port)
         assert deployment["spec"]["replicas"] == GENERATOR.ENVIRONMENTS[environment]["replicas"]
     for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler"):
         covered = {
@@ -146,19 +156,21 @@ def test_the_deadline_sweep_is_a_paris_cronjob_and_not_also_run_in_process():
     assert container["command"] == ["python", "-m", "invoicing_works"]
     assert container["args"] == ["jobs", "sweep-deadlines"]
     settings = next(d for d in documents if d["kind"] == "ConfigMap")
-    assert settings["data"]["DEADLINE_SWEEP_INTERVAL_SECONDS"] == "0"
+    assert settings["data"]["CHORUS_DEADLINE_SWEEP_INTERVAL_SECONDS"] == "0"
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 @pytest.mark.parametrize("service", SERVICE_NAMES)
-def test_each_rendered_configuration_is_accepted_by_the_service_itself(environment: str, service: str):
+def test_each_rendered_configuration_is_accepted_by_the_service_itself(
+    environment: str, service: str, monkeypatch: pytest.MonkeyPatch
+):
     documents = render(f"overlays/{environment}/{service}")
     settings = next(
         d["data"] for d in documents if d["kind"] == "ConfigMap" and "-settings-" in d["metadata"]["name"]
     )
     credentials = {
-        "DATABASE_URL": f"postgresql+asyncpg://chorus@db:5432/{service}",
-        "RABBITMQ_URL": "amqp://chorus:secret@rabbitmq:5672/",
+        "CHORUS_DATABASE_URL": f"postgresql+asyncpg://chorus@db:5432/{service}",
+        "CHORUS_RABBITMQ_URL": "amqp://chorus:secret@rabbitmq:5672/",
     }
     if environment == "prod":
         # Production's Secret, made outside, holds every key the containers read from it.
@@ -168,25 +180,31 @@ def test_each_rendered_configuration_is_accepted_by_the_service_itself(environme
                     if "secretKeyRef" in variable.get("valueFrom", {}):
                         credentials.setdefault(variable["name"], f"a {variable['name']} of the deployment")
     # Only the file paths are container paths; every other setting must parse as the service reads it.
-    parsed = settings_class(service)(**{k.lower(): v for k, v in {**settings, **credentials}.items()})
+    parsed = from_environment(settings_class(service), {**settings, **credentials}, monkeypatch)
     assert parsed.app_env == environment
     assert parsed.http_host == "0.0.0.0"
     if environment == "prod":
         assert parsed.jwt_secret is None and parsed.auth_jwks_url
 
 
-def test_production_mail_goes_to_a_relay_over_starttls_and_notifications_starts_with_it():
+def test_production_mail_goes_to_a_relay_over_starttls_and_notifications_starts_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
     """The production notifications speak STARTTLS on the submission port (credentials are never sent
     in clear); its settings, as rendered, are ones the service accepts."""
     documents = render("overlays/prod/notifications")
     [data] = [
         d["data"] for d in documents if d["kind"] == "ConfigMap" and "-settings-" in d["metadata"]["name"]
     ]
-    assert (data["SMTP_PORT"], data["SMTP_STARTTLS"], data["APP_ENV"]) == ("587", "true", "prod")
+    assert (data["CHORUS_SMTP_PORT"], data["CHORUS_SMTP_STARTTLS"], data["CHORUS_APP_ENV"]) == (
+        "587",
+        "true",
+        "prod",
+    )
     settings = settings_class("notifications")
-    with_credentials = {k.lower(): v for k, v in data.items()} | {
-        "database_url": "postgresql+asyncpg://db/notifications",
-        "smtp_username": "chorus",
-        "smtp_password": "secret",
+    with_credentials = data | {
+        "CHORUS_DATABASE_URL": "postgresql+asyncpg://db/notifications",
+        "CHORUS_SMTP_USERNAME": "chorus",
+        "CHORUS_SMTP_PASSWORD": "secret",
     }
-    assert settings(**with_credentials).smtp_starttls
+    assert from_environment(settings, with_credentials, monkeypatch).smtp_starttls

@@ -41,21 +41,21 @@ def test_every_workspace_service_is_in_docker_compose_with_its_dependencies():
         assert entry["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert entry["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
         assert "/health/ready" in " ".join(entry["healthcheck"]["test"])
-        database = entry["environment"]["DATABASE_URL"]
+        database = entry["environment"]["CHORUS_DATABASE_URL"]
         assert database.startswith("postgresql+asyncpg://") and "@postgres:5432/" in database
         # its own RabbitMQ account, which the broker's definitions hold
-        assert entry["environment"]["RABBITMQ_URL"] == f"amqp://{service}:{service}@rabbitmq:5672/"
+        assert entry["environment"]["CHORUS_RABBITMQ_URL"] == f"amqp://{service}:{service}@rabbitmq:5672/"
     volumes = compose["rabbitmq"]["volumes"]
     assert "./deploy/rabbitmq/definitions.dev.json:/etc/rabbitmq/definitions.json:ro" in volumes
 
 
 def test_notifications_reads_the_mounted_flag_file_and_mails_through_mailpit():
     notifications = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["notifications"]
-    flag_path = notifications["environment"]["FLAGD_OFFLINE_FLAG_SOURCE_PATH"]
+    flag_path = notifications["environment"]["CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH"]
     mounts = {m.split(":")[1]: m.split(":")[0] for m in notifications["volumes"]}
     host_dir = next(host for container, host in mounts.items() if flag_path.startswith(container))
     assert (ROOT / host_dir / Path(flag_path).name).exists()
-    assert notifications["environment"]["SMTP_HOST"] == "mailpit"
+    assert notifications["environment"]["CHORUS_SMTP_HOST"] == "mailpit"
 
 
 def stages(path: Path) -> dict[str, list[dockerfile.Command]]:

@@ -1,7 +1,8 @@
 """The security suite's platform: every service as a process, verifying tokens as in production.
 
-The services run with `APP_ENV=test`: RS256 tokens checked against a JWKS served here, with issuer and
-audience, exactly the path `APP_ENV=prod` takes (prod differs only in refusing a missing configuration).
+The services run with `CHORUS_APP_ENV=test`: RS256 tokens checked against a JWKS served here, with issuer
+and audience, exactly the path `CHORUS_APP_ENV=prod` takes (prod differs only in refusing a missing
+configuration).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def identity_provider() -> Iterator[IdentityProvider]:
 @pytest.fixture(scope="session")
 def gateway_key() -> rsa.RSAPrivateKey:
     """The key the PISTE gateway signs its forwarded calls with; the services check them against the
-    keys it serves (the launcher points GATEWAY_JWKS_URL at it)."""
+    keys it serves (the launcher points CHORUS_GATEWAY_JWKS_URL at it)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -160,11 +161,11 @@ def secured_platform(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     env = {
-        "APP_ENV": "test",
-        "AUTH_JWKS_URL": identity_provider.jwks_url,
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": AUDIENCE,
-        "INTERNAL_TOKEN_KEY": gateway_key.private_bytes(
+        "CHORUS_APP_ENV": "test",
+        "CHORUS_AUTH_JWKS_URL": identity_provider.jwks_url,
+        "CHORUS_AUTH_ISSUER": ISSUER,
+        "CHORUS_AUTH_AUDIENCE": AUDIENCE,
+        "CHORUS_INTERNAL_TOKEN_KEY": gateway_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode(),
     }

@@ -20,7 +20,7 @@ from chorus_testing.platform import SERVICES, Platform
 from .conftest import IdentityProvider, quiescent_fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMIT = 1024 * 1024  # MAX_JSON_BYTES of libs/common (the gateway takes 14 MiB: a flow in base64)
+LIMIT = 1024 * 1024  # CHORUS_MAX_JSON_BYTES of libs/common (the gateway takes 14 MiB: a flow in base64)
 
 
 def json_operations() -> list[tuple[str, str, str]]:
@@ -109,9 +109,9 @@ async def test_hostile_bodies_change_nothing(secured_platform: Platform, http: h
 
 
 PROD_IDENTITY = {
-    "AUTH_JWKS_URL": "https://idp.example.org/jwks.json",
-    "AUTH_ISSUER": "https://idp.example.org/",
-    "AUTH_AUDIENCE": "chorus",
+    "CHORUS_AUTH_JWKS_URL": "https://idp.example.org/jwks.json",
+    "CHORUS_AUTH_ISSUER": "https://idp.example.org/",
+    "CHORUS_AUTH_AUDIENCE": "chorus",
 }
 UNSET = "(unset)"  # a setting left out of the environment
 # Every service with the development secret; the other refusals, shared by all, on one service; and
@@ -121,34 +121,34 @@ REFUSED_CONFIGURATIONS = [
         (
             service,
             "the development secret",
-            {**PROD_IDENTITY, "AUTH_JWT_SECRET": DEV_JWT_SECRET},
-            "AUTH_JWT_SECRET",
+            {**PROD_IDENTITY, "CHORUS_AUTH_JWT_SECRET": DEV_JWT_SECRET},
+            "CHORUS_AUTH_JWT_SECRET",
         )
         for service in SERVICES
     ),
     (
         "engagements",
         "another shared secret",
-        {**PROD_IDENTITY, "AUTH_JWT_SECRET": "a-long-random-shared-secret-42"},
-        "AUTH_JWT_SECRET",
+        {**PROD_IDENTITY, "CHORUS_AUTH_JWT_SECRET": "a-long-random-shared-secret-42"},
+        "CHORUS_AUTH_JWT_SECRET",
     ),
-    ("engagements", "no identity provider", {}, "AUTH_JWKS_URL"),
-    # A deployment that forgets APP_ENV is production: the development secret is refused there too.
+    ("engagements", "no identity provider", {}, "CHORUS_AUTH_JWKS_URL"),
+    # A deployment that forgets CHORUS_APP_ENV is production: the development secret is refused there too.
     (
         "engagements",
-        "APP_ENV unset",
-        {"APP_ENV": UNSET, "AUTH_JWT_SECRET": DEV_JWT_SECRET},
-        "AUTH_JWT_SECRET",
+        "CHORUS_APP_ENV unset",
+        {"CHORUS_APP_ENV": UNSET, "CHORUS_AUTH_JWT_SECRET": DEV_JWT_SECRET},
+        "CHORUS_AUTH_JWT_SECRET",
     ),
     # The portal's forms signed with the development secret, whose CSRF tokens anyone could make.
-    ("support-portal", "the development form secret", PROD_IDENTITY, "FORM_SECRET"),
+    ("support-portal", "the development form secret", PROD_IDENTITY, "CHORUS_FORM_SECRET"),
     # The gateway's access tokens signed with the development secret; its forwarded calls without a key.
-    ("piste-gateway", "the development token secret", PROD_IDENTITY, "TOKEN_SECRET"),
+    ("piste-gateway", "the development token secret", PROD_IDENTITY, "CHORUS_TOKEN_SECRET"),
     (
         "piste-gateway",
         "no key for its forwarded calls",
-        {**PROD_IDENTITY, "TOKEN_SECRET": "a-long-random-token-secret-of-its-own-42"},
-        "INTERNAL_TOKEN_KEY",
+        {**PROD_IDENTITY, "CHORUS_TOKEN_SECRET": "a-long-random-token-secret-of-its-own-42"},
+        "CHORUS_INTERNAL_TOKEN_KEY",
     ),
 ]
 
@@ -157,9 +157,10 @@ def test_production_refuses_to_start_with_a_shared_secret_or_without_an_identity
     runs = []
     for service, case, settings, _ in REFUSED_CONFIGURATIONS:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
-            "APP_ENV": "prod",
-            "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/never_{service.replace('-', '_')}",
+            **{k: v for k, v in os.environ.items() if not k.startswith("CHORUS_AUTH_")},
+            "CHORUS_APP_ENV": "prod",
+            "CHORUS_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/never_"
+            + service.replace("-", "_"),
             **settings,
         }
         env = {key: value for key, value in env.items() if value != UNSET}

@@ -20,7 +20,7 @@ from chorus_common.settings import DEV_JWT_SECRET
 
 
 def _mint(args: argparse.Namespace) -> int:
-    secret = os.environ.get("AUTH_JWT_SECRET") or DEV_JWT_SECRET
+    secret = os.environ.get("CHORUS_AUTH_JWT_SECRET") or DEV_JWT_SECRET
     print(
         mint_dev_token(
             args.sub,
@@ -46,7 +46,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 async def _publish(body: bytes) -> int:
     envelope, _ = parse_event(body)
-    url = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    url = os.environ.get("CHORUS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
     broker = create_broker(url)
     await broker.connect()
     try:
@@ -77,7 +77,7 @@ def _rabbitmq_accounts(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chorus_common")
     commands = parser.add_subparsers(dest="command", required=True)
-    mint = commands.add_parser("mint-token", help="a dev (HS256) bearer token for APP_ENV=dev")
+    mint = commands.add_parser("mint-token", help="a dev (HS256) bearer token for CHORUS_APP_ENV=dev")
     mint.add_argument("--sub", required=True)
     mint.add_argument("--structure", action="append", default=[], help="repeatable")
     mint.add_argument("--role", action="append", default=[], help="repeatable")

@@ -219,7 +219,7 @@ async def _upload(
     return await read_upload(file, max_bytes)
 
 
-# A multipart/form-data request's `file`, read under the service's ATTACHMENT_MAX_BYTES.
+# A multipart/form-data request's `file`, read under the service's CHORUS_ATTACHMENT_MAX_BYTES.
 UploadDep = Annotated[Upload, Depends(_upload)]
 
 

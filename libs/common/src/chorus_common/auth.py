@@ -17,8 +17,9 @@ from chorus_common.settings import DEV_JWT_SECRET, ServiceSettings
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 # The PISTE gateway forwards a technical account's actions to the services that own them with a
 # short-lived token of its own: this issuer, the one service it is for as audience, signed with its
-# key (GATEWAY_JWKS_URL) or, in APP_ENV=dev, with the dev secret. Such a token acts for the structures
-# it names: the gateway checked the technical account, which the directory attaches to that structure.
+# key (CHORUS_GATEWAY_JWKS_URL) or, in CHORUS_APP_ENV=dev, with the dev secret. Such a token acts for
+# the structures it names: the gateway checked the technical account, which the directory attaches to
+# that structure.
 GATEWAY_ISSUER = "urn:chorus:piste-gateway"
 
 
@@ -115,13 +116,15 @@ class TokenVerifier:
         """A token of the PISTE gateway: its own key in production, the dev secret in dev, nothing else."""
         try:
             if jwt.get_unverified_header(token).get("alg") == "HS256" and self._secret is not None:
-                key: Any = self._secret  # APP_ENV=dev: the gateway signs with the dev secret
+                key: Any = self._secret  # CHORUS_APP_ENV=dev: the gateway signs with the dev secret
                 algorithms = ["HS256"]
             elif self._gateway_jwks is not None:
                 key = self._gateway_jwks.get_signing_key_from_jwt(token).key
                 algorithms = ASYMMETRIC_ALGORITHMS
             else:
-                raise unauthenticated("The PISTE gateway's tokens are not accepted (no GATEWAY_JWKS_URL)")
+                raise unauthenticated(
+                    "The PISTE gateway's tokens are not accepted (no CHORUS_GATEWAY_JWKS_URL)"
+                )
             claims = jwt.decode(
                 token,
                 key,
@@ -175,7 +178,7 @@ def mint_dev_token(
     audience: str | None = None,
     issuer: str | None = None,
 ) -> str:
-    """An HS256 token as accepted by a service running with APP_ENV=dev."""
+    """An HS256 token as accepted by a service running with CHORUS_APP_ENV=dev."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub,
@@ -197,7 +200,9 @@ def mint_dev_token(
 bearer_scheme = HTTPBearer(
     auto_error=False,
     bearerFormat="JWT",
-    description="A JWT: HS256 with the dev secret in APP_ENV=dev, else RS256/ES256 from AUTH_JWKS_URL",
+    description=(
+        "A JWT: HS256 with the dev secret in CHORUS_APP_ENV=dev, else RS256/ES256 from CHORUS_AUTH_JWKS_URL"
+    ),
 )
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 

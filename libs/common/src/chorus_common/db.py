@@ -148,7 +148,7 @@ async def ensure_database(database_url: str) -> bool:
     """Create the database named in `database_url` if it does not exist; True if created."""
     name = make_url(database_url).database
     if not name:
-        raise ValueError("DATABASE_URL names no database")
+        raise ValueError("CHORUS_DATABASE_URL names no database")
     conn = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)

@@ -14,18 +14,20 @@ from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider import ProviderStatus
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chorus_common.settings import ENV_PREFIX
+
 logger = logging.getLogger("chorus.flags")
 
 
 class FlagSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     flagd_resolver: Literal["file", "rpc", "in-process"] = "file"
     flagd_offline_flag_source_path: str | None = None
     flagd_host: str = "localhost"
-    # CHORUS_FLAGD_PORT, not FLAGD_PORT: Kubernetes sets FLAGD_PORT=tcp://host:port in every pod of a
-    # namespace with a Service named flagd.
-    chorus_flagd_port: int | None = None
+    # Always given to the provider, which would otherwise read FLAGD_PORT itself: Kubernetes sets
+    # FLAGD_PORT=tcp://host:port in every pod of a namespace with a Service named flagd.
+    flagd_port: int | None = None
     flagd_offline_poll_ms: int = 500
     flags_ready_timeout_seconds: float = 10.0
 
@@ -54,13 +56,15 @@ class FeatureFlags:
             "in-process": ResolverType.IN_PROCESS,
         }[settings.flagd_resolver]
         if resolver is ResolverType.FILE and not settings.flagd_offline_flag_source_path:
-            raise ValueError("FLAGD_OFFLINE_FLAG_SOURCE_PATH is required with FLAGD_RESOLVER=file")
+            raise ValueError(
+                "CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH is required with CHORUS_FLAGD_RESOLVER=file"
+            )
         provider = FlagdProvider(
             resolver_type=resolver,
             offline_flag_source_path=settings.flagd_offline_flag_source_path,
             host=settings.flagd_host,
             # Always given: without it the provider reads FLAGD_PORT from the environment itself.
-            port=settings.chorus_flagd_port
+            port=settings.flagd_port
             or (DEFAULT_PORT_RPC if resolver is ResolverType.RPC else DEFAULT_PORT_IN_PROCESS),
             deadline_ms=settings.flagd_offline_poll_ms,
         )

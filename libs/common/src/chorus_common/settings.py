@@ -13,7 +13,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-DEV_JWT_SECRET = "chorus-dev-secret-not-for-production"  # refused outside APP_ENV=dev
+DEV_JWT_SECRET = "chorus-dev-secret-not-for-production"  # refused outside CHORUS_APP_ENV=dev
 
 AppEnv = Literal["dev", "test", "prod"]
 ServiceRole = Literal["api", "worker", "all"]
@@ -22,15 +22,21 @@ ServiceRole = Literal["api", "worker", "all"]
 def refuse_development_secret(app_env: str, value: str, development: str, variable: str) -> None:
     """In production, a secret left at its development value (printed in the README) is refused."""
     if app_env == "prod" and value == development:
-        raise ValueError(f"APP_ENV=prod needs {variable} (the development one is refused)")
+        raise ValueError(f"CHORUS_APP_ENV=prod needs {variable} (the development one is refused)")
 
 
 def default_database_url(database: str) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
 
 
+# Every setting is read from the environment as CHORUS_<NAME>: the names a platform sets in a pod for its
+# own purposes (SERVICE_NAME, and Kubernetes' service links, <SERVICE>_PORT=tcp://... and
+# <SERVICE>_SERVICE_HOST for every Service of the namespace: a Service named smtp sets SMTP_PORT) change
+# nothing.
+ENV_PREFIX = "CHORUS_"
+
 # Settings the environment never sets: a service's name is its own (its queues, its event source, its
-# migration table), and a SERVICE_NAME that a platform sets for its own purposes must not rename it.
+# migration table).
 NOT_FROM_ENVIRONMENT = frozenset({"service_name"})
 
 
@@ -40,7 +46,7 @@ class _Environment(EnvSettingsSource):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     @classmethod
     def settings_customise_sources(
@@ -54,7 +60,7 @@ class ServiceSettings(BaseSettings):
         return init_settings, _Environment(settings_cls), dotenv_settings, file_secret_settings
 
     service_name: str = ""
-    # Production unless told otherwise: a deployment that forgets APP_ENV refuses the dev secret and
+    # Production unless told otherwise: a deployment that forgets CHORUS_APP_ENV refuses the dev secret and
     # needs its identity provider; `make`, compose and the tests say `dev` (or `test`) explicitly.
     app_env: AppEnv = "prod"
     service_role: ServiceRole = "all"
@@ -72,7 +78,7 @@ class ServiceSettings(BaseSettings):
     auth_audience: str | None = None
     # The PISTE gateway's public keys: a token it signs (issuer urn:chorus:piste-gateway) forwards a
     # technical account's action, acting for that account's structure. Unset: such tokens are refused,
-    # except in APP_ENV=dev, where the gateway signs them with the dev secret.
+    # except in CHORUS_APP_ENV=dev, where the gateway signs them with the dev secret.
     gateway_jwks_url: str | None = None
 
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
@@ -106,32 +112,38 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _tls_files_together(self) -> ServiceSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together")
-        for variable, path in (("TLS_CERT_FILE", self.tls_cert_file), ("TLS_KEY_FILE", self.tls_key_file)):
+            raise ValueError("CHORUS_TLS_CERT_FILE and CHORUS_TLS_KEY_FILE go together")
+        for variable, path in (
+            ("CHORUS_TLS_CERT_FILE", self.tls_cert_file),
+            ("CHORUS_TLS_KEY_FILE", self.tls_key_file),
+        ):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{variable}: no such file {path}")
         return self
 
     @model_validator(mode="after")
     def _handlers_fit_in_the_pool(self) -> ServiceSettings:
-        # The pool holds 2 x DB_POOL_SIZE connections; a handler may take two (its transaction and a
+        # The pool holds 2 x CHORUS_DB_POOL_SIZE connections; a handler may take two (its transaction and a
         # short one), and HTTP requests and the outbox relay need some too.
         if self.consumer_concurrency >= self.db_pool_size:
-            raise ValueError("CONSUMER_CONCURRENCY must be below DB_POOL_SIZE")
+            raise ValueError("CHORUS_CONSUMER_CONCURRENCY must be below CHORUS_DB_POOL_SIZE")
         return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:
         if self.app_env == "prod":
             if not self.database_url:
-                raise ValueError("DATABASE_URL is required when APP_ENV=prod")
+                raise ValueError("CHORUS_DATABASE_URL is required when CHORUS_APP_ENV=prod")
             if self.auth_jwt_secret:
                 raise ValueError(
-                    "AUTH_JWT_SECRET (HS256) is accepted only when APP_ENV=dev; "
-                    "use AUTH_JWKS_URL with AUTH_ISSUER and AUTH_AUDIENCE"
+                    "CHORUS_AUTH_JWT_SECRET (HS256) is accepted only when CHORUS_APP_ENV=dev; "
+                    "use CHORUS_AUTH_JWKS_URL with CHORUS_AUTH_ISSUER and CHORUS_AUTH_AUDIENCE"
                 )
             if not (self.auth_jwks_url and self.auth_issuer and self.auth_audience):
-                raise ValueError("APP_ENV=prod needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE")
+                raise ValueError(
+                    "CHORUS_APP_ENV=prod needs CHORUS_AUTH_JWKS_URL, CHORUS_AUTH_ISSUER and "
+                    "CHORUS_AUTH_AUDIENCE"
+                )
         return self
 
     @property

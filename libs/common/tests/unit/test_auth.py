@@ -45,7 +45,7 @@ def test_hs256_tokens_are_refused_outside_dev():
 
 
 def test_production_refuses_to_start_with_a_dev_secret():
-    with pytest.raises(ValidationError, match="only when APP_ENV=dev"):
+    with pytest.raises(ValidationError, match="only when CHORUS_APP_ENV=dev"):
         ServiceSettings(
             app_env="prod",
             database_url="postgresql+asyncpg://x/y",
@@ -57,7 +57,7 @@ def test_production_refuses_to_start_with_a_dev_secret():
 
 
 def test_production_refuses_to_start_without_its_database():
-    with pytest.raises(ValidationError, match="DATABASE_URL"):
+    with pytest.raises(ValidationError, match="CHORUS_DATABASE_URL"):
         ServiceSettings(
             app_env="prod",
             database_url="",
@@ -90,10 +90,10 @@ def test_a_bad_token_is_never_trusted():
 def test_without_app_env_a_service_is_production_and_refuses_to_start_unconfigured(monkeypatch):
     from chorus_common.settings import ServiceSettings
 
-    monkeypatch.delenv("APP_ENV", raising=False)
-    with pytest.raises(ValidationError, match="APP_ENV=prod needs AUTH_JWKS_URL"):
+    monkeypatch.delenv("CHORUS_APP_ENV", raising=False)
+    with pytest.raises(ValidationError, match="CHORUS_APP_ENV=prod needs CHORUS_AUTH_JWKS_URL"):
         ServiceSettings(database_url="postgresql+asyncpg://db/x")
-    with pytest.raises(ValidationError, match="only when APP_ENV=dev"):
+    with pytest.raises(ValidationError, match="only when CHORUS_APP_ENV=dev"):
         ServiceSettings(
             database_url="postgresql+asyncpg://db/x", auth_jwt_secret="chorus-dev-secret-not-for-production"
         )

@@ -1,4 +1,4 @@
-"""Bearer headers for tests, as accepted by a service running with APP_ENV=dev."""
+"""Bearer headers for tests, as accepted by a service running with CHORUS_APP_ENV=dev."""
 
 from __future__ import annotations
 

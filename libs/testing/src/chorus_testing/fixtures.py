@@ -35,8 +35,8 @@ from chorus_testing.servers import (
 )
 
 # Tests run the services as development does (HS256 tokens of the dev secret), unless a test says
-# otherwise (the security suite runs them with APP_ENV=test): production is the code's default.
-os.environ.setdefault("APP_ENV", "dev")
+# otherwise (the security suite runs them with CHORUS_APP_ENV=test): production is the code's default.
+os.environ.setdefault("CHORUS_APP_ENV", "dev")
 
 EVENTS_EXCHANGE = "chorus.events"
 GUEST = "guest"  # the broker's administrator in tests: reads anything, and produces nothing

@@ -34,14 +34,14 @@ from chorus_testing.servers import TestServers, unique_name
 
 ROOT = Path(__file__).resolve().parents[4]
 LAUNCHER = ROOT / "deploy" / "local" / "launcher.py"
-SMTP_PORT = 1025
+RELAY_PORT = 1025
 
 
 def free_offset() -> int:
     """A port offset at which the catcher's and every service's ports are free."""
     for _ in range(50):
-        offset = free_port() % 20000 + 20000 - SMTP_PORT
-        ports = [SMTP_PORT + offset, *(port + offset for port in SERVICES.values())]
+        offset = free_port() % 20000 + 20000 - RELAY_PORT
+        ports = [RELAY_PORT + offset, *(port + offset for port in SERVICES.values())]
         if all(_free(port) for port in ports):
             return offset
     raise RuntimeError("no free ports for the platform")
@@ -99,8 +99,8 @@ class Platform:
         package = service.replace("-", "_")
         return {
             **self.env,
-            "DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}",
-            "RABBITMQ_URL": dev_account_url(self.env["RABBITMQ_URL"], service),
+            "CHORUS_DATABASE_URL": f"{self.env['POSTGRES_URL']}/{self.db_prefix}{package}",
+            "CHORUS_RABBITMQ_URL": dev_account_url(self.env["RABBITMQ_URL"], service),
         }
 
     @contextmanager
@@ -108,7 +108,7 @@ class Platform:
         """One more process of `service` in `role` (`api`, `worker`), beside the launched one and on the
         same database and bus, as a Deployment of that role would run it; its base URL."""
         port = free_port()
-        env = {**self.service_env(service), "SERVICE_ROLE": role, "HTTP_PORT": str(port)}
+        env = {**self.service_env(service), "CHORUS_SERVICE_ROLE": role, "CHORUS_HTTP_PORT": str(port)}
         log = (self.run_dir / "logs" / f"{service}-{role}-{port}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", service.replace("-", "_"), "serve"],
@@ -208,8 +208,8 @@ def launched_platform(
         RABBITMQ_URL=rabbitmq_url,
         POSTGRES_URL=servers.postgres_url,
         DB_PREFIX=prefix,
-        FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(flags_path),
-        LOG_LEVEL="INFO",
+        CHORUS_FLAGD_OFFLINE_FLAG_SOURCE_PATH=str(flags_path),
+        CHORUS_LOG_LEVEL="INFO",
     )
     env.update(extra_env or {})
     for attempt in range(3):

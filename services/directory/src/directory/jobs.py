@@ -226,10 +226,10 @@ def add_mint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def mint_command(args: argparse.Namespace, settings: DirectorySettings) -> int:
-    """A token for APP_ENV=dev carrying the user's e-mail and the structures it is attached to."""
+    """A token for CHORUS_APP_ENV=dev carrying the user's e-mail and the structures it is attached to."""
     secret = settings.jwt_secret
     if secret is None:
-        print("mint-token needs APP_ENV=dev or AUTH_JWT_SECRET", file=sys.stderr)
+        print("mint-token needs CHORUS_APP_ENV=dev or CHORUS_AUTH_JWT_SECRET", file=sys.stderr)
         return 2
 
     async def run(runtime: ServiceRuntime) -> tuple[Any, list[dict[str, Any]]]:

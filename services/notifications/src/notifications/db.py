@@ -55,8 +55,8 @@ decisions = sa.Table(
 )
 
 # Events naming a structure the read model of the directory does not know yet (its snapshot may still
-# be on its way): kept, and decided again every DIRECTORY_RETRY_INTERVAL_SECONDS, until the directory
-# knows it or DIRECTORY_WAIT_SECONDS have passed since the event came (then decided with the reason).
+# be on its way): kept, and decided again every CHORUS_DIRECTORY_RETRY_INTERVAL_SECONDS, until the directory
+# knows it or CHORUS_DIRECTORY_WAIT_SECONDS have passed since the event came (then decided with the reason).
 awaiting_directory = sa.Table(
     "awaiting_directory",
     metadata,

@@ -207,7 +207,7 @@ class Delivery:
             logger.info("%d mails deferred, the oldest pending for %.0f s", deferred, age)
 
     async def run(self) -> None:
-        """Send what is due, at once when woken, else every MAIL_POLL_INTERVAL_SECONDS; a full batch
+        """Send what is due, at once when woken, else every CHORUS_MAIL_POLL_INTERVAL_SECONDS; a full batch
         is followed by the next at once."""
         settings = self._settings
         cycles = 0

@@ -15,8 +15,8 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     service_name: str = "notifications"
     http_port: int = 8005
     database_url: str = default_database_url("chorus_notifications")
-    # Events are handled in batches of up to CONSUMER_BATCH_SIZE, CONSUMER_CONCURRENCY batches at a
-    # time; a batch's decisions, its mails PENDING, commit before any mail is sent.
+    # Events are handled in batches of up to CHORUS_CONSUMER_BATCH_SIZE, CHORUS_CONSUMER_CONCURRENCY
+    # batches at a time; a batch's decisions, its mails PENDING, commit before any mail is sent.
     consumer_batch_size: int = Field(default=50, ge=1)
     consumer_concurrency: int = 2
     consumer_prefetch: int = Field(default=200, ge=1)
@@ -28,7 +28,7 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     # STARTTLS and implicit TLS check the relay's certificate and its name: this one when the relay is
-    # reached by another (an address, an alias), against SMTP_CA_FILE's CA when given.
+    # reached by another (an address, an alias), against CHORUS_SMTP_CA_FILE's CA when given.
     smtp_tls_server_name: str | None = None
     smtp_ca_file: str | None = None
     # Credentials over a connection without TLS: for a development relay only, refused in prod.
@@ -37,10 +37,11 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     smtp_connections: int = Field(default=8, ge=1)
     smtp_local_hostname: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
-    # Delivery: up to MAIL_SEND_BATCH due mails taken at a time (leased for MAIL_LEASE_SECONDS, so a
-    # replica that dies mid-send leaves them to another); a temporary failure (connection, timeout, 4xx)
-    # is tried again after MAIL_RETRY_BASE_DELAY_SECONDS, doubling up to MAIL_RETRY_MAX_DELAY_SECONDS
-    # (with jitter), until MAIL_RETRY_HORIZON_SECONDS after the decision (48 h): then FAILED. A flag
+    # Delivery: up to CHORUS_MAIL_SEND_BATCH due mails taken at a time (leased for
+    # CHORUS_MAIL_LEASE_SECONDS, so a replica that dies mid-send leaves them to another); a temporary
+    # failure (connection, timeout, 4xx) is tried again after CHORUS_MAIL_RETRY_BASE_DELAY_SECONDS,
+    # doubling up to CHORUS_MAIL_RETRY_MAX_DELAY_SECONDS (with jitter), until
+    # CHORUS_MAIL_RETRY_HORIZON_SECONDS after the decision (48 h): then FAILED. A flag
     # that cannot be evaluated makes its event wait the same horizon.
     mail_send_batch: int = Field(default=32, ge=1)
     mail_lease_seconds: float = Field(default=60.0, gt=0)
@@ -65,7 +66,8 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
         rounds = -(-self.mail_send_batch // self.smtp_connections)
         if self.mail_lease_seconds <= rounds * self.smtp_timeout_seconds:
             raise ValueError(
-                "MAIL_LEASE_SECONDS must exceed MAIL_SEND_BATCH / SMTP_CONNECTIONS x SMTP_TIMEOUT_SECONDS "
+                "CHORUS_MAIL_LEASE_SECONDS must exceed CHORUS_MAIL_SEND_BATCH / CHORUS_SMTP_CONNECTIONS"
+                " x CHORUS_SMTP_TIMEOUT_SECONDS "
                 f"({rounds * self.smtp_timeout_seconds:.0f} s)"
             )
         return self
@@ -73,12 +75,12 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     @model_validator(mode="after")
     def _credentials_only_over_tls(self) -> NotificationsSettings:
         if self.smtp_allow_plain_auth and self.app_env == "prod":
-            raise ValueError("SMTP_ALLOW_PLAIN_AUTH is refused when APP_ENV=prod")
+            raise ValueError("CHORUS_SMTP_ALLOW_PLAIN_AUTH is refused when CHORUS_APP_ENV=prod")
         encrypted = self.smtp_tls or self.smtp_starttls
         if self.smtp_username is not None and not encrypted and not self.smtp_allow_plain_auth:
             raise ValueError(
-                "SMTP credentials are sent only over TLS: set SMTP_STARTTLS or SMTP_TLS "
-                "(SMTP_ALLOW_PLAIN_AUTH=true for a development relay)"
+                "SMTP credentials are sent only over TLS: set CHORUS_SMTP_STARTTLS or CHORUS_SMTP_TLS "
+                "(CHORUS_SMTP_ALLOW_PLAIN_AUTH=true for a development relay)"
             )
         return self
 
@@ -90,5 +92,5 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
 
     @cached_property
     def envelope_sender(self) -> str:
-        """The address of MAIL FROM: the one in MAIL_FROM."""
+        """The address of MAIL FROM: the one in CHORUS_MAIL_FROM."""
         return parseaddr(self.mail_from)[1]

@@ -71,8 +71,8 @@ class Notifier:
     service) an event names, its principal manager and every user with notifications on (see
     `domain.recipients`); a ticket's requester is the address the event carries. An event naming a
     structure the read model does not know yet waits (`awaiting_directory`) and is decided again
-    every DIRECTORY_RETRY_INTERVAL_SECONDS, until the structure is known or DIRECTORY_WAIT_SECONDS
-    have passed; then what cannot be sent is recorded with the reason.
+    every CHORUS_DIRECTORY_RETRY_INTERVAL_SECONDS, until the structure is known or
+    CHORUS_DIRECTORY_WAIT_SECONDS have passed; then what cannot be sent is recorded with the reason.
 
     Decide first, send after: the decisions are recorded in the consumer's transaction, which also
     holds the events' inbox claims, each mail to send as PENDING with its message and Message-ID;
@@ -80,7 +80,7 @@ class Notifier:
     batch before any mail leaves, and is dead-lettered unsent while its batch-mates are decided
     again one by one. Once committed, `Delivery` sends the mails, each event's in order (the MOA
     before the supplier), and a redelivery of the event sends nothing again. A flag that cannot be
-    evaluated makes the event wait, as for the directory, up to MAIL_RETRY_HORIZON_SECONDS.
+    evaluated makes the event wait, as for the directory, up to CHORUS_MAIL_RETRY_HORIZON_SECONDS.
     """
 
     def __init__(self, settings: NotificationsSettings, flags: FeatureFlags, delivery: Delivery) -> None:

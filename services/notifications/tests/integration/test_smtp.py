@@ -194,7 +194,7 @@ async def test_credentials_are_never_sent_without_tls(relay: Relay):
     assert refused.value.code == 530
     with pytest.raises(ValidationError, match="only over TLS"):
         NotificationsSettings(smtp_username="chorus", smtp_password="s3cret")
-    with pytest.raises(ValidationError, match="refused when APP_ENV=prod"):
+    with pytest.raises(ValidationError, match="refused when CHORUS_APP_ENV=prod"):
         NotificationsSettings(
             app_env="prod",
             smtp_allow_plain_auth=True,

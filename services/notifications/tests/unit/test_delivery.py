@@ -38,7 +38,7 @@ def test_the_delay_doubles_up_to_its_maximum_with_jitter():
 
 
 def test_a_lease_must_outlast_a_batch_of_timeouts():
-    with pytest.raises(ValidationError, match="MAIL_LEASE_SECONDS must exceed"):
+    with pytest.raises(ValidationError, match="CHORUS_MAIL_LEASE_SECONDS must exceed"):
         NotificationsSettings(
             mail_send_batch=64, smtp_connections=8, smtp_timeout_seconds=10, mail_lease_seconds=60
         )

@@ -9,7 +9,7 @@ it as `invoice-submitted`; received-invoices' answer (its first `invoice-status-
 - `IN_INTEGRE`: its invoice is received-invoices' (`idFacture` from then on);
 - `IN_REJETE`: not a readable invoice, an invoice breaking a rule, or one received-invoices refused,
   with each reason in `listeErreurDP`;
-- `IN_INCIDENTE`: its reading failed `FLOW_ATTEMPTS` times; the supplier deposits it again.
+- `IN_INCIDENTE`: its reading failed `CHORUS_FLOW_ATTEMPTS` times; the supplier deposits it again.
 
 Every syntax read here carries one invoice: `IN_INTEGRE_PARTIEL` (part of a flow's invoices taken)
 cannot happen.

@@ -1,10 +1,10 @@
 """The actions that need an immediate answer (traiter/recue, traiter/factureAValider, traiterRejet,
 completer, recycler) go to the service that owns the invoice, over its public HTTP API, with a token the
-gateway signs for the technical account's structure: short-lived (INTERNAL_TOKEN_TTL_SECONDS), of issuer
-`GATEWAY_ISSUER`, its audience the one service it is for (`gateway_audience`), RS256 with
-INTERNAL_TOKEN_KEY (its public key at /.well-known/jwks.json, which the services read as
-GATEWAY_JWKS_URL), or HS256 with the dev secret in APP_ENV=dev. The owning service decides, as for any
-caller; its refusals come back as Chorus Pro's."""
+gateway signs for the technical account's structure: short-lived (CHORUS_INTERNAL_TOKEN_TTL_SECONDS), of
+issuer `GATEWAY_ISSUER`, its audience the one service it is for (`gateway_audience`), RS256 with
+CHORUS_INTERNAL_TOKEN_KEY (its public key at /.well-known/jwks.json, which the services read as
+CHORUS_GATEWAY_JWKS_URL), or HS256 with the dev secret in CHORUS_APP_ENV=dev. The owning service decides,
+as for any caller; its refusals come back as Chorus Pro's."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ class Forwarder:
         if settings.internal_token_key is not None:
             key = load_pem_private_key(settings.internal_token_key.get_secret_value().encode(), password=None)
             if not isinstance(key, RSAPrivateKey):
-                raise ValueError("INTERNAL_TOKEN_KEY must be an RSA private key (PEM)")
+                raise ValueError("CHORUS_INTERNAL_TOKEN_KEY must be an RSA private key (PEM)")
             self._key = key
-        self._secret = settings.jwt_secret  # the dev secret, in APP_ENV=dev only
+        self._secret = settings.jwt_secret  # the dev secret, in CHORUS_APP_ENV=dev only
         self._urls = {
             "received-invoices": settings.received_invoices_url.rstrip("/"),
             "invoicing-works": settings.invoicing_works_url.rstrip("/"),
@@ -68,7 +68,7 @@ class Forwarder:
             return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": KEY_ID})
         if self._secret is None:
             raise CproError(
-                503, UNAVAILABLE, "Le transfert des actions n'est pas configuré (INTERNAL_TOKEN_KEY)"
+                503, UNAVAILABLE, "Le transfert des actions n'est pas configuré (CHORUS_INTERNAL_TOKEN_KEY)"
             )
         return jwt.encode(claims, self._secret, algorithm="HS256")
 

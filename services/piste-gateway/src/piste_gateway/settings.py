@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from chorus_common.settings import ServiceSettings, default_database_url, refuse_development_secret
 
-DEV_TOKEN_SECRET = "chorus-dev-piste-token-secret-not-for-production"  # refused when APP_ENV=prod
+DEV_TOKEN_SECRET = "chorus-dev-piste-token-secret-not-for-production"  # refused when CHORUS_APP_ENV=prod
 
 
 class PisteGatewaySettings(ServiceSettings):
@@ -31,8 +31,8 @@ class PisteGatewaySettings(ServiceSettings):
     # The actions on invoices (traiter/recue, traiter/factureAValider, traiterRejet, completer,
     # recycler) go to the services that own them, at these addresses, with a token the gateway signs
     # for the technical account's structure: RS256 with this private key (PEM), whose public half it
-    # serves at /.well-known/jwks.json (the services' GATEWAY_JWKS_URL); in APP_ENV=dev, without a
-    # key, HS256 with the dev secret.
+    # serves at /.well-known/jwks.json (the services' CHORUS_GATEWAY_JWKS_URL); in CHORUS_APP_ENV=dev,
+    # without a key, HS256 with the dev secret.
     received_invoices_url: str = "http://127.0.0.1:8002"
     invoicing_works_url: str = "http://127.0.0.1:8001"
     # Where the support categories (rechercher/categorieSollicitation) come from: support-portal's
@@ -45,11 +45,13 @@ class PisteGatewaySettings(ServiceSettings):
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> PisteGatewaySettings:
         refuse_development_secret(
-            self.app_env, self.token_secret.get_secret_value(), DEV_TOKEN_SECRET, "TOKEN_SECRET"
+            self.app_env, self.token_secret.get_secret_value(), DEV_TOKEN_SECRET, "CHORUS_TOKEN_SECRET"
         )
         if self.app_env == "prod" and self.internal_token_key is None:
-            raise ValueError("APP_ENV=prod needs INTERNAL_TOKEN_KEY (a PEM RSA private key)")
+            raise ValueError("CHORUS_APP_ENV=prod needs CHORUS_INTERNAL_TOKEN_KEY (a PEM RSA private key)")
         needed = self.max_flow_bytes * 4 // 3 + 64 * 1024
         if self.max_json_bytes < needed:
-            raise ValueError(f"MAX_JSON_BYTES must hold a flow of MAX_FLOW_BYTES in base64: {needed} or more")
+            raise ValueError(
+                f"CHORUS_MAX_JSON_BYTES must hold a flow of CHORUS_MAX_FLOW_BYTES in base64: {needed} or more"
+            )
         return self

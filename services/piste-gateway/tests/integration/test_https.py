@@ -1,5 +1,5 @@
-"""The gateway serving HTTPS itself (TLS_CERT_FILE, TLS_KEY_FILE), for clients that refuse plain HTTP:
-`chorus-api`, through requests, talks to it with the certificate's authority as its only trust."""
+"""The gateway serving HTTPS itself (CHORUS_TLS_CERT_FILE, CHORUS_TLS_KEY_FILE), for clients that refuse
+plain HTTP: `chorus-api`, through requests, talks to it with the certificate's authority as its only trust."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ async def test_the_gateway_serves_https_with_its_certificate(
     port = free_port()
     env = {
         **os.environ,
-        "APP_ENV": "dev",
-        "DATABASE_URL": database_factory("piste_gateway_tls"),
-        "RABBITMQ_URL": rabbitmq_url,
-        "TLS_CERT_FILE": str(certificate.cert_file),
-        "TLS_KEY_FILE": str(certificate.key_file),
+        "CHORUS_APP_ENV": "dev",
+        "CHORUS_DATABASE_URL": database_factory("piste_gateway_tls"),
+        "CHORUS_RABBITMQ_URL": rabbitmq_url,
+        "CHORUS_TLS_CERT_FILE": str(certificate.cert_file),
+        "CHORUS_TLS_KEY_FILE": str(certificate.key_file),
     }
     command = [sys.executable, "-m", "piste_gateway", "serve", "--migrate", "--port", str(port)]
     server = await asyncio.create_subprocess_exec(

@@ -120,7 +120,7 @@ def test_in_dev_without_a_key_the_gateway_signs_with_the_dev_secret():
 
 
 def test_production_needs_the_gateways_key():
-    with pytest.raises(ValueError, match="INTERNAL_TOKEN_KEY"):
+    with pytest.raises(ValueError, match="CHORUS_INTERNAL_TOKEN_KEY"):
         PisteGatewaySettings(
             app_env="prod",
             token_secret="a-secret-of-its-own-0123456789",

@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from chorus_common.settings import ServiceSettings, default_database_url, refuse_development_secret
 
-DEV_FORM_SECRET = "chorus-dev-form-secret-not-for-production"  # refused when APP_ENV=prod
+DEV_FORM_SECRET = "chorus-dev-form-secret-not-for-production"  # refused when CHORUS_APP_ENV=prod
 
 DEFAULT_ROUTING_TABLE = Path(__file__).resolve().parents[4] / "deploy" / "support" / "routing.json"
 DEFAULT_CATEGORIES = DEFAULT_ROUTING_TABLE.with_name("categories.json")
@@ -26,8 +26,8 @@ class SupportPortalSettings(ServiceSettings):
     signed_out_limit_per_hour: int = Field(default=5, ge=1)
     # Signs the forms' CSRF tokens and the captcha's challenges; replicas share it.
     form_secret: SecretStr = SecretStr(DEV_FORM_SECRET)
-    # The captcha's work: a counter below CAPTCHA_MAX_COUNTER to find, each try CAPTCHA_COST PBKDF2
-    # iterations (half the counter on average: about a second of a phone's browser by default).
+    # The captcha's work: a counter below CHORUS_CAPTCHA_MAX_COUNTER to find, each try CHORUS_CAPTCHA_COST
+    # PBKDF2 iterations (half the counter on average: about a second of a phone's browser by default).
     captcha_cost: int = Field(default=1000, ge=1, le=1_000_000)
     captcha_max_counter: int = Field(default=5000, ge=1, le=10_000_000)
     captcha_ttl_seconds: int = Field(default=600, ge=10)
@@ -35,6 +35,6 @@ class SupportPortalSettings(ServiceSettings):
     @model_validator(mode="after")
     def _a_secret_of_its_own_in_production(self) -> SupportPortalSettings:
         refuse_development_secret(
-            self.app_env, self.form_secret.get_secret_value(), DEV_FORM_SECRET, "FORM_SECRET"
+            self.app_env, self.form_secret.get_secret_value(), DEV_FORM_SECRET, "CHORUS_FORM_SECRET"
         )
         return self
