@@ -25,6 +25,7 @@ def from_environment(settings: Any, variables: dict[str, str], monkeypatch: pyte
         monkeypatch.setenv(name, value)
     return settings()
 
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.32"  # the kubectl this machine has
