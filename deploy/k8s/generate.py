@@ -106,8 +106,22 @@ DEPLOYMENTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Every service deletes what is past its retention window (published outbox rows, inbox ids, and its
+# own: `chorus_common.retention`) in this CronJob, hourly, rather than in its worker pods.
+RETENTION = CronJobSpec("retention", "17 * * * *", ["jobs", "retention"])
+
 SERVICES = [
-    ServiceSpec(s.name, s.package, s.port, s.roles, **DEPLOYMENTS.get(s.name, {})) for s in roster.services()
+    ServiceSpec(
+        s.name,
+        s.package,
+        s.port,
+        s.roles,
+        **{
+            **DEPLOYMENTS.get(s.name, {}),
+            "cronjobs": [*DEPLOYMENTS.get(s.name, {}).get("cronjobs", []), RETENTION],
+        },
+    )
+    for s in roster.services()
 ]
 
 # What every environment sets for one service ({environment} is the environment's name).
@@ -391,6 +405,7 @@ def base_settings(service: ServiceSpec) -> dict[str, str]:
         "CHORUS_HTTP_HOST": "0.0.0.0",
         "CHORUS_HTTP_PORT": str(service.port),
         "CHORUS_LOG_JSON": "true",
+        "CHORUS_RETENTION_INTERVAL_SECONDS": "0",  # the retention CronJob does it
         **service.settings,
     }
     for source, (directory, variable) in service.files.items():

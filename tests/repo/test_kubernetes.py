@@ -150,7 +150,11 @@ def test_each_deployment_probes_health_limits_resources_runs_unprivileged_and_mi
 
 def test_the_deadline_sweep_is_a_paris_cronjob_and_not_also_run_in_process():
     documents = render("overlays/prod/invoicing-works")
-    (cronjob,) = by_kind(documents, "CronJob").values()
+    cronjob = next(
+        c
+        for c in by_kind(documents, "CronJob").values()
+        if c["metadata"]["name"].endswith("-sweep-deadlines")
+    )
     assert cronjob["spec"]["timeZone"] == "Europe/Paris"
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
@@ -158,6 +162,22 @@ def test_the_deadline_sweep_is_a_paris_cronjob_and_not_also_run_in_process():
     assert container["args"] == ["jobs", "sweep-deadlines"]
     settings = next(d for d in documents if d["kind"] == "ConfigMap")
     assert settings["data"]["CHORUS_DEADLINE_SWEEP_INTERVAL_SECONDS"] == "0"
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_every_service_applies_its_retention_in_a_cronjob_not_in_its_workers(service: str):
+    documents = render(f"overlays/prod/{service}")
+    cronjob = next(
+        c for c in by_kind(documents, "CronJob").values() if c["metadata"]["name"].endswith("-retention")
+    )
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", service.replace("-", "_")]
+    assert container["args"] == ["jobs", "retention"]
+    settings = next(
+        d for d in documents if d["kind"] == "ConfigMap" and "-settings-" in d["metadata"]["name"]
+    )
+    assert settings["data"]["CHORUS_RETENTION_INTERVAL_SECONDS"] == "0"
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])

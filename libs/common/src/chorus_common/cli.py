@@ -58,9 +58,22 @@ class ServiceCli:
         )
         for name, job in self.jobs.items():
             job.arguments(jobs.add_parser(name, help=job.help))
+        jobs.add_parser("retention", help="delete what is past its retention window, in batches")
         for name, command in self.commands.items():
             command.arguments(commands.add_parser(name, help=command.help))
         return parser
+
+    async def retention(self, settings: ServiceSettings) -> int:
+        """Apply the retention rules the service's runtime holds (its own and the outbox's and
+        inbox's), without serving: what a CronJob runs."""
+        runtime = self.app_factory(settings.model_copy(update={"db_pool_size": 2})).state.runtime
+        try:
+            for what, count in (await runtime.apply_retention()).items():
+                print(f"{what}: {count} deleted", flush=True)
+        finally:
+            await runtime.engine.dispose()
+            await runtime.direct_reads.close()
+        return 0
 
     def main(self, argv: Sequence[str] | None = None) -> int:
         args = self.parser().parse_args(argv)
@@ -97,6 +110,8 @@ class ServiceCli:
         elif args.command == "asyncapi":
             app = self.app_factory(settings)
             json.dump(app.state.runtime.asyncapi(app.title, app.version), sys.stdout, indent=2)
+        elif args.command == "jobs" and args.job == "retention":
+            return asyncio.run(self.retention(settings))
         elif args.command == "jobs":
             return asyncio.run(self.jobs[args.job].run(args, settings))
         elif args.command in self.commands:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ from chorus_common.messaging.inbox import inbox_table
 from chorus_common.messaging.outbox import OutboxRelay, outbox_table
 from chorus_common.messaging.topology import EVENTS_EXCHANGE, create_broker, declare_topology
 from chorus_common.problems import document_problems, install_problem_handlers
+from chorus_common.retention import RetentionRule, older_than, purge
 from chorus_common.settings import ServiceSettings
 from chorus_common.unit_of_work import UnitOfWork
 
@@ -71,9 +72,29 @@ class ServiceRuntime:
     _jobs: list[BackgroundJob] = field(default_factory=list, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _feeds: list[str] = field(default_factory=list, init=False)
+    _retention: list[RetentionRule] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
+        outbox, inbox = self.outbox.c, self.inbox.c
+        self.retain(
+            RetentionRule(
+                "published outbox rows",
+                self.outbox,
+                older_than(
+                    outbox.published_at,
+                    timedelta(days=settings.retention_outbox_days),
+                    outbox.published_at.is_not(None),
+                ),
+            )
+        )
+        self.retain(
+            RetentionRule(
+                "inbox ids",
+                self.inbox,
+                older_than(inbox.processed_at, timedelta(days=settings.retention_inbox_days)),
+            )
+        )
         self.engine = create_engine(settings.database_url, settings.db_pool_size)
         self.direct_reads = DirectReads(settings.database_url, settings.db_pool_size)
         self.broker = create_broker(settings.rabbitmq_url)
@@ -158,6 +179,31 @@ class ServiceRuntime:
 
         self.add_job(periodically)
 
+    def retain(self, rule: RetentionRule) -> None:
+        """Delete (or erase) what `rule` selects at each retention run."""
+        self._retention.append(rule)
+
+    async def apply_retention(self) -> dict[str, int]:
+        """Run every retention rule now; how many rows each deleted (or erased)."""
+        now = self.clock.now()
+        return {
+            rule.what: await purge(self.engine, rule, now, self.settings.retention_batch_size)
+            for rule in self._retention
+        }
+
+    def _retention_job(self) -> BackgroundJob:
+        async def periodically() -> None:
+            while True:
+                try:
+                    done = {what: count for what, count in (await self.apply_retention()).items() if count}
+                    if done:
+                        logger.info("retention: %s", done)
+                except Exception:
+                    logger.warning("retention failed", exc_info=True)
+                await asyncio.sleep(self.settings.retention_interval_seconds)
+
+        return periodically
+
     async def database_ready(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -187,6 +233,8 @@ class ServiceRuntime:
         if self.settings.runs_worker:
             self.relay.start()
             self._tasks.extend(asyncio.create_task(job()) for job in self._jobs)
+            if self.settings.retention_interval_seconds > 0:
+                self._tasks.append(asyncio.create_task(self._retention_job()(), name="retention"))
 
     async def stop(self) -> None:
         self.consumer.stop()

@@ -103,6 +103,17 @@ class ServiceSettings(BaseSettings):
     consumer_concurrency: int = Field(default=4, ge=1)
     # The most events one transaction handles, for a service that consumes in batches.
     consumer_batch_size: int = Field(default=50, ge=1)
+    # Retention (`chorus_common.retention`): published outbox rows and inbox ids are deleted past these
+    # windows, in batches, every CHORUS_RETENTION_INTERVAL_SECONDS by the worker role (0: only by the command
+    # `jobs retention`, which a CronJob runs).
+    retention_outbox_days: int = Field(default=7, ge=1)
+    retention_inbox_days: int = Field(default=30, ge=1)
+    retention_batch_size: int = Field(default=1000, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    # The longest after its first delivery that an event may come again: a redelivery once the broker
+    # is back, a producer's relay publishing again after it was down, a dead letter replayed. The inbox
+    # must remember an event at least that long, or its second copy would be handled again.
+    redelivery_horizon_days: int = Field(default=7, ge=1)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -127,6 +138,16 @@ class ServiceSettings(BaseSettings):
         # short one), and HTTP requests and the outbox relay need some too.
         if self.consumer_concurrency >= self.db_pool_size:
             raise ValueError("CHORUS_CONSUMER_CONCURRENCY must be below CHORUS_DB_POOL_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _inbox_outlives_redeliveries(self) -> ServiceSettings:
+        if self.retention_inbox_days < self.redelivery_horizon_days:
+            raise ValueError(
+                f"CHORUS_RETENTION_INBOX_DAYS ({self.retention_inbox_days}) must not be shorter than "
+                f"CHORUS_REDELIVERY_HORIZON_DAYS ({self.redelivery_horizon_days}): an event delivered "
+                "again after its inbox id was deleted would be handled twice"
+            )
         return self
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
-from invoicing_works import api, use_cases
+from invoicing_works import api, jobs, use_cases
 from invoicing_works.db import inbox, outbox, replica
 from invoicing_works.events import register_events
 from invoicing_works.settings import InvoicingWorksSettings
@@ -21,6 +21,8 @@ def build_app(settings: InvoicingWorksSettings | None = None, clock: Clock | Non
     register_events(runtime)
     rights_from_replica(runtime, replica)
     runtime.add_sweep("deadline sweep", settings.deadline_sweep_interval_seconds, use_cases.sweep_deadlines)
+    for rule in jobs.retention_rules(settings):
+        runtime.retain(rule)
     return create_app(
         runtime,
         title="Chorus invoicing-works",

@@ -173,6 +173,12 @@ def days_overdue(deadline: date, notice_date: date) -> int:
     return (notice_date - deadline).days
 
 
+def oldest_kept_notice_day(today: date, kept_days: int) -> date:
+    """The first day whose deadline notices retention still keeps: older notices are deleted, and a
+    sweep of an older day is refused, since it could not tell which notices it issued already."""
+    return today - timedelta(days=kept_days)
+
+
 def is_overdue(deadline: date | None, today: date) -> bool:
     return deadline is not None and today > deadline
 

@@ -13,3 +13,6 @@ class InvoicingWorksSettings(ServiceSettings):
     database_url: str = default_database_url("chorus_invoicing_works")
     # The in-service deadline sweep; 0 disables it (e.g. when a CronJob runs `jobs sweep-deadlines`).
     deadline_sweep_interval_seconds: float = Field(default=300.0, ge=0)
+    # Deadline notices are kept this many days (one notice per invoice and day is known from them);
+    # a sweep of a day older than that is refused.
+    retention_notice_days: int = Field(default=400, ge=2)

@@ -1,11 +1,12 @@
 """Works invoices over HTTP and the deadline sweep, with a real PostgreSQL and RabbitMQ."""
 
+import argparse
 import asyncio
 import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import aio_pika
@@ -17,7 +18,9 @@ from chorus_testing.auth import bearer
 from chorus_testing.directory import known_structure, user
 from chorus_testing.fixtures import BusProbe, eventually, take
 from chorus_testing.identifiers import new_siret
+from invoicing_works import jobs
 from invoicing_works.db import deadline_notices, outbox
+from invoicing_works.settings import InvoicingWorksSettings
 from invoicing_works.use_cases import sweep_deadlines
 
 from .conftest import DEPOSIT_INSTANT, RunningInvoicingWorks
@@ -492,3 +495,31 @@ async def test_every_transition_is_a_works_invoice_status_changed_event_in_order
     # processing the rejection changes no status: no further event
     later = await take(tap, 10, within=1.0)
     assert all(json.loads(m.body)["data"]["invoice_id"] != invoice["id"] for m in later)
+
+
+async def test_retention_keeps_one_notice_a_day(
+    invoicing_works: RunningInvoicingWorks, capsys: pytest.CaptureFixture[str]
+):
+    """Notices past CHORUS_RETENTION_NOTICE_DAYS go; the days still kept are swept once, and a sweep of
+    a day whose notices are gone is refused rather than issuing them again."""
+    invoice = await deposited(invoicing_works, await new_parties(invoicing_works))
+    first, second = date(2026, 11, 12), date(2026, 11, 13)
+    for day in (first, second):
+        assert await sweep(invoicing_works, day) >= 1
+    clock = invoicing_works.clock
+    before = clock.now()
+    clock.set(datetime.combine(first + timedelta(days=401), time(12), tzinfo=UTC))
+    try:
+        done = await invoicing_works.runtime.apply_retention()
+        assert done["deadline notices"] >= 1
+        assert await notices_for(invoicing_works, invoice["id"]) == [second]
+        assert await sweep(invoicing_works, second) == 0, "a day still kept is not noticed twice"
+        assert await notices_for(invoicing_works, invoice["id"]) == [second]
+    finally:
+        clock.set(before)
+
+    settings = invoicing_works.runtime.settings
+    assert isinstance(settings, InvoicingWorksSettings)
+    forgotten = date.today() - timedelta(days=settings.retention_notice_days + 1)
+    assert await jobs.sweep_command(argparse.Namespace(as_of=forgotten, through=None), settings) == 2
+    assert "are no longer kept" in capsys.readouterr().err

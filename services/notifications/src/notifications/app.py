@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.flags import FeatureFlags
 from chorus_common.runtime import ServiceRuntime, create_app
-from notifications import api
+from notifications import api, jobs
 from notifications.db import inbox, outbox
 from notifications.delivery import Delivery
 from notifications.events import register_subscribers
@@ -34,6 +34,8 @@ def build_app(settings: NotificationsSettings | None = None, clock: Clock | None
         await retry_periodically(runtime, notifier, settings.directory_retry_interval_seconds)
 
     runtime.add_job(retry_waiting_events)
+    for rule in jobs.retention_rules(settings):
+        runtime.retain(rule)
 
     async def start_flags() -> None:
         if settings.runs_worker:

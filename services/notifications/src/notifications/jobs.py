@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
 
 from chorus_common.clock import SystemClock
 from chorus_common.db import create_engine
+from chorus_common.retention import RetentionRule, older_than
 from notifications import repository
+from notifications.db import decisions
 from notifications.settings import NotificationsSettings
 
 
@@ -45,3 +50,25 @@ async def mails_command(args: argparse.Namespace, settings: NotificationsSetting
         return 0
     finally:
         await engine.dispose()
+
+
+def retention_rules(settings: NotificationsSettings) -> list[RetentionRule]:
+    """Settled decisions: their addresses erased first (each replaced by a mark of its own decision, so
+    that the decisions of one event stay distinct), then the decisions deleted."""
+    settled = decisions.c.status != "PENDING"
+    return [
+        RetentionRule(
+            "decision addresses",
+            decisions,
+            older_than(decisions.c.decided_at, timedelta(days=settings.retention_address_days), settled),
+            erase={
+                "recipient_email": sa.literal("erased:") + sa.cast(decisions.c.id, sa.String),
+                "message": None,
+            },
+        ),
+        RetentionRule(
+            "decisions",
+            decisions,
+            older_than(decisions.c.decided_at, timedelta(days=settings.retention_decision_days), settled),
+        ),
+    ]

@@ -57,7 +57,18 @@ class NotificationsSettings(ServiceSettings, FlagSettings):
     directory_wait_seconds: float = Field(default=600.0, ge=0)
     directory_retry_interval_seconds: float = Field(default=5.0, gt=0)
     mail_from: str = "Chorus Pro <ne-pas-repondre@chorus-pro.local>"
+    # Retention of settled decisions (SENT, FAILED, SKIPPED...; a PENDING mail is never touched): their
+    # addresses and composed messages are erased past CHORUS_RETENTION_ADDRESS_DAYS, the decisions
+    # themselves deleted past CHORUS_RETENTION_DECISION_DAYS.
+    retention_address_days: int = Field(default=400, ge=1)
+    retention_decision_days: int = Field(default=400, ge=1)
     message_id_domain: str = "chorus-pro.local"
+
+    @model_validator(mode="after")
+    def _addresses_go_first(self) -> NotificationsSettings:
+        if self.retention_address_days > self.retention_decision_days:
+            raise ValueError("CHORUS_RETENTION_ADDRESS_DAYS must not exceed CHORUS_RETENTION_DECISION_DAYS")
+        return self
 
     @model_validator(mode="after")
     def _a_lease_outlasts_its_batch(self) -> NotificationsSettings:

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from chorus_common.clock import Clock, SystemClock
 from chorus_common.replica import rights_from_replica
 from chorus_common.runtime import ServiceRuntime, create_app
-from support_portal import api
+from support_portal import api, jobs
 from support_portal.db import inbox, outbox, replica
 from support_portal.events import register_events
 from support_portal.guard import FormGuard
@@ -54,6 +54,8 @@ def build_app(settings: SupportPortalSettings | None = None, clock: Clock | None
     runtime = ServiceRuntime(settings, outbox, inbox, clock or SystemClock())
     register_events(runtime)
     rights_from_replica(runtime, replica)
+    for rule in jobs.retention_rules():
+        runtime.retain(rule)
     app = create_app(
         runtime,
         title="Chorus support portal",

@@ -6,6 +6,7 @@ No I/O here (release note §4: the support portal).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from chorus_common.actions import ActionRefused, Refusal
@@ -107,6 +108,9 @@ def reference(year: int, sequence: int) -> str:
 
 # Who handles the tickets routed to a structure of the directory: its managers (attached to it, or to
 # the ticket's service), as the read model of the directory has them.
+# Signed-out creations are counted over the last hour (the rate limit); older ones are deleted.
+RATE_LIMIT_WINDOW = timedelta(hours=1)
+
 HANDLING_ROLES = frozenset({"GESTIONNAIRE_PRINCIPAL", "GESTIONNAIRE"})
 
 

@@ -13,7 +13,6 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from chorus_common.actions import ActionRefused, Refusal
@@ -30,6 +29,7 @@ from support_portal import events, repository
 from support_portal.db import attachments
 from support_portal.domain import (
     NOTIFIED,
+    RATE_LIMIT_WINDOW,
     TO_DO,
     Action,
     Creation,
@@ -240,7 +240,7 @@ async def open_signed_out(
         if not await repository.spend_captcha(uow.conn, solved.signature, solved.expires_at):
             raise captcha_refused("this captcha's solution was used already: solve a new challenge")
         counts = await repository.count_and_record_creation(
-            uow.conn, normalised_address(email), client_address, now - timedelta(hours=1), now
+            uow.conn, normalised_address(email), client_address, now - RATE_LIMIT_WINDOW, now
         )
         if max(counts) >= portal.signed_out_limit_per_hour:
             raise Problem(
